@@ -1,0 +1,31 @@
+"""spacy_xproj: zero-shot cross-lingual NER by annotation projection, as spaCy components."""
+from .aligner import XLMRAligner, make_xlmr_aligner
+from .alignment import parse_pharaoh, score_alignments
+from .encoders import EMBEDDED_ENCODER, materialize_embedded_encoder
+from .parallel import (
+    SourceSide,
+    get_alignment,
+    get_source,
+    install_extensions,
+    make_parallel_doc,
+    read_parallel,
+    read_parallel_docs,
+    set_source,
+)
+
+__all__ = [
+    "EMBEDDED_ENCODER",
+    "SourceSide",
+    "XLMRAligner",
+    "get_alignment",
+    "get_source",
+    "install_extensions",
+    "make_parallel_doc",
+    "make_xlmr_aligner",
+    "materialize_embedded_encoder",
+    "parse_pharaoh",
+    "read_parallel",
+    "read_parallel_docs",
+    "score_alignments",
+    "set_source",
+]

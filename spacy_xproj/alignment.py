@@ -1,0 +1,236 @@
+"""Word alignment from contextual vectors: pooling, extraction methods, Pharaoh I/O and AER.
+
+Pure numpy/scipy: no spaCy types. An alignment is a pair of arrays, `links`
+[k, 2] (source index, target index, 0-based) and `scores` [k]. Extraction
+methods follow SimAlign (Jalili Sabet et al. 2020: ArgMax, IterMax, Match) and
+awesome-align (Dou & Neubig 2021: bidirectional softmax with a threshold).
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Sequence, Set, Tuple
+
+import numpy
+from scipy.optimize import linear_sum_assignment
+
+Links = Set[Tuple[int, int]]
+POOLINGS = ("subwords", "mean", "first")
+# (source vectors [m, H], target vectors [n, H]) -> (links [k, 2], scores [k])
+ExtractionMethod = Callable[[numpy.ndarray, numpy.ndarray], Tuple[numpy.ndarray, numpy.ndarray]]
+
+
+def empty_alignment() -> Tuple[numpy.ndarray, numpy.ndarray]:
+    return numpy.zeros((0, 2), dtype=numpy.int64), numpy.zeros((0,), dtype=numpy.float32)
+
+
+def cosine_similarity(source: numpy.ndarray, target: numpy.ndarray) -> numpy.ndarray:
+    def unit(x: numpy.ndarray) -> numpy.ndarray:
+        return x / numpy.maximum(numpy.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    return unit(source.astype(numpy.float32)) @ unit(target.astype(numpy.float32)).T
+
+
+def pool_subwords(vectors: numpy.ndarray, word_index: numpy.ndarray, n_words: int, how: str = "mean") -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Word vectors from subword vectors: `word_index[p]` is the word of subword p (non-decreasing).
+
+    Returns (word vectors [n_words, H], has_subwords [n_words]); words without
+    subwords (whitespace, characters the tokenizer deletes) get zero vectors.
+    """
+    pooled = numpy.zeros((n_words, vectors.shape[1]), dtype=numpy.float32)
+    counts = numpy.bincount(word_index, minlength=n_words)[:n_words]
+    present = counts > 0
+    if len(word_index):
+        starts = numpy.flatnonzero(numpy.r_[True, word_index[1:] != word_index[:-1]])
+        words = word_index[starts]
+        if how == "mean":
+            pooled[words] = numpy.add.reduceat(vectors, starts, axis=0) / counts[words, None]
+        elif how == "first":
+            pooled[words] = vectors[starts]
+        else:
+            raise ValueError(f"Unknown subword pooling {how!r}: use 'mean' or 'first'.")
+    return pooled, present
+
+
+def subword_links_to_words(links: numpy.ndarray, scores: numpy.ndarray, source_words: numpy.ndarray, target_words: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Map subword links to word links (a word pair is linked if any of its subwords are); keep the best score."""
+    if len(links) == 0:
+        return empty_alignment()
+    word_links = numpy.stack([source_words[links[:, 0]], target_words[links[:, 1]]], axis=1)
+    order = numpy.lexsort((-scores, word_links[:, 1], word_links[:, 0]))
+    word_links, scores = word_links[order], scores[order]
+    first = numpy.r_[True, numpy.any(word_links[1:] != word_links[:-1], axis=1)]
+    return word_links[first], scores[first]
+
+
+# -- extraction methods on a similarity matrix ------------------------------------------------
+def argmax_links(similarity: numpy.ndarray) -> numpy.ndarray:
+    """Links that are each other's best match in both directions (the intersection of forward and backward argmax)."""
+    m, n = similarity.shape
+    if m == 0 or n == 0:
+        return numpy.zeros((0, 2), dtype=numpy.int64)
+    forward = similarity.argmax(axis=1)
+    backward = similarity.argmax(axis=0)
+    rows = numpy.flatnonzero(backward[forward] == numpy.arange(m))
+    return numpy.stack([rows, forward[rows]], axis=1).astype(numpy.int64)
+
+
+def itermax_links(similarity: numpy.ndarray, max_iterations: int = 2, alpha: float = 0.9) -> numpy.ndarray:
+    """IterMax: ArgMax, then further mutual-argmax rounds over words left unaligned on at least one side.
+
+    In later rounds a cell is down-weighted by `alpha` per side whose word is still
+    unaligned (both unaligned: weight min(2*alpha, 1)); cells whose row and column
+    are both already aligned are excluded (SimAlign, Jalili Sabet et al. 2020, sec. 2.3).
+    """
+    m, n = similarity.shape
+    aligned = numpy.zeros((m, n), dtype=bool)
+    if m == 0 or n == 0:
+        return numpy.zeros((0, 2), dtype=numpy.int64)
+    links = argmax_links(similarity)
+    aligned[links[:, 0], links[:, 1]] = True
+    if min(m, n) <= 2:
+        return links
+    for _ in range(max_iterations - 1):
+        row_free = ~aligned.any(axis=1)
+        col_free = ~aligned.any(axis=0)
+        if row_free.sum() < 1 or col_free.sum() < 1:
+            break
+        weight = numpy.clip(alpha * row_free[:, None] + alpha * col_free[None, :], 0.0, 1.0)
+        allowed = row_free[:, None] | col_free[None, :]
+        new = numpy.zeros((m, n), dtype=bool)
+        candidates = argmax_links(similarity * weight)
+        new[candidates[:, 0], candidates[:, 1]] = True
+        new &= allowed
+        if not (new & ~aligned).any():
+            break
+        aligned |= new
+    rows, cols = numpy.nonzero(aligned)
+    return numpy.stack([rows, cols], axis=1).astype(numpy.int64)
+
+
+def match_links(similarity: numpy.ndarray) -> numpy.ndarray:
+    """Match: the maximum-weight bipartite matching with as many links as the shorter side has words."""
+    if similarity.size == 0:
+        return numpy.zeros((0, 2), dtype=numpy.int64)
+    rows, cols = linear_sum_assignment(similarity, maximize=True)
+    return numpy.stack([rows, cols], axis=1).astype(numpy.int64)
+
+
+def softmax_threshold_links(dot: numpy.ndarray, threshold: float = 1e-3) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """awesome-align's extraction: softmax over each direction of the dot-product matrix, keep cells above `threshold` in both.
+
+    Returns links and the geometric mean of the two probabilities as scores.
+    """
+    if dot.size == 0:
+        return empty_alignment()
+    shifted_rows = numpy.exp(dot - dot.max(axis=1, keepdims=True))
+    forward = shifted_rows / shifted_rows.sum(axis=1, keepdims=True)
+    shifted_cols = numpy.exp(dot - dot.max(axis=0, keepdims=True))
+    backward = shifted_cols / shifted_cols.sum(axis=0, keepdims=True)
+    rows, cols = numpy.nonzero((forward > threshold) & (backward > threshold))
+    scores = numpy.sqrt(forward[rows, cols] * backward[rows, cols]).astype(numpy.float32)
+    return numpy.stack([rows, cols], axis=1).astype(numpy.int64), scores
+
+
+def with_cosine_scores(select: Callable[[numpy.ndarray], numpy.ndarray]) -> ExtractionMethod:
+    """Wrap a similarity-matrix link selector into an ExtractionMethod.
+
+    The matrix is (cosine + 1) / 2, in [0, 1] as in SimAlign: IterMax's down-weighting
+    assumes non-negative similarities, and the links' scores come from it.
+    """
+
+    def extract(source: numpy.ndarray, target: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        if len(source) == 0 or len(target) == 0:
+            return empty_alignment()
+        similarity = (cosine_similarity(source, target) + 1.0) / 2.0
+        links = select(similarity)
+        return links, similarity[links[:, 0], links[:, 1]].astype(numpy.float32)
+
+    return extract
+
+
+def softmax_method(threshold: float) -> ExtractionMethod:
+    def extract(source: numpy.ndarray, target: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        if len(source) == 0 or len(target) == 0:
+            return empty_alignment()
+        return softmax_threshold_links(source.astype(numpy.float32) @ target.astype(numpy.float32).T, threshold)
+
+    return extract
+
+
+def align_vectors(
+    method: ExtractionMethod,
+    source: numpy.ndarray,
+    target: numpy.ndarray,
+    source_word_index: numpy.ndarray,
+    target_word_index: numpy.ndarray,
+    n_source_words: int,
+    n_target_words: int,
+    pooling: str = "subwords",
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Word alignment of one pair from its subword vectors.
+
+    pooling "subwords" aligns subwords and maps the links to words (SimAlign's
+    "bpe" mode, awesome-align); "mean" / "first" pool subwords into word vectors first.
+    """
+    if pooling == "subwords":
+        links, scores = method(source, target)
+        return subword_links_to_words(links, scores, source_word_index, target_word_index)
+    source_words, source_ok = pool_subwords(source, source_word_index, n_source_words, pooling)
+    target_words, target_ok = pool_subwords(target, target_word_index, n_target_words, pooling)
+    source_ids, target_ids = numpy.flatnonzero(source_ok), numpy.flatnonzero(target_ok)
+    links, scores = method(source_words[source_ids], target_words[target_ids])
+    if len(links) == 0:
+        return empty_alignment()
+    return numpy.stack([source_ids[links[:, 0]], target_ids[links[:, 1]]], axis=1), scores
+
+
+# -- Pharaoh format and scoring ---------------------------------------------------------------
+def parse_pharaoh(line: str, one_based: bool = False) -> Tuple[Links, Links]:
+    """Parse `i-j` (sure) and `ipj` (possible) links; returns (sure, possible) with possible ⊇ sure."""
+    sure: Links = set()
+    possible: Links = set()
+    shift = 1 if one_based else 0
+    for item in line.split():
+        sep = "p" if "p" in item else "-"
+        try:
+            i, j = (int(x) - shift for x in item.split(sep))
+        except ValueError:
+            raise ValueError(f"Malformed alignment link {item!r} in line {line.strip()[:80]!r}: expected i-j or ipj.") from None
+        if i < 0 or j < 0:
+            raise ValueError(f"Negative index in link {item!r}: are the links {'0' if one_based else '1'}-based?")
+        possible.add((i, j))
+        if sep == "-":
+            sure.add((i, j))
+    return sure, possible
+
+
+def format_pharaoh(links: Iterable[Tuple[int, int]]) -> str:
+    return " ".join(f"{i}-{j}" for i, j in sorted(links))
+
+
+@dataclass
+class AlignmentScores:
+    aer: float
+    precision: float
+    recall: float
+
+    def as_dict(self) -> Dict[str, float]:
+        return {"aer": self.aer, "precision": self.precision, "recall": self.recall}
+
+
+def score_alignments(predicted: Sequence[Links], sure: Sequence[Links], possible: Sequence[Links]) -> AlignmentScores:
+    """Corpus-level AER = 1 - (|A∩S| + |A∩P|) / (|A| + |S|), precision |A∩P|/|A|, recall |A∩S|/|S| (Och & Ney 2003)."""
+    if not (len(predicted) == len(sure) == len(possible)):
+        raise ValueError(f"Got {len(predicted)} predicted, {len(sure)} sure and {len(possible)} possible link sets; they must match.")
+    a_and_s = sum(len(a & s) for a, s in zip(predicted, sure))
+    a_and_p = sum(len(a & (p | s)) for a, s, p in zip(predicted, sure, possible))
+    n_a = sum(len(a) for a in predicted)
+    n_s = sum(len(s) for s in sure)
+    aer = 1.0 - (a_and_s + a_and_p) / (n_a + n_s) if n_a + n_s else 0.0
+    return AlignmentScores(aer=aer, precision=a_and_p / n_a if n_a else 0.0, recall=a_and_s / n_s if n_s else 0.0)
+
+
+def links_as_set(links: numpy.ndarray) -> Links:
+    return {(int(i), int(j)) for i, j in links}
+
+
+def extraction_method_names() -> List[str]:
+    return ["argmax", "itermax", "match", "softmax"]
