@@ -195,7 +195,7 @@ def parse_pharaoh(line: str, one_based: bool = False) -> Tuple[Links, Links]:
         except ValueError:
             raise ValueError(f"Malformed alignment link {item!r} in line {line.strip()[:80]!r}: expected i-j or ipj.") from None
         if i < 0 or j < 0:
-            raise ValueError(f"Negative index in link {item!r}: are the links {'0' if one_based else '1'}-based?")
+            raise ValueError(f"Link {item!r} has index 0 but links were read as 1-based: are they 0-based? (one_based=False)")
         possible.add((i, j))
         if sep == "-":
             sure.add((i, j))

@@ -126,7 +126,7 @@ def compile_charsmap(single: Dict[int, Tuple[int, ...]]) -> bytes:
         buffer = io.BytesIO()
         corpus = [f"a small corpus line {i} for the throwaway model" for i in range(100)]
         sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(corpus), model_writer=buffer, vocab_size=60, hard_vocab_limit=False, model_type="unigram",
+            sentence_iterator=iter(corpus), model_writer=buffer, vocab_size=1000, hard_vocab_limit=False, model_type="unigram",
             normalization_rule_tsv=str(rules_path), minloglevel=2,
         )
     for number, value in _read_fields(buffer.getvalue()):

@@ -1,0 +1,262 @@
+"""Alignment benchmark: xlmr_aligner vs simalign and eflomal on gold word alignments, in one run.
+
+Rows are keyed "<set>/<system>" and written to the metrics JSON as soon as each
+is measured, so an interrupted run resumes where it stopped.
+"""
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .alignment import Links, align_vectors, links_as_set, parse_pharaoh, score_alignments
+
+# gold set -> (source lang, target lang, parallel text for eflomal: (folder under parallel/, source suffix, target suffix))
+GOLD_SETS: Dict[str, Tuple[str, str, Optional[Tuple[str, str, str]]]] = {
+    "enfr": ("en", "fr", ("wmt-news/fra-eng", ".eng", ".fra")),
+    "roen": ("ro", "en", None),
+    "jaen": ("ja", "en", None),
+}
+METHODS: Dict[str, Dict[str, object]] = {
+    "argmax": {"@misc": "spacy-xproj.ArgMax.v1"},
+    "itermax": {"@misc": "spacy-xproj.IterMax.v1"},
+    "match": {"@misc": "spacy-xproj.Match.v1"},
+    "softmax": {"@misc": "spacy-xproj.SoftmaxThreshold.v1"},
+}
+Pair = Tuple[List[str], List[str]]
+
+
+def read_gold_set(gold_dir: Path, name: str) -> Tuple[List[Pair], List[Links], List[Links]]:
+    """Pairs and (sure, possible) links of `<name>.src-tgt` / `<name>.gold` (1-based Pharaoh links)."""
+    text_path, gold_path = gold_dir / f"{name}.src-tgt", gold_dir / f"{name}.gold"
+    pairs: List[Pair] = []
+    for number, line in enumerate(text_path.read_text(encoding="utf-8").splitlines(), start=1):
+        if " ||| " not in line:
+            raise ValueError(f"{text_path}:{number}: expected 'source ||| target'")
+        source, target = line.split(" ||| ")
+        pairs.append((source.split(), target.split()))
+    gold = [parse_pharaoh(line, one_based=True) for line in gold_path.read_text().splitlines()]
+    if len(gold) != len(pairs):
+        raise ValueError(f"{gold_path} has {len(gold)} lines but {text_path} has {len(pairs)}")
+    return pairs, [s for s, _ in gold], [p for _, p in gold]
+
+
+def read_extra_parallel(parallel_dir: Path, spec: Tuple[str, str, str], source_lang: str, target_lang: str) -> List[Pair]:
+    """All line pairs of a wmt-news folder, tokenized with spaCy's tokenizers (for training eflomal)."""
+    from .parallel import blank_tokenizer
+
+    folder, source_suffix, target_suffix = spec
+    pairs: List[Pair] = []
+    source_tok, target_tok = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
+    for source_file in sorted((parallel_dir / folder).glob(f"*{source_suffix}")):
+        target_file = source_file.with_suffix(target_suffix)
+        if not target_file.exists():
+            continue
+        for s, t in zip(source_file.read_text(encoding="utf-8").splitlines(), target_file.read_text(encoding="utf-8").splitlines()):
+            pairs.append(([w.text for w in source_tok(s) if not w.is_space], [w.text for w in target_tok(t) if not w.is_space]))
+    return pairs
+
+
+class Results:
+    """The metrics JSON, rewritten atomically after every row."""
+
+    def __init__(self, path: Path, fresh: bool):
+        self.path = path
+        self.data: Dict[str, Dict] = {} if fresh or not path.exists() else json.loads(path.read_text())
+        self.data.setdefault("rows", {})
+
+    def has(self, key: str) -> bool:
+        return key in self.data["rows"]
+
+    def put(self, key: str, row: Dict) -> None:
+        self.data["rows"][key] = row
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".partial.json")
+        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, self.path)
+
+
+def _row(predicted: Sequence[Links], sure: Sequence[Links], possible: Sequence[Links], seconds: Optional[float], **extra) -> Dict:
+    row = {k: round(v, 4) for k, v in score_alignments(predicted, sure, possible).as_dict().items()}
+    row["pairs_per_second"] = round(len(predicted) / seconds, 2) if seconds else None
+    row.update(extra)
+    return row
+
+
+def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int, pooling: str, batch_size: int) -> Tuple[List[Links], float]:
+    """Align with the component in a blank pipeline, exactly as users run it (Docs in, nlp.pipe); returns links and seconds."""
+    import spacy
+
+    from .parallel import get_alignment, make_parallel_doc
+
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer, "subword_pooling": pooling, "batch_size": batch_size})
+    nlp.initialize()
+    docs = [make_parallel_doc(nlp, source, target) for source, target in pairs]
+    start = time.perf_counter()
+    aligned = list(nlp.pipe(docs, batch_size=1000))
+    seconds = time.perf_counter() - start
+    return [{(i, j) for i, j, _ in get_alignment(doc) or []} for doc in aligned], seconds
+
+
+def layer_sweep(model: str, pairs: Sequence[Pair], layers: Sequence[int], methods: Dict[str, Callable], pooling: str) -> Dict[int, Dict[str, List[Links]]]:
+    """Links per layer and method from one forward pass that keeps every requested layer."""
+    from .embedding import SubwordEncoder
+
+    encoder = SubwordEncoder(model, layers=layers)
+    vectors = encoder.encode([s for s, _ in pairs] + [t for _, t in pairs])
+    sources, targets = vectors[: len(pairs)], vectors[len(pairs) :]
+    sweep: Dict[int, Dict[str, List[Links]]] = {}
+    for k, layer in enumerate(layers):
+        sweep[layer] = {}
+        for name, method in methods.items():
+            sweep[layer][name] = [
+                links_as_set(align_vectors(method, s.vectors[k], t.vectors[k], s.word_index, t.word_index, s.n_words, t.n_words, pooling)[0])
+                for s, t in zip(sources, targets)
+            ]
+    return sweep
+
+
+def agreement(ours: Sequence[Links], theirs: Sequence[Links]) -> float:
+    """Fraction of pairs whose link sets are identical."""
+    return sum(a == b for a, b in zip(ours, theirs)) / max(len(ours), 1)
+
+
+def run_benchmark(
+    gold_dir: Path,
+    parallel_dir: Optional[Path],
+    output: Path,
+    model: str,
+    sets: Sequence[str],
+    layer: int = 8,
+    pooling: str = "subwords",
+    sweep_layers: Sequence[int] = tuple(range(4, 13)),
+    batch_size: int = 32,
+    simalign_limit: int = 0,
+    fresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> Dict:
+    """Measure every system on every gold set; see the module doc."""
+    from .encoders import resolve_encoder
+    from .methods import make_argmax, make_itermax, make_match, make_softmax_threshold
+    from .peers import align_with_simalign, train_and_align_with_eflomal
+
+    results = Results(output, fresh)
+    model_path = resolve_encoder(model)
+    results.data["setup"] = {
+        "model": model, "layer": layer, "subword_pooling": pooling, "cpu_threads": _threads(),
+        "simalign_pairs": simalign_limit or "all",
+    }
+    results.save()
+    for name in sets:
+        if name not in GOLD_SETS:
+            raise ValueError(f"Unknown gold set {name!r}: choose from {sorted(GOLD_SETS)}")
+        source_lang, target_lang, extra_spec = GOLD_SETS[name]
+        pairs, sure, possible = read_gold_set(gold_dir, name)
+        log(f"== {name}: {len(pairs)} pairs")
+        ours: Dict[str, List[Links]] = {}
+        for method_name, method in METHODS.items():
+            key = f"{name}/xlmr_aligner-{method_name}"
+            links, seconds = run_xlmr_aligner(model, pairs, method, layer, pooling, batch_size)
+            ours[method_name] = links
+            if not results.has(key):
+                results.put(key, _row(links, sure, possible, seconds, layer=layer))
+            log(f"{key}: {results.data['rows'][key]}")
+
+        simalign_pairs = pairs[:simalign_limit] if simalign_limit else pairs
+        n = len(simalign_pairs)
+        for group in (("argmax",), ("itermax", "match")):
+            keys = [f"{name}/simalign-{m}" for m in group]
+            if all(results.has(k) for k in keys):
+                continue
+            start = time.perf_counter()
+            theirs = align_with_simalign(model_path, simalign_pairs, layer=layer, methods=group)
+            seconds = time.perf_counter() - start
+            for method_name, key in zip(group, keys):
+                row = _row(theirs[method_name], sure[:n], possible[:n], seconds, layer=layer, timed_together_with=list(group))
+                ours_on_same = ours[method_name][:n]
+                row["identical_to_xlmr_aligner"] = round(agreement(ours_on_same, theirs[method_name]), 4)
+                results.put(key, row)
+                log(f"{key}: {row}")
+
+        key = f"{name}/eflomal"
+        if not results.has(key):
+            extra: List[Pair] = []
+            if extra_spec and parallel_dir is not None:
+                extra = read_extra_parallel(parallel_dir, extra_spec, source_lang, target_lang)
+            start = time.perf_counter()
+            links = train_and_align_with_eflomal(pairs, extra)
+            seconds = time.perf_counter() - start
+            results.put(key, _row(links, sure, possible, seconds, training_pairs=len(pairs) + len(extra), includes_training_time=True))
+            log(f"{key}: {results.data['rows'][key]}")
+
+        key = f"{name}/layer-sweep"
+        if not results.has(key):
+            methods = {"argmax": make_argmax(), "itermax": make_itermax(), "match": make_match(), "softmax": make_softmax_threshold()}
+            sweep = layer_sweep(model, pairs, sweep_layers, methods, pooling)
+            results.put(key, {
+                str(lay): {m: round(score_alignments(links, sure, possible).aer, 4) for m, links in by_method.items()}
+                for lay, by_method in sweep.items()
+            })
+            log(f"{key}: done")
+
+    rows = results.data["rows"]
+    summary = {}
+    for name in sets:
+        ours_pps = rows.get(f"{name}/xlmr_aligner-argmax", {}).get("pairs_per_second")
+        theirs_pps = rows.get(f"{name}/simalign-argmax", {}).get("pairs_per_second")
+        summary[name] = {"xlmr_aligner_argmax_speed_vs_simalign": round(ours_pps / theirs_pps, 2) if ours_pps and theirs_pps else None}
+    results.data["summary"] = summary
+    results.save()
+    return results.data
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def render_table(data: Dict) -> str:
+    """Markdown table of the benchmark rows (AER / precision / recall in %, pairs per second)."""
+    rows = data["rows"]
+    lines = ["| gold set | system | AER | precision | recall | pairs/s | same links as ours |", "|---|---|---|---|---|---|---|"]
+    for key in sorted(k for k in rows if not k.endswith("layer-sweep")):
+        name, system = key.split("/", 1)
+        r = rows[key]
+        same = f"{100 * r['identical_to_xlmr_aligner']:.1f}%" if "identical_to_xlmr_aligner" in r else ""
+        pps = f"{r['pairs_per_second']:.1f}" if r.get("pairs_per_second") else ""
+        lines.append(f"| {name} | {system} | {100 * r['aer']:.1f} | {100 * r['precision']:.1f} | {100 * r['recall']:.1f} | {pps} | {same} |")
+    lines.append("")
+    sweeps = {k.split("/")[0]: v for k, v in rows.items() if k.endswith("layer-sweep")}
+    if sweeps:
+        methods = sorted(next(iter(next(iter(sweeps.values())).values())).keys())
+        lines.append("Layer sweep (AER %, " + ", ".join(methods) + "):")
+        lines.append("")
+        layers = sorted(next(iter(sweeps.values())).keys(), key=int)
+        lines.append("| gold set | " + " | ".join(f"layer {lay}" for lay in layers) + " |")
+        lines.append("|---|" + "---|" * len(layers))
+        for name, sweep in sorted(sweeps.items()):
+            cells = [" / ".join(f"{100 * sweep[lay][m]:.1f}" for m in methods) for lay in layers]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    summary = data.get("summary", {})
+    if summary:
+        lines.append("")
+        lines.append("Speed of xlmr_aligner ArgMax relative to simalign ArgMax (same model, layer, machine, run): "
+                     + ", ".join(f"{k} {v['xlmr_aligner_argmax_speed_vs_simalign']}x" for k, v in summary.items()))
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, table: str, marker: str = "bench-align") -> None:
+    """Replace the text between `<!-- marker:start -->` and `<!-- marker:end -->` with the table."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no {start} ... {end} block to update")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
+

