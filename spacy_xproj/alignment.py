@@ -49,15 +49,21 @@ def pool_subwords(vectors: numpy.ndarray, word_index: numpy.ndarray, n_words: in
     return pooled, present
 
 
+def unique_links(links: numpy.ndarray, scores: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Sorted links without repeats, each with its best score."""
+    if len(links) == 0:
+        return empty_alignment()
+    order = numpy.lexsort((-scores, links[:, 1], links[:, 0]))
+    links, scores = links[order], scores[order]
+    first = numpy.r_[True, numpy.any(links[1:] != links[:-1], axis=1)]
+    return links[first].astype(numpy.int64), scores[first]
+
+
 def subword_links_to_words(links: numpy.ndarray, scores: numpy.ndarray, source_words: numpy.ndarray, target_words: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
     """Map subword links to word links (a word pair is linked if any of its subwords are); keep the best score."""
     if len(links) == 0:
         return empty_alignment()
-    word_links = numpy.stack([source_words[links[:, 0]], target_words[links[:, 1]]], axis=1)
-    order = numpy.lexsort((-scores, word_links[:, 1], word_links[:, 0]))
-    word_links, scores = word_links[order], scores[order]
-    first = numpy.r_[True, numpy.any(word_links[1:] != word_links[:-1], axis=1)]
-    return word_links[first], scores[first]
+    return unique_links(numpy.stack([source_words[links[:, 0]], target_words[links[:, 1]]], axis=1), scores)
 
 
 # -- extraction methods on a similarity matrix ------------------------------------------------
@@ -155,6 +161,78 @@ def softmax_method(threshold: float) -> ExtractionMethod:
     return extract
 
 
+# -- our default: bidirectional softmax at two granularities -----------------------------------
+def _centered_cosine(source: numpy.ndarray, target: numpy.ndarray) -> numpy.ndarray:
+    # Removing each sentence's mean vector removes what all its words share (language, topic),
+    # leaving what distinguishes words (Libovický et al. 2020; Mu & Viswanath 2018).
+    return cosine_similarity(source - source.mean(axis=0), target - target.mean(axis=0))
+
+
+def _with_distortion(similarity: numpy.ndarray, weight: float) -> numpy.ndarray:
+    """Subtract weight * (relative position difference)^2 (an additive form of SimAlign's distortion)."""
+    m, n = similarity.shape
+    return similarity - weight * (numpy.arange(m)[:, None] / m - numpy.arange(n)[None, :] / n) ** 2
+
+
+def _with_diagonal_context(similarity: numpy.ndarray, weight: float) -> numpy.ndarray:
+    """Add weight * the mean of the diagonal neighbours (i-1, j-1) and (i+1, j+1) that exist.
+
+    Neighbouring word pairs vote: repeated function words ("de", ",") link to the
+    copy whose neighbours also match, a local-monotonicity prior as in HMM alignment.
+    """
+    padded = numpy.pad(similarity, 1, constant_values=numpy.nan)
+    neighbours = numpy.stack([padded[:-2, :-2], padded[2:, 2:]])
+    count = (~numpy.isnan(neighbours)).sum(axis=0)
+    total = numpy.nansum(neighbours, axis=0)
+    return similarity + weight * numpy.where(count > 0, total / numpy.maximum(count, 1), 0.0)
+
+
+def _softmax_both_ways(similarity: numpy.ndarray, temperature: float, threshold: float) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    scaled = similarity / temperature
+    forward = numpy.exp(scaled - scaled.max(axis=1, keepdims=True))
+    forward /= forward.sum(axis=1, keepdims=True)
+    backward = numpy.exp(scaled - scaled.max(axis=0, keepdims=True))
+    backward /= backward.sum(axis=0, keepdims=True)
+    rows, cols = numpy.nonzero((forward > threshold) & (backward > threshold))
+    return rows, cols, numpy.sqrt(forward[rows, cols] * backward[rows, cols])
+
+
+class BiSoftmax:
+    """Union of two bidirectional-softmax alignments: of subwords, and of mean-pooled words.
+
+    Each level: centred cosine similarity, a distortion penalty, softmax(sim / temperature)
+    along rows and along columns, and a link where both exceed `threshold`
+    (awesome-align's extraction, Dou & Neubig 2021, on cosine instead of dot products).
+    The word level also adds diagonal context. Subword links can be many-to-one (Romanian
+    nouns carry their article: "aerul" = "the air"); word links are more precise. Scores:
+    the larger sqrt(p_forward * p_backward) of the levels that found the link.
+    """
+
+    uses_word_index = True  # align_vectors passes subword vectors and word indices, no pooling
+
+    def __init__(self, temperature: float = 0.07, threshold: float = 0.45, distortion: float = 0.3, diagonal: float = 0.3):
+        self.temperature, self.threshold, self.distortion, self.diagonal = temperature, threshold, distortion, diagonal
+
+    def __call__(self, source: numpy.ndarray, target: numpy.ndarray, source_word_index: numpy.ndarray, target_word_index: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        if len(source) == 0 or len(target) == 0:
+            return empty_alignment()
+        source, target = source.astype(numpy.float32), target.astype(numpy.float32)
+        similarity = _with_distortion(_centered_cosine(source, target), self.distortion)
+        rows, cols, scores = _softmax_both_ways(similarity, self.temperature, self.threshold)
+        subword_links = numpy.stack([source_word_index[rows], target_word_index[cols]], axis=1)
+
+        source_words, source_starts = numpy.unique(source_word_index, return_index=True)
+        target_words, target_starts = numpy.unique(target_word_index, return_index=True)
+        source_pooled = numpy.add.reduceat(source, source_starts, axis=0) / numpy.diff(numpy.r_[source_starts, len(source)])[:, None]
+        target_pooled = numpy.add.reduceat(target, target_starts, axis=0) / numpy.diff(numpy.r_[target_starts, len(target)])[:, None]
+        similarity = _with_distortion(_with_diagonal_context(_centered_cosine(source_pooled, target_pooled), self.diagonal), self.distortion)
+        word_rows, word_cols, word_scores = _softmax_both_ways(similarity, self.temperature, self.threshold)
+        word_links = numpy.stack([source_words[word_rows], target_words[word_cols]], axis=1)
+
+        links = numpy.concatenate([subword_links, word_links]).astype(numpy.int64)
+        return unique_links(links, numpy.concatenate([scores, word_scores]).astype(numpy.float32))
+
+
 def align_vectors(
     method: ExtractionMethod,
     source: numpy.ndarray,
@@ -170,6 +248,8 @@ def align_vectors(
     pooling "subwords" aligns subwords and maps the links to words (SimAlign's
     "bpe" mode, awesome-align); "mean" / "first" pool subwords into word vectors first.
     """
+    if getattr(method, "uses_word_index", False):
+        return method(source, target, source_word_index, target_word_index)
     if pooling == "subwords":
         links, scores = method(source, target)
         return subword_links_to_words(links, scores, source_word_index, target_word_index)

@@ -18,6 +18,7 @@ GOLD_SETS: Dict[str, Tuple[str, str, Optional[Tuple[str, str, str]]]] = {
     "jaen": ("ja", "en", None),
 }
 METHODS: Dict[str, Dict[str, object]] = {
+    "bisoftmax": {"@misc": "spacy-xproj.BiSoftmax.v1"},
     "argmax": {"@misc": "spacy-xproj.ArgMax.v1"},
     "itermax": {"@misc": "spacy-xproj.IterMax.v1"},
     "match": {"@misc": "spacy-xproj.Match.v1"},
@@ -131,7 +132,7 @@ def run_benchmark(
     output: Path,
     model: str,
     sets: Sequence[str],
-    layer: int = 8,
+    layer: int = 7,
     pooling: str = "subwords",
     sweep_layers: Sequence[int] = tuple(range(4, 13)),
     batch_size: int = 32,
@@ -141,7 +142,7 @@ def run_benchmark(
 ) -> Dict:
     """Measure every system on every gold set; see the module doc."""
     from .encoders import resolve_encoder
-    from .methods import make_argmax, make_itermax, make_match, make_softmax_threshold
+    from .methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
     from .peers import align_with_simalign, train_and_align_with_eflomal
 
     results = Results(output, fresh)
@@ -195,7 +196,7 @@ def run_benchmark(
 
         key = f"{name}/layer-sweep"
         if not results.has(key):
-            methods = {"argmax": make_argmax(), "itermax": make_itermax(), "match": make_match(), "softmax": make_softmax_threshold()}
+            methods = {"bisoftmax": make_bisoftmax(), "argmax": make_argmax(), "itermax": make_itermax(), "match": make_match(), "softmax": make_softmax_threshold()}
             sweep = layer_sweep(model, pairs, sweep_layers, methods, pooling)
             results.put(key, {
                 str(lay): {m: round(score_alignments(links, sure, possible).aer, 4) for m, links in by_method.items()}

@@ -28,8 +28,8 @@ def align(
     source_lang: str = typer.Option("en", "--source-lang"),
     target_lang: str = typer.Option("xx", "--target-lang"),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging Face name or path."),
-    method: str = typer.Option("spacy-xproj.ArgMax.v1", "--method", help="Registered extraction method."),
-    layer: int = typer.Option(8, "--layer"),
+    method: str = typer.Option("spacy-xproj.BiSoftmax.v1", "--method", help="Registered extraction method."),
+    layer: int = typer.Option(7, "--layer"),
     batch_size: int = typer.Option(1000, "--batch-size", help="Pairs per pipeline batch."),
 ) -> None:
     """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns)."""
@@ -61,7 +61,7 @@ def bench_align(
     output: Path = typer.Option(Path("metrics/align.json"), "--output"),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
-    layer: int = typer.Option(8, "--layer"),
+    layer: int = typer.Option(7, "--layer", help="Layer for every system (the sweep covers 4-12)."),
     simalign_limit: int = typer.Option(0, "--simalign-limit", help="Run simalign on the first N pairs only (0: all)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the bench-align table in this README."),

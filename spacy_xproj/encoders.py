@@ -19,7 +19,7 @@ EMBEDDED_ENCODER = "embedded:multilingual-e5-small"
 CACHE_ENV = "SPACY_XPROJ_CACHE"
 COMPLETE_MARKER = "xproj-encoder.json"
 # Bump when the conversion changes, so stale caches are rebuilt rather than reused.
-CONVERSION_VERSION = 1
+CONVERSION_VERSION = 2
 
 
 def cache_root() -> Path:
@@ -150,10 +150,15 @@ def load_encoder(name: str, num_layers: Optional[int] = None) -> Tuple[object, o
     from transformers import AutoModel, AutoTokenizer
 
     resolved = resolve_encoder(name)
+    # "org/name" is a hub id; absolute, relative-dot or deeper paths can only be local
+    looks_local = resolved.startswith(("/", ".", "~")) or resolved.count("/") > 1
+    if looks_local and not Path(resolved).expanduser().exists():
+        raise OSError(f"Could not load the encoder {name!r}: the local path does not exist. Materialize one with "
+                      f"`python -m spacy_xproj materialize-encoder {resolved}` or name a Hugging Face model.")
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved, use_fast=True)
         model = AutoModel.from_pretrained(resolved)
-    except OSError as err:
+    except (OSError, ValueError) as err:
         raise OSError(
             f"Could not load the encoder {name!r} ({err}). Name a local model directory, a Hugging Face model "
             f"available offline, or the embedded default {EMBEDDED_ENCODER!r}."

@@ -5,7 +5,7 @@ Each factory returns an `ExtractionMethod` from `alignment.py`:
 """
 from spacy.util import registry
 
-from .alignment import ExtractionMethod, argmax_links, itermax_links, match_links, softmax_method, with_cosine_scores
+from .alignment import BiSoftmax, ExtractionMethod, argmax_links, itermax_links, match_links, softmax_method, with_cosine_scores
 
 
 @registry.misc("spacy-xproj.ArgMax.v1")
@@ -41,3 +41,17 @@ def make_softmax_threshold(threshold: float = 1e-3) -> ExtractionMethod:
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"SoftmaxThreshold needs 0 < threshold < 1, got {threshold}.")
     return softmax_method(threshold)
+
+
+@registry.misc("spacy-xproj.BiSoftmax.v1")
+def make_bisoftmax(temperature: float = 0.07, threshold: float = 0.45, distortion: float = 0.3, diagonal: float = 0.3) -> ExtractionMethod:
+    """The default: bidirectional softmax over centred cosine, at subword and word level, links united.
+
+    temperature (float): softmax temperature on cosine similarity.
+    threshold (float): probability both directions must exceed.
+    distortion (float): penalty weight on the squared relative-position difference.
+    diagonal (float): weight of the diagonal neighbours' similarity at word level.
+    """
+    if temperature <= 0 or not 0.0 < threshold < 1.0 or distortion < 0 or diagonal < 0:
+        raise ValueError(f"BiSoftmax needs temperature > 0, 0 < threshold < 1, distortion >= 0, diagonal >= 0; got {temperature}, {threshold}, {distortion}, {diagonal}.")
+    return BiSoftmax(temperature, threshold, distortion, diagonal)

@@ -88,9 +88,10 @@ def composition_rules(single: Dict[int, Tuple[int, ...]]) -> Dict[str, str]:
     """Sequence rules that make decomposed text normalize like its composed form.
 
     The packed file stores one rule per codepoint; NFKC also composes sequences
-    (`e` + U+0301 -> `é`). For every codepoint whose canonical or compatibility
-    decomposition the single rules would not normalize to the same result, map
-    the decomposed sequence to that result.
+    (`e` + U+0301 -> `é`). For every canonical or compatibility decomposition of a
+    codepoint, map the sequence to the single-rule normalization of its NFKC form
+    where that differs from applying the single rules alone. Sequences whose NFKC
+    form is themselves ("MR", the decomposition of U+1F16C) get no rule.
     """
 
     def apply(text: str) -> str:
@@ -101,10 +102,11 @@ def composition_rules(single: Dict[int, Tuple[int, ...]]) -> Dict[str, str]:
         if 0xD800 <= codepoint < 0xE000:
             continue
         char = chr(codepoint)
-        target = apply(char)
-        for form in sorted({unicodedata.normalize("NFD", char), unicodedata.normalize("NFKD", char)}):
-            if len(form) > 1 and form not in rules and apply(form) != target:
-                rules[form] = target
+        for form in (unicodedata.normalize("NFD", char), unicodedata.normalize("NFKD", char)):
+            if len(form) > 1 and form not in rules:
+                target = apply(unicodedata.normalize("NFKC", form))
+                if target != apply(form):
+                    rules[form] = target
     return rules
 
 
@@ -177,9 +179,9 @@ def fast_tokenizer(pieces: Sequence[str], scores: Sequence[float], charsmap: byt
     # Same steps as SentencePiece: character map, strip outer spaces and collapse inner runs
     # (remove_extra_whitespaces), "▁" for spaces plus a dummy prefix. Hugging Face's own XLM-R
     # tokenizer.json skips the strip and so differs from its slow tokenizer on trailing spaces.
-    tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.Precompiled(charsmap), normalizers.Strip(left=True, right=True), normalizers.Replace(Regex(" {2,}"), " ")]
-    )
+    tokenizer.normalizer = normalizers.Sequence([
+        normalizers.Precompiled(charsmap), normalizers.Strip(left=True, right=True), normalizers.Replace(Regex(" {2,}"), " "),
+    ])
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always")
     tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always")
     tokenizer.post_processor = processors.TemplateProcessing(

@@ -37,7 +37,8 @@ def write_packed_encoder(
     vocab = len(pieces) + 3  # like e5: the embedding matrix has a few more rows than the tokenizer
     if normalization is None:
         normalization = {0xFF21 + i: (0x41 + i,) for i in range(26)}  # full-width A-Z -> A-Z
-        normalization.update({0xFB01: (0x66, 0x69), 0x01: ()})  # ligature fi; a control character deleted
+        normalization[0xFB01] = (0x66, 0x69)  # ligature fi
+        normalization.update({cp: () for cp in range(0x01, 0x09)})  # control characters are deleted, as in e5's map
     out = bytearray(magic + struct.pack("<I", 1))
     out += struct.pack("<7i", hidden, layers, heads, ff, vocab, max_positions, 2)
     out += struct.pack("<f", 1e-12) + struct.pack("<i", 32)

@@ -1,0 +1,208 @@
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+from spacy.util import load_model_from_config
+
+from spacy_xproj import EMBEDDED_ENCODER, get_alignment, get_source, make_parallel_doc
+from spacy_xproj.alignment import links_as_set, parse_pharaoh, score_alignments
+from spacy_xproj.parallel import set_alignment
+
+SENTENCES = [
+    "the cat sits on the mat .",
+    "die katze sitzt auf der matte .",
+    "le chat est sur le tapis .",
+]
+
+
+def aligner_nlp(model_dir, **config):
+    nlp = spacy.blank("de")
+    nlp.add_pipe("xlmr_aligner", config={"model": model_dir, "layer": 2, **config})
+    return nlp
+
+
+def identical_pair(nlp, text):
+    return make_parallel_doc(nlp, text.split(), text.split())
+
+
+def test_defaults_are_cheap_and_name_the_embedded_encoder():
+    nlp = spacy.blank("de")
+    aligner = nlp.add_pipe("xlmr_aligner")
+    assert aligner.cfg["model"] == EMBEDDED_ENCODER and aligner.cfg["layer"] == 7
+    assert aligner._encoder is None  # no weights until initialize() or first use
+    assert nlp.config["components"]["xlmr_aligner"]["method"]["@misc"] == "spacy-xproj.BiSoftmax.v1"
+
+
+@pytest.mark.parametrize("method", ["spacy-xproj.ArgMax.v1", "spacy-xproj.IterMax.v1", "spacy-xproj.Match.v1", "spacy-xproj.BiSoftmax.v1"])
+def test_identical_sentences_align_on_the_diagonal(tiny_model_dir, method):
+    nlp = aligner_nlp(tiny_model_dir, method={"@misc": method})
+    nlp.initialize()
+    doc = nlp(identical_pair(nlp, "die katze sitzt auf der matte ."))
+    links = {(i, j) for i, j, _ in get_alignment(doc)}
+    assert {(i, i) for i in range(7)} <= links
+    assert all(0 <= i < 7 and 0 <= j < 7 for i, j in links)
+    assert all(0.0 <= s <= 1.0 + 1e-6 for _, _, s in get_alignment(doc))
+
+
+def test_pipe_batches_give_the_same_links_as_single_docs(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir, batch_size=2)
+    nlp.initialize()
+    texts = [(a, b) for a in SENTENCES for b in SENTENCES]
+    single = [get_alignment(nlp(make_parallel_doc(nlp, a.split(), b.split()))) for a, b in texts]
+    batched = [get_alignment(d) for d in nlp.pipe([make_parallel_doc(nlp, a.split(), b.split()) for a, b in texts], batch_size=4)]
+    assert [{(i, j) for i, j, _ in x} for x in batched] == [{(i, j) for i, j, _ in x} for x in single]
+    for b, s in zip(batched, single):
+        assert numpy.allclose([x[2] for x in b], [x[2] for x in s], atol=1e-4)
+
+
+def test_config_round_trip_through_init_nlp(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir, method={"@misc": "spacy-xproj.IterMax.v1", "alpha": 0.8}, subword_pooling="mean")
+    config = nlp.config
+    restored = load_model_from_config(config, auto_fill=True)
+    restored.initialize()
+    aligner = restored.get_pipe("xlmr_aligner")
+    assert aligner.cfg["subword_pooling"] == "mean" and aligner.cfg["model"] == tiny_model_dir
+    assert restored.config["components"]["xlmr_aligner"]["method"]["alpha"] == 0.8
+    doc = restored(identical_pair(restored, "the cat sits"))
+    assert {(0, 0), (1, 1), (2, 2)} <= {(i, j) for i, j, _ in get_alignment(doc)}
+
+
+def test_to_disk_from_disk_and_bytes(tiny_model_dir, tmp_path):
+    nlp = aligner_nlp(tiny_model_dir, window_overlap=8)
+    nlp.initialize()
+    before = get_alignment(nlp(identical_pair(nlp, SENTENCES[0])))
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.get_pipe("xlmr_aligner").cfg == nlp.get_pipe("xlmr_aligner").cfg
+    assert get_alignment(loaded(identical_pair(loaded, SENTENCES[0]))) == before
+    from_bytes = aligner_nlp(tiny_model_dir).from_bytes(nlp.to_bytes())
+    assert from_bytes.get_pipe("xlmr_aligner").cfg["window_overlap"] == 8
+
+
+def test_docbin_round_trip_keeps_source_and_alignment(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir)
+    nlp.initialize()
+    doc = nlp(make_parallel_doc(nlp, "the cat sits .", "die katze sitzt .", source_lang="en", source_ents=[(1, 2, "ANIMAL")]))
+    restored = list(DocBin(docs=[doc], store_user_data=True).get_docs(nlp.vocab))[0]
+    assert get_alignment(restored) == get_alignment(doc)
+    assert get_source(restored).ents == [(1, 2, "ANIMAL")] and get_source(restored).lang == "en"
+
+
+@pytest.mark.parametrize(
+    "source,target",
+    [("", "die katze"), ("the cat", ""), ("   ", "\t "), ("", ""), ("\x01\x02", "katze")],
+)
+def test_empty_and_unalignable_sides_give_an_empty_alignment(tiny_model_dir, source, target):
+    nlp = aligner_nlp(tiny_model_dir)
+    nlp.initialize()
+    doc = nlp(make_parallel_doc(nlp, source, target))
+    assert get_alignment(doc) == []
+
+
+def test_control_characters_emoji_and_mixed_scripts(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir, method={"@misc": "spacy-xproj.ArgMax.v1"})
+    nlp.initialize()
+    source = ["the", "\x07", "cat", "😀", "日本", "Ελληνικά", "sits"]
+    target = ["die", "katze", "\x07", "😀", "sitzt"]
+    links = get_alignment(nlp(make_parallel_doc(nlp, source, target)))
+    assert all(0 <= i < len(source) and 0 <= j < len(target) for i, j, _ in links)
+    assert not any(i == 1 or j == 2 for i, j, _ in links)  # control characters have no subwords: never linked
+
+
+def test_long_sentence_is_windowed_not_truncated(tiny_model_dir):
+    # the tiny model reads 64 positions; 2,000 words need many overlapping windows
+    rng = numpy.random.default_rng(0)
+    vocabulary = " ".join(SENTENCES).split()
+    words = [vocabulary[k] for k in rng.integers(0, len(vocabulary), 2000)]
+    nlp = aligner_nlp(tiny_model_dir, method={"@misc": "spacy-xproj.Match.v1"}, subword_pooling="mean", window_overlap=16)
+    nlp.initialize()
+    links = get_alignment(nlp(make_parallel_doc(nlp, words, words)))
+    assert len(links) == 2000  # a full matching: every word of both sides linked
+    aligner = nlp.get_pipe("xlmr_aligner")
+    assert aligner.encoder.max_window == 62
+    # the last words are encoded (not zero vectors from truncation): they match themselves
+    assert {(i, j) for i, j, _ in links if i >= 1990} == {(i, i) for i in range(1990, 2000)}
+
+
+def test_one_bad_doc_in_a_batch_loses_nothing_else(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir)
+    nlp.initialize()
+    docs = [identical_pair(nlp, SENTENCES[k % 3]) for k in range(50)]
+    docs[17] = nlp.make_doc("no source side here")
+    errors = []
+    nlp.set_error_handler(lambda name, component, bad, e: errors.append((name, [d.text for d in bad], str(e))))
+    out = list(nlp.pipe(docs, batch_size=16))
+    assert len(out) == 49 and all(get_alignment(d) for d in out)
+    assert errors[0][0] == "xlmr_aligner" and errors[0][1] == ["no source side here"]
+    assert "has no source side" in errors[0][2] and "make_parallel_doc" in errors[0][2]
+
+
+def test_doc_without_source_raises_by_default(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir)
+    nlp.initialize()
+    with pytest.raises(ValueError, match="has no source side"):
+        nlp("plain text")
+
+
+def test_unknown_method_in_config_is_named():
+    nlp = spacy.blank("de")
+    with pytest.raises(Exception, match="spacy-xproj.Nope.v1"):
+        nlp.add_pipe("xlmr_aligner", config={"method": {"@misc": "spacy-xproj.Nope.v1"}})
+
+
+@pytest.mark.parametrize("config,message", [({"subword_pooling": "max"}, "unknown subword_pooling 'max'"), ({"layer": -1}, "layer must be >= 0")])
+def test_bad_settings_are_explained(config, message):
+    with pytest.raises(ValueError, match=message):
+        spacy.blank("de").add_pipe("xlmr_aligner", config=config)
+
+
+def test_layer_beyond_the_model_is_explained(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir)
+    nlp.get_pipe("xlmr_aligner").cfg["layer"] = 5
+    with pytest.raises(ValueError, match="has 2 layers; layer 5 does not exist"):
+        nlp.initialize()
+
+
+def test_missing_model_path_is_explained(tmp_path):
+    nlp = spacy.blank("de")
+    nlp.add_pipe("xlmr_aligner", config={"model": str(tmp_path / "no-model")})
+    with pytest.raises(OSError, match="Could not load the encoder"):
+        nlp.initialize()
+
+
+def test_scorer_reports_precision_recall_and_aer(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir, method={"@misc": "spacy-xproj.ArgMax.v1"})
+    nlp.initialize()
+    predicted = nlp(identical_pair(nlp, "the cat sits"))
+    reference = identical_pair(nlp, "the cat sits")
+    set_alignment(reference, [(0, 0, 1.0), (1, 1, 1.0), (2, 1, 1.0)])
+    scores = nlp.get_pipe("xlmr_aligner").score([Example(predicted, reference)])
+    assert scores["align_p"] == pytest.approx(2 / 3) and scores["align_r"] == pytest.approx(2 / 3)
+    assert scores["align_aer"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.slow
+def test_real_encoder_on_gold_en_fr_pairs(real_model_dir, shared_data):
+    from spacy_xproj.bench_align import read_gold_set
+    from spacy_xproj.peers import align_with_simalign
+
+    pairs, sure, possible = read_gold_set(shared_data / "alignment-gold", "enfr")
+    pairs, sure, possible = pairs[:60], sure[:60], possible[:60]
+    nlp = spacy.blank("fr")
+    nlp.add_pipe("xlmr_aligner", config={"model": real_model_dir})
+    nlp.initialize()
+    docs = list(nlp.pipe([make_parallel_doc(nlp, s, t) for s, t in pairs]))
+    ours = [{(i, j) for i, j, _ in get_alignment(d)} for d in docs]
+    assert score_alignments(ours, sure, possible).aer < 0.08
+
+    argmax = aligner_nlp(real_model_dir, layer=7, method={"@misc": "spacy-xproj.ArgMax.v1"})
+    argmax.initialize()
+    ours_argmax = [{(i, j) for i, j, _ in get_alignment(d)} for d in argmax.pipe([make_parallel_doc(argmax, s, t) for s, t in pairs])]
+    theirs = align_with_simalign(real_model_dir, pairs, layer=7, methods=("argmax",))["argmax"]
+    assert sum(a == b for a, b in zip(ours_argmax, theirs)) >= 0.98 * len(pairs)
+
+
+def test_parse_gold_helper_consistency():
+    sure, possible = parse_pharaoh("1-1", one_based=True)
+    assert links_as_set(numpy.array([[0, 0]])) == sure == possible
