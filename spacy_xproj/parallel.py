@@ -7,7 +7,7 @@ language) and its word alignment are plain data in Doc extensions, so
     doc._.xproj_source    {"words": [...], "spaces": [...], "ents": [[start, end, label], ...], "lang": "en"}
     doc._.xproj_alignment [[source_index, target_index, score], ...]   (None until aligned)
 """
-import csv
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -128,12 +128,12 @@ _BLANK_CACHE: Dict[str, Language] = {}
 def blank_tokenizer(lang: str) -> Callable[[str], Doc]:
     """spaCy's rule-based tokenizer for `lang` (zh segments characters; ja needs SudachiPy: `pip install spacy_xproj[ja]`)."""
     if lang not in _BLANK_CACHE:
+        if not isinstance(lang, str) or not lang.isidentifier() or importlib.util.find_spec(f"spacy.lang.{lang}") is None:
+            raise ValueError(f"spaCy has no language {lang!r}. Use a code spaCy knows, e.g. 'de', 'es', 'zh', or 'xx' for multi-language.")
         try:
             _BLANK_CACHE[lang] = spacy.blank(lang)
         except ImportError as err:
             raise ImportError(f"spaCy's tokenizer for {lang!r} needs an extra package: {err}. For Japanese: pip install 'spacy_xproj[ja]'.") from err
-        except Exception as err:  # spaCy raises ImportError/ValueError subclasses for unknown codes
-            raise ValueError(f"spaCy has no language {lang!r} ({err}). Use an ISO 639-1 code spaCy knows, e.g. 'de', 'es', 'zh', or 'xx' for multi-language.") from err
     return _BLANK_CACHE[lang].tokenizer
 
 
