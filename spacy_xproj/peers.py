@@ -6,10 +6,11 @@ the same code as ours. Nothing here depends on spaCy.
 """
 import os
 import tempfile
-from typing import Dict, Iterable, List, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from .alignment import Links, parse_pharaoh
 
 Pair = Tuple[Sequence[str], Sequence[str]]  # (source words, target words), pre-tokenized
-Links = Set[Tuple[int, int]]  # 0-based (source index, target index)
 
 # Our method name -> (simalign's matching_methods letter, key in its output).
 SIMALIGN_METHODS: Dict[str, Tuple[str, str]] = {
@@ -124,8 +125,8 @@ def train_and_align_with_eflomal(
             break  # the rest are extra_pairs
         source, target = all_pairs[k]
         links[k] = symmetrize(
-            _parse_pharaoh(forward_lines[row]),
-            _parse_pharaoh(reverse_lines[row]),
+            parse_pharaoh(forward_lines[row])[0],
+            parse_pharaoh(reverse_lines[row])[0],
             len(source),
             len(target),
             symmetrization,
@@ -184,18 +185,6 @@ def _read_lines(path: str) -> List[str]:
         return []
     with open(path, encoding="utf-8") as handle:
         return handle.read().splitlines()
-
-
-def _parse_pharaoh(line: str) -> Links:
-    """Parse "0-0 1-2 ..." into {(0, 0), (1, 2), ...}.
-
-    line: one sentence's links in Pharaoh format, source index first.
-    """
-    links: Links = set()
-    for item in line.split():
-        source, target = item.split("-")
-        links.add((int(source), int(target)))
-    return links
 
 
 def symmetrize(
