@@ -6,7 +6,8 @@ the same code as ours. Nothing here depends on spaCy.
 """
 import os
 import tempfile
-from typing import Dict, Iterable, List, Sequence, Tuple
+import time
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .alignment import Links, parse_pharaoh
 
@@ -37,6 +38,7 @@ def align_with_simalign(
     layer: int = 8,
     methods: Sequence[str] = ("argmax", "itermax", "match"),
     token_type: str = "bpe",
+    timing: Optional[Dict[str, float]] = None,
 ) -> Dict[str, List[Links]]:
     """Align pairs with simalign's SentenceAligner exactly as its users call it: one pair at a time.
 
@@ -45,6 +47,7 @@ def align_with_simalign(
     layer: index into the model's hidden states (0 = embeddings) whose vectors are compared.
     methods: any of "argmax", "itermax", "match".
     token_type: "bpe" (align subwords, then map to words) or "word" (average subwords per word first).
+    timing: if given, timing["seconds"] is set to the time spent aligning (model loading excluded).
     Returns one list per method with one link set per pair, in the order of `pairs`.
     """
     unknown = [name for name in methods if name not in SIMALIGN_METHODS]
@@ -66,6 +69,7 @@ def align_with_simalign(
         device="cpu",
     )
     tokenizer = aligner.embed_loader.tokenizer
+    start = time.perf_counter()
     for source_words, target_words in pairs:
         source_words, target_words = list(source_words), list(target_words)
         # simalign crashes (sklearn ValueError) when a side has no subword at all:
@@ -78,6 +82,8 @@ def align_with_simalign(
         for name in wanted:
             # simalign returns sorted lists of numpy/python ints; normalise to plain int sets.
             links[name].append({(int(i), int(j)) for i, j in found[SIMALIGN_METHODS[name][1]]})
+    if timing is not None:
+        timing["seconds"] = time.perf_counter() - start
     return links
 
 
