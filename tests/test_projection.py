@@ -1,0 +1,187 @@
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+
+from spacy_xproj import get_source, make_parallel_doc
+from spacy_xproj.conll import read_conll_ner, score_entities, tags_to_spans
+from spacy_xproj.parallel import get_projection, set_alignment
+from spacy_xproj.projection import ProjectedEntity, naive_projection, project_spans, resolve_overlaps, validate
+from spacy_xproj.projector import projection_status
+
+
+def spans(projection):
+    return [(e.start, e.end, e.label) for e in projection.entities]
+
+
+def test_contiguous_projection_and_confidence():
+    # "Angela Merkel visited Paris" -> "Angela Merkel besuchte Paris"
+    links = [(0, 0, 0.9), (1, 1, 0.8), (2, 2, 0.7), (3, 3, 0.95)]
+    projection = project_spans([(0, 2, "PER"), (3, 4, "LOC")], links, 4)
+    assert spans(projection) == [(0, 2, "PER"), (3, 4, "LOC")] and projection.complete
+    assert projection.entities[0].confidence == pytest.approx(0.85)
+
+
+def test_reordering_keeps_the_span_in_target_order():
+    # "the European Parliament" -> "el Parlamento Europeo": entity words 1,2 link to 2,1
+    projection = project_spans([(1, 3, "ORG")], [(0, 0, 1.0), (1, 2, 1.0), (2, 1, 1.0)], 3)
+    assert spans(projection) == [(1, 3, "ORG")]
+
+
+def test_unaligned_entity_word_still_projects_with_lower_confidence():
+    projection = project_spans([(0, 3, "ORG")], [(0, 0, 1.0), (2, 2, 1.0)], 3)
+    assert spans(projection) == [(0, 3, "ORG")]  # one-word gap inside the span is allowed (max_gap=1)
+    assert projection.entities[0].confidence == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_entity_without_links_is_reported():
+    projection = project_spans([(0, 1, "PER"), (2, 3, "LOC")], [(0, 0, 1.0)], 3)
+    assert spans(projection) == [(0, 1, "PER")]
+    assert projection.unprojected == {1: "no aligned target word"} and not projection.complete
+
+
+def test_split_target_keeps_the_heaviest_cluster_but_naive_spans_all():
+    # entity word 0 -> target 0 (weak) and target 5,6 (strong): gap of 4 > max_gap
+    links = [(0, 0, 0.3), (0, 5, 0.9), (1, 6, 0.9)]
+    assert spans(project_spans([(0, 2, "ORG")], links, 7)) == [(5, 7, "ORG")]
+    assert spans(naive_projection([(0, 2, "ORG")], links, 7)) == [(0, 7, "ORG")]
+    assert spans(project_spans([(0, 2, "ORG")], links, 7, max_gap=4)) == [(0, 7, "ORG")]
+
+
+def test_punctuation_at_the_edges_is_trimmed():
+    trimmable = [True, False, False, True]  # „Merkel Angela“
+    projection = project_spans([(0, 2, "PER")], [(0, 0, 0.5), (0, 1, 0.9), (1, 2, 0.9), (1, 3, 0.4)], 4, trimmable)
+    assert spans(projection) == [(1, 3, "PER")]
+    only_punct = project_spans([(0, 1, "PER")], [(0, 0, 0.9)], 4, trimmable)
+    assert only_punct.entities == [] and only_punct.unprojected == {0: "aligned only to punctuation"}
+
+
+def test_many_to_one_overlap_keeps_the_more_confident_span():
+    # two source entities land on the same target word
+    projection = project_spans([(0, 1, "PER"), (2, 3, "LOC")], [(0, 1, 0.6), (2, 1, 0.9)], 3)
+    assert spans(projection) == [(1, 2, "LOC")]
+    assert projection.unprojected == {0: "overlaps a more confident projection"}
+
+
+def test_overlap_ties_are_deterministic():
+    a = ProjectedEntity(0, 2, "PER", 0.5, source=1)
+    b = ProjectedEntity(1, 3, "ORG", 0.5, source=0)
+    c = ProjectedEntity(1, 2, "LOC", 0.5, source=2)
+    kept, rejected = resolve_overlaps([a, b, c])
+    kept_again, _ = resolve_overlaps([c, b, a])
+    assert kept == kept_again  # the same candidates in any order give the same result
+    # equal confidence and length: the earlier source entity (b) wins; both others overlap it
+    assert kept == [b] and {e.source for e in rejected} == {1, 2}
+
+
+def test_empty_sentences_and_no_entities():
+    assert project_spans([], [], 0).entities == [] and project_spans([], [], 0).complete
+    assert project_spans([(0, 1, "PER")], [], 0).unprojected == {0: "no aligned target word"}
+
+
+def test_min_coverage():
+    projection = project_spans([(0, 4, "ORG")], [(3, 0, 1.0)], 2, min_coverage=0.5)
+    assert projection.unprojected == {0: "only 25% of its words aligned"}
+
+
+def test_validate_names_bad_input():
+    with pytest.raises(ValueError, match=r"source entity \(2, 5, 'PER'\) lies outside the 3 source words"):
+        validate([(2, 5, "PER")], [], 3, 3)
+    with pytest.raises(ValueError, match="alignment link 1-7 lies outside"):
+        validate([], [(1, 7, 1.0)], 3, 3)
+
+
+# -- the component --------------------------------------------------------------------------------
+def aligned_doc(nlp, source_words, target_words, ents, links):
+    doc = make_parallel_doc(nlp, source_words, target_words, source_ents=ents, source_lang="en")
+    set_alignment(doc, links)
+    return doc
+
+
+def test_component_on_pre_aligned_docs_sets_ents_and_missing_tokens():
+    nlp = spacy.blank("de")
+    nlp.add_pipe("entity_projector")
+    complete = nlp(aligned_doc(nlp, ["Merkel", "visited", "Paris"], ["Merkel", "besuchte", "Paris"], [(0, 1, "PER"), (2, 3, "LOC")], [(0, 0, 1.0), (1, 1, 1.0), (2, 2, 1.0)]))
+    assert [(e.text, e.label_) for e in complete.ents] == [("Merkel", "PER"), ("Paris", "LOC")]
+    assert complete[1].ent_iob_ == "O" and complete._.xproj_projection["status"] == "complete"
+    partial = nlp(aligned_doc(nlp, ["Merkel", "visited", "Paris"], ["Merkel", "besuchte", "Paris"], [(0, 1, "PER"), (2, 3, "LOC")], [(0, 0, 1.0)]))
+    assert [e.text for e in partial.ents] == ["Merkel"]
+    assert partial[1].ent_iob_ == "" and partial[2].ent_iob_ == ""  # unknown, not "O": the model learns nothing false
+    assert partial._.xproj_projection["unprojected"] == [[1, "no aligned target word"]]
+    assert projection_status([complete, partial]) == {"complete": 1, "partial": 1, "dropped": 0}
+
+
+def test_drop_and_keep_policies_for_incomplete_projections():
+    for mode, expected_iob in (("drop", ["", "", ""]), ("keep", ["B", "O", "O"])):
+        nlp = spacy.blank("de")
+        nlp.add_pipe("entity_projector", config={"on_incomplete": mode})
+        doc = nlp(aligned_doc(nlp, ["Merkel", "visited", "Paris"], ["Merkel", "besuchte", "Paris"], [(0, 1, "PER"), (2, 3, "LOC")], [(0, 0, 1.0)]))
+        assert [t.ent_iob_ for t in doc] == expected_iob, mode
+
+
+def test_label_map_with_unmapped_labels():
+    nlp = spacy.blank("de")
+    nlp.add_pipe("entity_projector", config={"label_map": {"@misc": "spacy-xproj.ontonotes_to_conll.v1"}, "unmapped": "error"})
+    doc = aligned_doc(nlp, ["Merkel", "on", "Monday"], ["Merkel", "am", "Montag"], [(0, 1, "PERSON"), (2, 3, "DATE")], [(0, 0, 1.0), (2, 2, 1.0)])
+    assert [(e.text, e.label_) for e in nlp(doc).ents] == [("Merkel", "PER")]  # DATE maps to null: dropped
+    with pytest.raises(ValueError, match="source label 'ANIMAL' is not in label_map"):
+        nlp(aligned_doc(nlp, ["cat"], ["Katze"], [(0, 1, "ANIMAL")], [(0, 0, 1.0)]))
+
+
+def test_missing_alignment_and_out_of_range_entities_are_explained():
+    nlp = spacy.blank("de")
+    nlp.add_pipe("entity_projector")
+    with pytest.raises(ValueError, match="has no word alignment"):
+        nlp(make_parallel_doc(nlp, ["a"], ["b"], source_ents=[(0, 1, "PER")]))
+    doc = aligned_doc(nlp, ["a"], ["b"], [], [(0, 3, 1.0)])
+    with pytest.raises(ValueError, match="alignment link 0-3 lies outside"):
+        nlp(doc)
+
+
+def test_projected_docs_round_trip_through_docbin_with_missing_annotation():
+    nlp = spacy.blank("de")
+    nlp.add_pipe("entity_projector")
+    doc = nlp(aligned_doc(nlp, ["Merkel", "visited", "Paris"], ["Merkel", "besuchte", "Paris"], [(0, 1, "PER"), (2, 3, "LOC")], [(0, 0, 1.0)]))
+    restored = list(DocBin(docs=[doc], store_user_data=True).get_docs(nlp.vocab))[0]
+    assert [t.ent_iob_ for t in restored] == ["B", "", ""]
+    assert get_projection(restored) == get_projection(doc) == {"status": "partial", "ents": [(0, 1, "PER", 1.0)], "unprojected": [(1, "no aligned target word")]}
+    assert get_source(restored).ents == [(0, 1, "PER"), (2, 3, "LOC")]
+
+
+def test_component_serializes_and_reports_with_the_ner_scorer(tmp_path):
+    from spacy.training import Example
+
+    nlp = spacy.blank("de")
+    nlp.add_pipe("entity_projector", config={"label_map": {"PERSON": "PER"}, "unmapped": "drop"})
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    assert loaded.get_pipe("entity_projector").cfg == nlp.get_pipe("entity_projector").cfg
+    doc = loaded(aligned_doc(loaded, ["Merkel", "in", "Rome"], ["Merkel", "in", "Rom"], [(0, 1, "PERSON"), (2, 3, "GPE")], [(0, 0, 1.0), (2, 2, 1.0)]))
+    reference = Doc(loaded.vocab, words=["Merkel", "in", "Rom"], ents=["B-PER", "O", "O"])
+    assert loaded.get_pipe("entity_projector").score([Example(doc, reference)])["ents_f"] == 1.0
+
+
+def test_in_a_pipeline_after_the_aligner(tiny_model_dir):
+    nlp = spacy.blank("de")
+    nlp.add_pipe("xlmr_aligner", config={"model": tiny_model_dir, "layer": 2, "method": {"@misc": "spacy-xproj.ArgMax.v1"}})
+    nlp.add_pipe("entity_projector")
+    nlp.initialize()
+    words = "the cat sits on the mat .".split()
+    doc = nlp(make_parallel_doc(nlp, words, words, source_ents=[(1, 2, "ANIMAL"), (5, 6, "THING")]))
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "ANIMAL"), (5, 6, "THING")]
+
+
+# -- CoNLL reading and scoring ----------------------------------------------------------------------
+def test_iob1_and_iob2_tags():
+    assert tags_to_spans(["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC"]) == [(0, 2, "PER"), (3, 5, "LOC"), (5, 6, "LOC")]
+    with pytest.raises(ValueError, match="unknown tag 'X'"):
+        tags_to_spans(["X"], "f:1")
+
+
+def test_read_conll_and_score(tmp_path):
+    path = tmp_path / "a.conll"
+    path.write_text("-DOCSTART- -X- O O\n\nAngela B-PER\nMerkel I-PER\nin O\nRom B-LOC\n\nJa O\n", encoding="utf-8")
+    sentences = read_conll_ner(path)
+    assert sentences == [(["Angela", "Merkel", "in", "Rom"], [(0, 2, "PER"), (3, 4, "LOC")]), (["Ja"], [])]
+    scores = score_entities([{(0, 2, "PER"), (3, 4, "ORG")}, set()], [{(0, 2, "PER"), (3, 4, "LOC")}, set()])
+    assert (scores["p"], scores["r"], scores["f"]) == (50.0, 50.0, 50.0)
+    assert scores["per_type"]["PER"]["f"] == 100.0 and scores["per_type"]["LOC"]["r"] == 0.0
