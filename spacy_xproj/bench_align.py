@@ -64,8 +64,11 @@ def _row(predicted: Sequence[Links], sure: Sequence[Links], possible: Sequence[L
     return row
 
 
-def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int, pooling: str, batch_size: int) -> Tuple[List[Links], float]:
-    """Align with the component in a blank pipeline, exactly as users run it (Docs in, nlp.pipe); returns links and seconds."""
+def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int, pooling: str, batch_size: int, repeats: int = 2) -> Tuple[List[Links], float]:
+    """Align with the component in a blank pipeline, exactly as users run it (Docs in, nlp.pipe).
+
+    Returns links and the fastest of `repeats` timed passes (the machine is shared and noisy).
+    """
     import spacy
 
     from .parallel import get_alignment, make_parallel_doc
@@ -73,10 +76,12 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
     nlp = spacy.blank("xx")
     nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer, "subword_pooling": pooling, "batch_size": batch_size})
     nlp.initialize()
-    docs = [make_parallel_doc(nlp, source, target) for source, target in pairs]
-    start = time.perf_counter()
-    aligned = list(nlp.pipe(docs, batch_size=1000))
-    seconds = time.perf_counter() - start
+    seconds = float("inf")
+    for _ in range(repeats):
+        docs = [make_parallel_doc(nlp, source, target) for source, target in pairs]
+        start = time.perf_counter()
+        aligned = list(nlp.pipe(docs, batch_size=1000))
+        seconds = min(seconds, time.perf_counter() - start)
     return [{(i, j) for i, j, _ in get_alignment(doc) or []} for doc in aligned], seconds
 
 
@@ -150,9 +155,13 @@ def run_benchmark(
             keys = [f"{name}/simalign-{m}" for m in group]
             if all(results.has(k) for k in keys):
                 continue
-            timing: Dict[str, float] = {}
-            theirs = align_with_simalign(model_path, simalign_pairs, layer=layer, methods=group, timing=timing)
-            seconds = timing["seconds"]  # like ours, model loading is not timed
+            # like ours: model loading is not timed, and the faster of two passes counts
+            # (one pass for itermax + match: networkx matching dominates and takes minutes)
+            seconds = float("inf")
+            for _ in range(2 if group == ("argmax",) else 1):
+                timing: Dict[str, float] = {}
+                theirs = align_with_simalign(model_path, simalign_pairs, layer=layer, methods=group, timing=timing)
+                seconds = min(seconds, timing["seconds"])
             for method_name, key in zip(group, keys):
                 row = _row(theirs[method_name], sure[:n], possible[:n], seconds, layer=layer, timed_together_with=list(group))
                 ours_on_same = ours[method_name][:n]

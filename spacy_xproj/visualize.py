@@ -15,6 +15,9 @@ from spacy.vocab import Vocab
 from .parallel import get_alignment, get_projection, get_source
 
 COLORS: Dict[str, str] = {"PER": "#aa9cfc", "ORG": "#7aecec", "LOC": "#ff9561", "MISC": "#e4e7d2"}
+# a teacher's OntoNotes labels on the source side get the colour of the CoNLL label they map to
+COLORS.update({"PERSON": COLORS["PER"], "GPE": COLORS["LOC"], "FAC": COLORS["LOC"], "NORP": COLORS["MISC"], "EVENT": COLORS["MISC"],
+               "WORK_OF_ART": COLORS["MISC"], "LAW": COLORS["MISC"], "LANGUAGE": COLORS["MISC"], "PRODUCT": COLORS["MISC"]})
 DEFAULT_COLOR = "#ddd"
 
 STYLE = """

@@ -29,7 +29,7 @@ def test_reordering_keeps_the_span_in_target_order():
 
 def test_unaligned_entity_word_still_projects_with_lower_confidence():
     projection = project_spans([(0, 3, "ORG")], [(0, 0, 1.0), (2, 2, 1.0)], 3)
-    assert spans(projection) == [(0, 3, "ORG")]  # one-word gap inside the span is allowed (max_gap=1)
+    assert spans(projection) == [(0, 3, "ORG")]  # a one-word gap inside the span is bridged
     assert projection.entities[0].confidence == pytest.approx(2 / 3, abs=1e-4)
 
 
@@ -45,6 +45,15 @@ def test_split_target_keeps_the_heaviest_cluster_but_naive_spans_all():
     assert spans(project_spans([(0, 2, "ORG")], links, 7)) == [(5, 7, "ORG")]
     assert spans(naive_projection([(0, 2, "ORG")], links, 7)) == [(0, 7, "ORG")]
     assert spans(project_spans([(0, 2, "ORG")], links, 7, max_gap=4)) == [(0, 7, "ORG")]
+
+
+def test_default_gap_bridges_two_function_words_but_not_three():
+    # "EU regional policy" -> "política regional de la UE": UE is two unaligned words away
+    links = [(0, 4, 0.9), (1, 1, 0.9), (2, 0, 0.9)]
+    assert spans(project_spans([(0, 3, "MISC")], links, 5)) == [(0, 5, "MISC")]
+    # "... de la Unión Europea": three words away, so the heavier cluster stays alone
+    links = [(0, 5, 0.5), (1, 1, 0.9), (2, 0, 0.9)]
+    assert spans(project_spans([(0, 3, "MISC")], links, 6)) == [(0, 2, "MISC")]
 
 
 def test_punctuation_at_the_edges_is_trimmed():
