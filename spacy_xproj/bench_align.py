@@ -23,6 +23,8 @@ METHODS: Dict[str, Dict[str, object]] = {
     "match": {"@misc": "spacy-xproj.Match.v1"},
     "softmax": {"@misc": "spacy-xproj.SoftmaxThreshold.v1"},
 }
+# also timed with precision="bfloat16" (the fast option on CPUs with bf16 units)
+BFLOAT16_METHODS = ("bisoftmax", "argmax")
 Pair = Tuple[List[str], List[str]]
 
 
@@ -64,7 +66,7 @@ def _row(predicted: Sequence[Links], sure: Sequence[Links], possible: Sequence[L
     return row
 
 
-def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int, pooling: str, batch_size: int, repeats: int = 2) -> Tuple[List[Links], float]:
+def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int, pooling: str, batch_size: int, repeats: int = 2, precision: str = "float32") -> Tuple[List[Links], float]:
     """Align with the component in a blank pipeline, exactly as users run it (Docs in, nlp.pipe).
 
     Returns links and the fastest of `repeats` timed passes (the machine is shared and noisy).
@@ -74,7 +76,7 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
     from .parallel import get_alignment, make_parallel_doc
 
     nlp = spacy.blank("xx")
-    nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer, "subword_pooling": pooling, "batch_size": batch_size})
+    nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer, "subword_pooling": pooling, "batch_size": batch_size, "precision": precision})
     nlp.initialize()
     seconds = float("inf")
     for _ in range(repeats):
@@ -148,6 +150,14 @@ def run_benchmark(
             if not results.has(key):
                 results.put(key, _row(links, sure, possible, seconds, layer=layer))
             log(f"{key}: {results.data['rows'][key]}")
+        for method_name in BFLOAT16_METHODS:
+            key = f"{name}/xlmr_aligner-{method_name}-bfloat16"
+            if not results.has(key):
+                links, seconds = run_xlmr_aligner(model, pairs, METHODS[method_name], layer, pooling, batch_size, precision="bfloat16")
+                row = _row(links, sure, possible, seconds, layer=layer, precision="bfloat16")
+                row["identical_to_float32"] = round(agreement(links, ours[method_name]), 4)
+                results.put(key, row)
+            log(f"{key}: {results.data['rows'][key]}")
 
         simalign_pairs = pairs[:simalign_limit] if simalign_limit else pairs
         n = len(simalign_pairs)
@@ -193,9 +203,11 @@ def run_benchmark(
     rows = results.data["rows"]
     summary = {}
     for name in sets:
-        ours_pps = rows.get(f"{name}/xlmr_aligner-argmax", {}).get("pairs_per_second")
         theirs_pps = rows.get(f"{name}/simalign-argmax", {}).get("pairs_per_second")
-        summary[name] = {"xlmr_aligner_argmax_speed_vs_simalign": round(ours_pps / theirs_pps, 2) if ours_pps and theirs_pps else None}
+        summary[name] = {}
+        for variant in ("argmax", "argmax-bfloat16"):
+            ours_pps = rows.get(f"{name}/xlmr_aligner-{variant}", {}).get("pairs_per_second")
+            summary[name][f"xlmr_aligner_{variant}_speed_vs_simalign"] = round(ours_pps / theirs_pps, 2) if ours_pps and theirs_pps else None
     results.data["summary"] = summary
     results.save()
     return results.data
@@ -210,11 +222,12 @@ def _threads() -> int:
 def render_table(data: Dict) -> str:
     """Markdown table of the benchmark rows (AER / precision / recall in %, pairs per second)."""
     rows = data["rows"]
-    lines = ["| gold set | system | AER | precision | recall | pairs/s | same links as ours |", "|---|---|---|---|---|---|---|"]
+    lines = ["| gold set | system | AER | precision | recall | pairs/s | same links as ours (float32) |", "|---|---|---|---|---|---|---|"]
     for key in sorted(k for k in rows if not k.endswith("layer-sweep")):
         name, system = key.split("/", 1)
         r = rows[key]
-        same = f"{100 * r['identical_to_xlmr_aligner']:.1f}%" if "identical_to_xlmr_aligner" in r else ""
+        same_key = "identical_to_xlmr_aligner" if "identical_to_xlmr_aligner" in r else "identical_to_float32"
+        same = f"{100 * r[same_key]:.1f}%" if same_key in r else ""
         pps = f"{r['pairs_per_second']:.1f}" if r.get("pairs_per_second") else ""
         lines.append(f"| {name} | {system} | {100 * r['aer']:.1f} | {100 * r['precision']:.1f} | {100 * r['recall']:.1f} | {pps} | {same} |")
     lines.append("")
@@ -232,6 +245,6 @@ def render_table(data: Dict) -> str:
     summary = data.get("summary", {})
     if summary:
         lines.append("")
-        lines.append("Speed of xlmr_aligner ArgMax relative to simalign ArgMax (same model, layer, machine, run): "
-                     + ", ".join(f"{k} {v['xlmr_aligner_argmax_speed_vs_simalign']}x" for k, v in summary.items()))
+        lines.append("Speed of xlmr_aligner ArgMax relative to simalign ArgMax (same model, layer, machine, run), float32 / bfloat16: "
+                     + ", ".join(f"{k} {v['xlmr_aligner_argmax_speed_vs_simalign']}x / {v['xlmr_aligner_argmax-bfloat16_speed_vs_simalign']}x" for k, v in summary.items()))
     return "\n".join(lines) + "\n"

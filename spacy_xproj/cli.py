@@ -37,6 +37,7 @@ def align(
     method: str = typer.Option("spacy-xproj.BiSoftmax.v1", "--method", help="Registered extraction method."),
     layer: int = typer.Option(7, "--layer"),
     batch_size: int = typer.Option(1000, "--batch-size", help="Pairs per pipeline batch."),
+    precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (faster on CPUs with bf16 units)"),
 ) -> None:
     """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns)."""
     import spacy
@@ -44,7 +45,7 @@ def align(
     from .parallel import get_alignment, read_parallel, read_parallel_docs
 
     nlp = spacy.blank(target_lang)
-    nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}})
+    nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision})
     nlp.initialize()
     docs = read_parallel_docs(nlp, read_parallel(source, format, target), source_lang)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,8 @@ import numpy
 
 from .encoders import load_encoder
 
+PRECISIONS = ("float32", "bfloat16")
+
 
 @dataclass
 class SentenceVectors:
@@ -64,13 +66,18 @@ class SubwordEncoder:
     batch_size (int): windows per forward pass.
     max_window (Optional[int]): subwords per window; default: what the model takes, minus the special tokens.
     window_overlap (int): subwords shared by consecutive windows of a long sentence.
+    precision (str): "float32", or "bfloat16" (several times faster on CPUs with bf16 units such as AMX; results differ slightly).
     """
 
-    def __init__(self, model: str, layers: Sequence[int], batch_size: int = 32, max_window: Optional[int] = None, window_overlap: int = 64):
+    def __init__(self, model: str, layers: Sequence[int], batch_size: int = 32, max_window: Optional[int] = None, window_overlap: int = 64, precision: str = "float32"):
         import torch
 
+        if precision not in PRECISIONS:
+            raise ValueError(f"Unknown precision {precision!r}: use one of {PRECISIONS}.")
         self.layers = list(layers)
         self.tokenizer, self.model = load_encoder(model, num_layers=max(self.layers))
+        if precision == "bfloat16":
+            self.model = self.model.to(torch.bfloat16)
         if not getattr(self.tokenizer, "is_fast", False):
             raise ValueError(f"Encoder {model!r} has no fast tokenizer; word-to-subword mapping needs one (tokenizer.json).")
         model_limit = min(

@@ -146,7 +146,6 @@ def load_encoder(name: str, num_layers: Optional[int] = None) -> Tuple[object, o
 
     Dropping the layers above the one we read means the forward pass stops there.
     """
-    import torch
     from transformers import AutoModel, AutoTokenizer
 
     resolved = resolve_encoder(name)
@@ -169,7 +168,6 @@ def load_encoder(name: str, num_layers: Optional[int] = None) -> Tuple[object, o
             raise ValueError(f"Encoder {name!r} has {len(layers)} layers; layer {num_layers} does not exist (use 0..{len(layers)}).")
         del layers[num_layers:]
     model.eval()
-    torch.set_grad_enabled(True)  # leave global state alone; callers use inference_mode
     return tokenizer, model
 
 

@@ -18,7 +18,6 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy.vocab import Vocab
 
 SOURCE_EXT = "xproj_source"
 ALIGNMENT_EXT = "xproj_alignment"

@@ -151,7 +151,20 @@ def test_unknown_method_in_config_is_named():
         nlp.add_pipe("xlmr_aligner", config={"method": {"@misc": "spacy-xproj.Nope.v1"}})
 
 
-@pytest.mark.parametrize("config,message", [({"subword_pooling": "max"}, "unknown subword_pooling 'max'"), ({"layer": -1}, "layer must be >= 0")])
+def test_bfloat16_precision_keeps_identical_sentences_on_the_diagonal(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir, precision="bfloat16", method={"@misc": "spacy-xproj.ArgMax.v1"})
+    nlp.initialize()
+    import torch
+
+    assert next(nlp.get_pipe("xlmr_aligner").encoder.model.parameters()).dtype == torch.bfloat16
+    doc = nlp(identical_pair(nlp, "die katze sitzt auf der matte ."))
+    assert {(i, i) for i in range(7)} <= {(i, j) for i, j, _ in get_alignment(doc)}
+
+
+@pytest.mark.parametrize(
+    "config,message",
+    [({"subword_pooling": "max"}, "unknown subword_pooling 'max'"), ({"layer": -1}, "layer must be >= 0"), ({"precision": "float16"}, "unknown precision 'float16'")],
+)
 def test_bad_settings_are_explained(config, message):
     with pytest.raises(ValueError, match=message):
         spacy.blank("de").add_pipe("xlmr_aligner", config=config)
