@@ -62,6 +62,8 @@ def read_extra_parallel(parallel_dir: Path, spec: Tuple[str, str, str], source_l
 def _row(predicted: Sequence[Links], sure: Sequence[Links], possible: Sequence[Links], seconds: Optional[float], **extra) -> Dict:
     row = {k: round(v, 4) for k, v in score_alignments(predicted, sure, possible).as_dict().items()}
     row["pairs_per_second"] = round(len(predicted) / seconds, 2) if seconds else None
+    if set(extra) & set(row):
+        raise ValueError(f"extra fields {sorted(set(extra) & set(row))} would overwrite measured ones")
     row.update(extra)
     return row
 
@@ -154,7 +156,7 @@ def run_benchmark(
             key = f"{name}/xlmr_aligner-{method_name}-bfloat16"
             if not results.has(key):
                 links, seconds = run_xlmr_aligner(model, pairs, METHODS[method_name], layer, pooling, batch_size, precision="bfloat16")
-                row = _row(links, sure, possible, seconds, layer=layer, precision="bfloat16")
+                row = _row(links, sure, possible, seconds, layer=layer, encoder_dtype="bfloat16")
                 row["identical_to_float32"] = round(agreement(links, ours[method_name]), 4)
                 results.put(key, row)
             log(f"{key}: {results.data['rows'][key]}")
