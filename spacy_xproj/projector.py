@@ -1,7 +1,6 @@
 """The `entity_projector` component: source entities through the word alignment onto target `doc.ents`."""
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-import srsly
 from spacy import util
 from spacy.language import Language
 from spacy.pipeline import Pipe
@@ -10,6 +9,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from .parallel import PROJECTION_EXT, get_alignment, get_source
+from .serialization import ConfigOnlySerialization
 from .projection import Projection, ProjectionPolicy, naive_projection, project_spans, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
@@ -85,7 +85,7 @@ def make_entity_projector(
     return EntityProjector(nlp.vocab, name, policy=policy, label_map=label_map, unmapped=unmapped, on_incomplete=on_incomplete, scorer=scorer)
 
 
-class EntityProjector(Pipe):
+class EntityProjector(ConfigOnlySerialization, Pipe):
     def __init__(
         self,
         vocab: Vocab,
@@ -168,24 +168,6 @@ class EntityProjector(Pipe):
             "ents": [[e.start, e.end, e.label, e.confidence] for e in projection.entities],
             "unprojected": [[index, reason] for index, reason in sorted(projection.unprojected.items())],
         })
-
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        return srsly.json_dumps(self.cfg).encode("utf-8")
-
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "EntityProjector":
-        self.cfg.update(srsly.json_loads(bytes_data))
-        return self
-
-    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
-        path = util.ensure_path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(path / "cfg", self.cfg)
-
-    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "EntityProjector":
-        path = util.ensure_path(path)
-        if (path / "cfg").exists():
-            self.cfg.update(srsly.read_json(path / "cfg"))
-        return self
 
 
 def projection_status(docs: Sequence[Doc]) -> Dict[str, int]:
