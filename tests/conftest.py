@@ -1,8 +1,11 @@
 from pathlib import Path
 
 import pytest
+from spacy.language import Language
+from spacy.tokens import Doc
 
 from spacy_xproj.encoders import materialize_embedded_encoder
+from spacy_xproj.parallel import get_source, set_alignment
 
 from .packed_encoder import write_packed_encoder
 
@@ -31,3 +34,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@Language.factory("stand_in_aligner")
+def make_stand_in_aligner(nlp: Language, name: str):
+    """A deterministic aligner for projector tests: links source and target words with the same lowercase text."""
+
+    def align(doc: Doc) -> Doc:
+        source = get_source(doc)
+        set_alignment(doc, [(i, j, 1.0) for i, word in enumerate(source.words) for j, token in enumerate(doc) if word.lower() == token.lower_])
+        return doc
+
+    return align

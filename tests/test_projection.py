@@ -169,6 +169,21 @@ def test_component_serializes_and_reports_with_the_ner_scorer(tmp_path):
     assert loaded.get_pipe("entity_projector").score([Example(doc, reference)])["ents_f"] == 1.0
 
 
+def test_in_a_pipeline_with_the_stand_in_aligner():
+    nlp = spacy.blank("es")
+    nlp.add_pipe("stand_in_aligner")
+    nlp.add_pipe("entity_projector", config={"on_incomplete": "missing"})
+    docs = list(nlp.pipe([
+        make_parallel_doc(nlp, "Merkel visited Paris", "Merkel visitó Paris", source_ents=[(0, 1, "PER"), (2, 3, "LOC")]),
+        make_parallel_doc(nlp, "Merkel visited Berlin", "Merkel visitó Berlín", source_ents=[(0, 1, "PER"), (2, 3, "LOC")]),
+    ]))
+    assert [(e.text, e.label_) for e in docs[0].ents] == [("Merkel", "PER"), ("Paris", "LOC")]
+    assert get_projection(docs[0])["status"] == "complete"
+    # "Berlin" != "Berlín": the stand-in finds no link, so LOC is unprojected and the rest is missing
+    assert [(e.text, e.label_) for e in docs[1].ents] == [("Merkel", "PER")] and docs[1][2].ent_iob_ == ""
+    assert projection_status(docs) == {"complete": 1, "partial": 1, "dropped": 0}
+
+
 def test_in_a_pipeline_after_the_aligner(tiny_model_dir):
     nlp = spacy.blank("de")
     nlp.add_pipe("xlmr_aligner", config={"model": tiny_model_dir, "layer": 2, "method": {"@misc": "spacy-xproj.ArgMax.v1"}})
