@@ -209,3 +209,20 @@ def test_read_conll_and_score(tmp_path):
     scores = score_entities([{(0, 2, "PER"), (3, 4, "ORG")}, set()], [{(0, 2, "PER"), (3, 4, "LOC")}, set()])
     assert (scores["p"], scores["r"], scores["f"]) == (50.0, 50.0, 50.0)
     assert scores["per_type"]["PER"]["f"] == 100.0 and scores["per_type"]["LOC"]["r"] == 0.0
+
+
+def test_shipped_config_assembles_and_projects(tiny_model_dir, tmp_path):
+    from pathlib import Path
+
+    from spacy.util import load_config, load_model_from_config
+
+    config_path = Path(__file__).resolve().parents[1] / "configs" / "projection.cfg"
+    config = load_config(config_path, overrides={"paths.encoder": tiny_model_dir, "components.xlmr_aligner.layer": 2})
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    nlp.initialize()
+    assert nlp.pipe_names == ["xlmr_aligner", "entity_projector"]
+    words = "the cat sits on the mat .".split()
+    doc = nlp(make_parallel_doc(nlp, words, words, source_ents=[(1, 2, "PERSON"), (5, 6, "DATE")]))
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "PER")]  # DATE is dropped by the OntoNotes map
+    nlp.to_disk(tmp_path / "pipeline")
+    assert spacy.load(tmp_path / "pipeline").pipe_names == ["xlmr_aligner", "entity_projector"]
