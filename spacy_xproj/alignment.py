@@ -120,7 +120,7 @@ def match_links(similarity: numpy.ndarray) -> numpy.ndarray:
 
 
 def softmax_threshold_links(dot: numpy.ndarray, threshold: float = 1e-3) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """awesome-align's extraction: softmax over each direction of the dot-product matrix, keep cells above `threshold` in both.
+    """awesome-align's extraction: softmax over each direction of a score matrix, keep cells above `threshold` in both.
 
     Returns links and the geometric mean of the two probabilities as scores.
     """
@@ -187,16 +187,6 @@ def _with_diagonal_context(similarity: numpy.ndarray, weight: float) -> numpy.nd
     return similarity + weight * numpy.where(count > 0, total / numpy.maximum(count, 1), 0.0)
 
 
-def _softmax_both_ways(similarity: numpy.ndarray, temperature: float, threshold: float) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    scaled = similarity / temperature
-    forward = numpy.exp(scaled - scaled.max(axis=1, keepdims=True))
-    forward /= forward.sum(axis=1, keepdims=True)
-    backward = numpy.exp(scaled - scaled.max(axis=0, keepdims=True))
-    backward /= backward.sum(axis=0, keepdims=True)
-    rows, cols = numpy.nonzero((forward > threshold) & (backward > threshold))
-    return rows, cols, numpy.sqrt(forward[rows, cols] * backward[rows, cols])
-
-
 class BiSoftmax:
     """Union of two bidirectional-softmax alignments: of subwords, and of mean-pooled words.
 
@@ -218,19 +208,19 @@ class BiSoftmax:
             return empty_alignment()
         source, target = source.astype(numpy.float32), target.astype(numpy.float32)
         similarity = _with_distortion(_centered_cosine(source, target), self.distortion)
-        rows, cols, scores = _softmax_both_ways(similarity, self.temperature, self.threshold)
-        subword_links = numpy.stack([source_word_index[rows], target_word_index[cols]], axis=1)
+        links, scores = softmax_threshold_links(similarity / self.temperature, self.threshold)
+        subword_links = numpy.stack([source_word_index[links[:, 0]], target_word_index[links[:, 1]]], axis=1)
 
-        source_words, source_starts = numpy.unique(source_word_index, return_index=True)
-        target_words, target_starts = numpy.unique(target_word_index, return_index=True)
-        source_pooled = numpy.add.reduceat(source, source_starts, axis=0) / numpy.diff(numpy.r_[source_starts, len(source)])[:, None]
-        target_pooled = numpy.add.reduceat(target, target_starts, axis=0) / numpy.diff(numpy.r_[target_starts, len(target)])[:, None]
-        similarity = _with_distortion(_with_diagonal_context(_centered_cosine(source_pooled, target_pooled), self.diagonal), self.distortion)
-        word_rows, word_cols, word_scores = _softmax_both_ways(similarity, self.temperature, self.threshold)
-        word_links = numpy.stack([source_words[word_rows], target_words[word_cols]], axis=1)
+        # words without subwords have no vector: leave them out of the word-level matrix
+        source_pooled, source_present = pool_subwords(source, source_word_index, int(source_word_index.max()) + 1)
+        target_pooled, target_present = pool_subwords(target, target_word_index, int(target_word_index.max()) + 1)
+        source_words, target_words = numpy.flatnonzero(source_present), numpy.flatnonzero(target_present)
+        similarity = _centered_cosine(source_pooled[source_words], target_pooled[target_words])
+        similarity = _with_distortion(_with_diagonal_context(similarity, self.diagonal), self.distortion)
+        links, word_scores = softmax_threshold_links(similarity / self.temperature, self.threshold)
+        word_links = numpy.stack([source_words[links[:, 0]], target_words[links[:, 1]]], axis=1)
 
-        links = numpy.concatenate([subword_links, word_links]).astype(numpy.int64)
-        return unique_links(links, numpy.concatenate([scores, word_scores]).astype(numpy.float32))
+        return unique_links(numpy.concatenate([subword_links, word_links]).astype(numpy.int64), numpy.concatenate([scores, word_scores]))
 
 
 def align_vectors(
