@@ -68,18 +68,24 @@ def _row(predicted: Sequence[Links], sure: Sequence[Links], possible: Sequence[L
     return row
 
 
+def aligner_pipeline(lang: str, model: str, method: Dict, layer: int, **settings):
+    """A blank pipeline with an initialized xlmr_aligner, as users build one."""
+    import spacy
+
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer, **settings})
+    nlp.initialize()
+    return nlp
+
+
 def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int, pooling: str, batch_size: int, repeats: int = 2, precision: str = "float32") -> Tuple[List[Links], float]:
     """Align with the component in a blank pipeline, exactly as users run it (Docs in, nlp.pipe).
 
     Returns links and the fastest of `repeats` timed passes (the machine is shared and noisy).
     """
-    import spacy
-
     from .parallel import get_alignment, make_parallel_doc
 
-    nlp = spacy.blank("xx")
-    nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer, "subword_pooling": pooling, "batch_size": batch_size, "precision": precision})
-    nlp.initialize()
+    nlp = aligner_pipeline("xx", model, method, layer, subword_pooling=pooling, batch_size=batch_size, precision=precision)
     seconds = float("inf")
     for _ in range(repeats):
         docs = [make_parallel_doc(nlp, source, target) for source, target in pairs]

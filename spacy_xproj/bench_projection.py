@@ -14,7 +14,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .bench_align import METHODS, read_extra_parallel
+from .bench_align import METHODS, aligner_pipeline, read_extra_parallel
 from .corpus import PROJECTION_METHOD
 from .conll import Sentence, read_conll_ner, score_entities
 from .metrics import Results
@@ -51,9 +51,7 @@ def project_docs(docs: List[Doc], lang: str, policy: Dict, label_map: Optional[D
 
 def align_with_component(docs: List[Doc], lang: str, model: str, method: Dict, layer: int) -> float:
     """Align Docs in place with xlmr_aligner; returns seconds."""
-    nlp = spacy.blank(lang)
-    nlp.add_pipe("xlmr_aligner", config={"model": model, "method": method, "layer": layer})
-    nlp.initialize()
+    nlp = aligner_pipeline(lang, model, method, layer)
     start = time.perf_counter()
     for _ in nlp.pipe(docs, batch_size=1000):
         pass

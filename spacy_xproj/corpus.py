@@ -7,7 +7,6 @@ chunk and a re-run duplicates nothing. `train.spacy` / `dev.spacy` and
 """
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
+from .files import atomic_write_bytes
 from .parallel import ParallelLine, SourceSide, get_projection, set_source
 
 
@@ -39,12 +39,6 @@ class CorpusSettings:
     dev_fraction: float = 0.1
     chunk_size: int = 500
     seed: int = 0
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _is_dev(index: int, seed: int, fraction: float) -> bool:
@@ -146,8 +140,8 @@ def build_training_data(
             teacher, target = build_pipelines(settings)
         result = project_chunk(chunk_lines, k * settings.chunk_size, teacher, target)
         bin_ = DocBin(store_user_data=True, docs=result.pop("docs"))
-        _atomic_write_bytes(chunk_dir / f"chunk-{k:05d}.spacy", bin_.to_bytes())
-        _atomic_write_bytes(report_path, json.dumps(result, indent=2).encode())
+        atomic_write_bytes(chunk_dir / f"chunk-{k:05d}.spacy", bin_.to_bytes())
+        atomic_write_bytes(report_path, json.dumps(result, indent=2).encode())
         done_pairs += len(chunk_lines)
         elapsed = time.perf_counter() - started
         remaining = sum(1 for j in range(k + 1, n_chunks) if not (chunk_dir / f"chunk-{j:05d}.json").exists()) * settings.chunk_size
@@ -172,8 +166,8 @@ def assemble(output_dir: Path, n_chunks: int, settings: CorpusSettings, log: Cal
     report["seconds"] = {k: round(v, 2) for k, v in report["seconds"].items()}
     report["train_docs"], report["dev_docs"] = len(train), len(dev)
     report["settings"] = settings.__dict__
-    _atomic_write_bytes(output_dir / "train.spacy", train.to_bytes())
-    _atomic_write_bytes(output_dir / "dev.spacy", dev.to_bytes())
-    _atomic_write_bytes(output_dir / "report.json", json.dumps(report, indent=2, default=str).encode())
+    atomic_write_bytes(output_dir / "train.spacy", train.to_bytes())
+    atomic_write_bytes(output_dir / "dev.spacy", dev.to_bytes())
+    atomic_write_bytes(output_dir / "report.json", json.dumps(report, indent=2, default=str).encode())
     log(f"{report['counts']} -> train {len(train)}, dev {len(dev)} docs in {output_dir}")
     return report

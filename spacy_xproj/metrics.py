@@ -1,8 +1,9 @@
 """Benchmark results: a JSON file written row by row (so runs resume) and README tables kept in sync."""
 import json
-import os
 from pathlib import Path
 from typing import Dict
+
+from .files import atomic_write_bytes
 
 
 class Results:
@@ -22,9 +23,7 @@ class Results:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".partial.json")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.path)
+        atomic_write_bytes(self.path, (json.dumps(self.data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def update_readme(readme: Path, table: str, marker: str = "bench-align") -> None:
