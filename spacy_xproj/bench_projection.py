@@ -138,14 +138,13 @@ def run_projection_benchmark(
             set_links(docs, links)
             record(key, project_docs(docs, lang, DEFAULT_POLICY))
 
+        extra: Optional[list] = None  # read (and tokenized) once, only if an eflomal row is missing
         for symmetrization in ("grow-diag-final-and", "intersection"):
             key = f"en-{lang}/gold/eflomal-{symmetrization}+policy"
             if results.has(key):
                 continue
-            extra = []
-            if parallel_dir is not None:
-                folder, source_suffix, target_suffix = TARGETS[lang][1:]
-                extra = read_extra_parallel(parallel_dir, (folder, source_suffix, target_suffix), "en", lang)
+            if extra is None:
+                extra = read_extra_parallel(parallel_dir, TARGETS[lang][1:], "en", lang) if parallel_dir is not None else []
             links = train_and_align_with_eflomal(pairs, extra, symmetrization=symmetrization)
             docs = parallel_docs(spacy.blank(lang), english, target)
             set_links(docs, links)
