@@ -6,7 +6,7 @@ methods follow SimAlign (Jalili Sabet et al. 2020: ArgMax, IterMax, Match) and
 awesome-align (Dou & Neubig 2021: bidirectional softmax with a threshold).
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, Sequence, Set, Tuple
 
 import numpy
 from scipy.optimize import linear_sum_assignment
@@ -300,7 +300,3 @@ def score_alignments(predicted: Sequence[Links], sure: Sequence[Links], possible
 
 def links_as_set(links: numpy.ndarray) -> Links:
     return {(int(i), int(j)) for i, j in links}
-
-
-def extraction_method_names() -> List[str]:
-    return ["argmax", "itermax", "match", "softmax"]

@@ -61,6 +61,7 @@ def align(
     """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns)."""
     import spacy
 
+    from .alignment import format_pharaoh
     from .parallel import get_alignment, read_parallel_docs
 
     lines = read_corpus_or_exit(source, format, target)
@@ -74,7 +75,7 @@ def align(
     try:
         with partial.open("w", encoding="utf-8") as f:
             for doc in nlp.pipe(docs, batch_size=batch_size):
-                f.write(" ".join(f"{i}-{j}" for i, j, _ in get_alignment(doc) or []) + "\n")
+                f.write(format_pharaoh((i, j) for i, j, _ in get_alignment(doc) or []) + "\n")
                 count += 1
                 if count % batch_size == 0:
                     typer.echo(f"aligned {count} pairs", err=True)

@@ -92,7 +92,6 @@ class SubwordEncoder:
         self.window_overlap = window_overlap
         self.batch_size = batch_size
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        self._torch = torch
         marker = -12345  # where content starts after the special tokens (1 for <s> / [CLS])
         self._content_offset = self.tokenizer.build_inputs_with_special_tokens([marker]).index(marker)
 
@@ -114,7 +113,8 @@ class SubwordEncoder:
 
     def encode(self, sentences: Sequence[Sequence[str]]) -> List[SentenceVectors]:
         """Subword vectors for each sentence (a list of words); one array per requested layer when several."""
-        torch = self._torch
+        import torch
+
         tokenized = self.tokenize(sentences)
         windows: List[_Window] = []
         for k, (ids, _) in enumerate(tokenized):
