@@ -3,6 +3,7 @@ from .aligner import XLMRAligner, make_xlmr_aligner
 from .alignment import parse_pharaoh, score_alignments
 from .encoders import EMBEDDED_ENCODER, materialize_embedded_encoder
 from .projector import EntityProjector, make_entity_projector
+from . import training  # noqa: F401  (registers the transformer_training callback)
 from .parallel import (
     SourceSide,
     get_alignment,

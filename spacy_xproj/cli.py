@@ -15,6 +15,17 @@ MODEL = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging 
 LAYER = typer.Option(7, "--layer", help="Hidden state compared (0 = embeddings).")
 
 
+def check_language_or_exit(code: str, option: str) -> None:
+    """Fail before any work when spaCy has no language class for `code`."""
+    from spacy.util import get_lang_class
+
+    try:
+        get_lang_class(code)
+    except ImportError:
+        typer.echo(f"error: {option} {code!r} is not a language spaCy knows (use an ISO code such as de, es, nl, zh)", err=True)
+        raise typer.Exit(1)
+
+
 def read_corpus_or_exit(source: Path, format: str, target: Optional[Path]) -> list:
     """All pairs of a parallel corpus, or a one-line error naming the file and line."""
     from .parallel import read_parallel
@@ -135,6 +146,8 @@ def project_corpus(
 
     from .corpus import CorpusSettings, build_training_data
 
+    check_language_or_exit(source_lang, "--source-lang")
+    check_language_or_exit(target_lang, "--target-lang")
     if label_map == "ontonotes":
         mapping = None
     elif label_map == "none":
@@ -194,3 +207,100 @@ def render(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_page(docs, title=f"{docbin} ({len(docs)} pairs)", min_confidence=min_confidence), encoding="utf-8")
     typer.echo(str(output))
+
+
+@app.command("convert-conll")
+def convert_conll(
+    gold: Path = typer.Argument(..., help="Gold NER file: CoNLL-2002/2003 (word first, IOB1/IOB2 tag last) or WikiANN .conllu."),
+    output: Path = typer.Argument(..., help="DocBin to write (e.g. corpus/en/train.spacy)."),
+    lang: str = typer.Option("en", "--lang", help="Language of the Docs' vocabulary."),
+    limit: int = typer.Option(0, "--limit", help="Keep the first N sentences only (0: all)."),
+) -> None:
+    """Convert gold NER sentences into a DocBin for `spacy train` (one Doc per sentence, the gold tokens)."""
+    from .docbins import convert_gold_file
+
+    try:
+        n_docs, n_ents = convert_gold_file(gold, output, lang, limit)
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{output}: {n_docs} sentences, {n_ents} entities")
+
+
+@app.command("evaluate")
+def evaluate(
+    model: str = typer.Argument(..., help="Trained pipeline: package name or path (e.g. training/de/projection/model-best)."),
+    gold: List[str] = typer.Option(..., "--gold", help="NAME=PATH of a gold NER file (CoNLL or WikiANN .conllu); repeat for several."),
+    output: Optional[Path] = typer.Option(None, "--output", help="JSON file for the scores (e.g. metrics/de.json)."),
+    limit: int = typer.Option(0, "--limit", help="Score the first N sentences of each file only (0: all)."),
+) -> None:
+    """Entity P/R/F1 of a pipeline on gold target sentences (tagged on the gold tokens) and its words per second."""
+    import json
+
+    import spacy
+
+    from .evaluation import evaluate_on_gold_files
+    from .files import atomic_write_bytes
+
+    named = []
+    for item in gold:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            typer.echo(f"error: --gold expects NAME=PATH, got {item!r}", err=True)
+            raise typer.Exit(1)
+        if not Path(path).is_file():
+            typer.echo(f"error: gold file {path} (--gold {item}) not found", err=True)
+            raise typer.Exit(1)
+        named.append((name, Path(path)))
+    nlp = spacy.load(model)
+    scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit)}
+    for name, result in scores["gold"].items():
+        typer.echo(f"{name}: F1 {result['f']:.1f} (P {result['p']:.1f}, R {result['r']:.1f}) on {result['sentences']} sentences, {result['words_per_second']} words/s")
+    if output is not None:
+        atomic_write_bytes(output, (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
+
+
+@app.command("merge-docbins")
+def merge_docbins_command(
+    inputs: List[Path] = typer.Argument(..., help="DocBin files to concatenate, in order."),
+    output: Path = typer.Option(..., "--output", help="DocBin to write."),
+) -> None:
+    """Concatenate DocBins (e.g. English gold and projected target sentences for combined training)."""
+    from .docbins import merge_docbins
+
+    try:
+        sizes = merge_docbins(inputs, output)
+    except FileNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{output}: {sum(sizes)} docs ({' + '.join(map(str, sizes))})")
+
+
+@app.command("bench-transfer")
+def bench_transfer(
+    shared_data: Path = typer.Option(..., "--shared-data", help="Folder with conll/, wikiann/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
+    output: Path = typer.Option(Path("metrics/transfer.json"), "--output"),
+    work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Corpora and trained pipelines (large; not committed)."),
+    langs: str = typer.Option("es,de,nl", "--langs", help="Comma-separated target languages (es, de, nl)."),
+    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
+    pairs: int = typer.Option(3000, "--pairs", help="Parallel sentence pairs projected per language."),
+    max_steps: int = typer.Option(200, "--max-steps", help="Training steps per model."),
+    eval_limit: int = typer.Option(1000, "--eval-limit", help="Sentences scored per gold set (0: all)."),
+    seed: int = typer.Option(0, "--seed"),
+    fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-transfer:start/end --> in this file."),
+) -> None:
+    """Zero-shot vs projection vs combined NER training, scored on every gold dev set per language; resumable."""
+    from .bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
+    from .metrics import update_readme
+
+    if not shared_data.is_dir():
+        typer.echo(f"error: --shared-data {shared_data} is not a folder", err=True)
+        raise typer.Exit(1)
+    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed)
+    data = run_transfer_benchmark(settings, output, [lang.strip() for lang in langs.split(",") if lang.strip()], fresh, log=lambda m: typer.echo(m, err=True))
+    table = render_transfer_table(data)
+    typer.echo(table)
+    if readme is not None:
+        update_readme(readme, table, marker="bench-transfer")

@@ -19,8 +19,9 @@ def tags_to_spans(tags: List[str], where: str = "") -> List[Tuple[int, int, str]
     return spans
 
 
-def read_conll_ner(path: Path, encoding: str = "utf-8") -> List[Sentence]:
-    """Sentences as (words, entity spans); `-DOCSTART-` lines are skipped."""
+def read_conll_ner(path: Path, encoding: str = "utf-8", word_column: int = 0) -> List[Sentence]:
+    """Sentences as (words, entity spans); `-DOCSTART-` lines are skipped. The tag is the last column,
+    the word is `word_column` (0 for CoNLL, 1 for WikiANN's `index TAB word TAB tag`)."""
     sentences: List[Sentence] = []
     words: List[str] = []
     tags: List[str] = []
@@ -38,9 +39,9 @@ def read_conll_ner(path: Path, encoding: str = "utf-8") -> List[Sentence]:
         elif columns[0] == "-DOCSTART-":
             flush(number)
         else:
-            if len(columns) < 2:
-                raise ValueError(f"{path}:{number}: expected 'token ... TAG', found {line!r}")
-            words.append(columns[0])
+            if len(columns) < max(2, word_column + 2):
+                raise ValueError(f"{path}:{number}: expected {'index ' * word_column}'token ... TAG', found {line!r}")
+            words.append(columns[word_column])
             tags.append(columns[-1])
     flush(number + 1 if sentences or words else 0)
     return sentences
@@ -62,3 +63,28 @@ def score_entities(predicted: List[Set[Tuple[int, int, str]]], gold: List[Set[Tu
     result = prf(lambda e: True)
     result["per_type"] = {label: prf(lambda e, label=label: e[2] == label) for label in labels}
     return result
+
+
+def read_gold_file(path: Path) -> List[Sentence]:
+    """A gold NER file in any of the layouts of the shared data: CoNLL-2002/2003 (word first, tag last,
+    UTF-8 or Latin-1 as CoNLL-2002 Dutch) or WikiANN `.conllu` (index, word, tag)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"gold NER file not found: {path}")
+    word_column = 1 if path.suffix == ".conllu" else 0
+    try:
+        return read_conll_ner(path, "utf-8", word_column)
+    except UnicodeDecodeError:
+        return read_conll_ner(path, "latin-1", word_column)
+
+
+def sentences_to_docs(vocab, sentences: List[Sentence]) -> list:
+    """spaCy Docs with the gold words (spaces between all of them) and entities."""
+    from spacy.tokens import Doc, Span
+
+    docs = []
+    for words, spans in sentences:
+        doc = Doc(vocab, words=words)
+        doc.ents = [Span(doc, start, end, label) for start, end, label in spans]
+        docs.append(doc)
+    return docs

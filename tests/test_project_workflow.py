@@ -1,0 +1,144 @@
+"""The project workflows end to end, on a tiny parallel corpus with the tiny encoder (`spacy project run`)."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+
+ROOT = Path(__file__).resolve().parents[1]
+PEOPLE = ["Anna Schmidt", "Peter Braun", "Maria Lopez", "John Smith", "Olga Petrova", "Karl Weber"]
+CITIES = ["Berlin", "Paris", "Madrid", "London", "Wien", "Prag"]
+COMPANIES = ["Siemens", "Google", "Airbus", "Nokia"]
+# (English, German) templates with the same entity order
+TEMPLATES = [
+    ("{per} visited {loc} .", "{per} besuchte {loc} ."),
+    ("{org} hired {per} .", "{org} stellte {per} ein ."),
+    ("{per} works for {org} in {loc} .", "{per} arbeitet für {org} in {loc} ."),
+    ("Yesterday {per} left {loc} .", "Gestern verließ {per} {loc} ."),
+]
+
+
+def tiny_corpus(n: int):
+    """Parallel sentences and their gold entities as (words, [(start, end, label)]) on both sides."""
+    pairs = []
+    for i in range(n):
+        english, german = TEMPLATES[i % len(TEMPLATES)]
+        fill = {"per": PEOPLE[i % len(PEOPLE)], "loc": CITIES[(i // 2) % len(CITIES)], "org": COMPANIES[i % len(COMPANIES)]}
+        pairs.append((annotate(english, fill), annotate(german, fill)))
+    return pairs
+
+
+def annotate(template: str, fill: dict):
+    labels = {"per": "PER", "loc": "LOC", "org": "ORG"}
+    words, spans = [], []
+    for token in template.split():
+        if token.startswith("{"):
+            key = token.strip("{}")
+            value = fill[key].split()
+            spans.append((len(words), len(words) + len(value), labels[key]))
+            words.extend(value)
+        else:
+            words.append(token)
+    return words, spans
+
+
+def write_conll(path: Path, sentences) -> None:
+    lines = []
+    for words, spans in sentences:
+        tags = ["O"] * len(words)
+        for start, end, label in spans:
+            tags[start] = f"B-{label}"
+            tags[start + 1 : end] = [f"I-{label}"] * (end - start - 1)
+        lines.extend(f"{w}\t{t}" for w, t in zip(words, tags))
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def project(tmp_path, tiny_model_dir):
+    """A copy of the project with a tiny corpus, gold files and a rule-based English teacher."""
+    for name in ("project.yml", "configs", "assets/ntrex128", "assets/europarl-ner"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    data = tmp_path / "assets" / "tiny"
+    data.mkdir()
+    pairs = tiny_corpus(48)
+    (data / "src.txt").write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
+    (data / "tgt.txt").write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
+    write_conll(data / "de.conll", [de for _, de in pairs[:12]])
+    write_conll(data / "en.conll", [en for en, _ in pairs])
+    teacher = spacy.blank("en")
+    ontonotes = {"PER": "PERSON", "LOC": "GPE", "ORG": "ORG"}
+    teacher.add_pipe("entity_ruler").add_patterns(
+        [{"label": "PERSON", "pattern": p} for p in PEOPLE] + [{"label": "GPE", "pattern": c} for c in CITIES] + [{"label": ontonotes["ORG"], "pattern": o} for o in COMPANIES]
+    )
+    teacher.to_disk(tmp_path / "teacher")
+    return tmp_path
+
+
+def run_workflow(project: Path, workflow: str, tiny_model_dir: str, **extra_vars) -> subprocess.CompletedProcess:
+    variables = {
+        "encoder": tiny_model_dir, "layer": 1, "parallel_dir": "assets/tiny", "parallel_source": "src.txt", "parallel_target": "tgt.txt",
+        "teacher": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
+        "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 60, "eval_frequency": 20, "learn_rate": 0.002,
+        **extra_vars,
+    }
+    command = [sys.executable, "-m", "spacy", "project", "run", workflow, str(project)]
+    for name, value in variables.items():
+        command += [f"--vars.{name}", str(value)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=project)
+
+
+def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model_dir):
+    result = run_workflow(project, "all", tiny_model_dir)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((project / "corpus/en-de/report.json").read_text())
+    assert report["counts"]["read"] == 48 and report["train_docs"] + report["dev_docs"] > 40
+
+    nlp = spacy.load(project / "training/de/projection/model-best")
+    assert nlp.lang == "de" and nlp.pipe_names == ["transformer", "ner"]
+    assert set(nlp.get_pipe("ner").labels) == {"PER", "LOC", "ORG"}
+    predicted = [nlp(text) for text in ("Anna Schmidt besuchte Paris .", "Siemens stellte Karl Weber ein .")]
+    assert sum(len(doc.ents) for doc in predicted) > 0
+
+    metrics = json.loads((project / "metrics/de.json").read_text())["gold"]["test"]
+    assert metrics["sentences"] == 12 and metrics["support"] == 12 * 2 + 6  # two entities per sentence, three in every fourth
+    assert metrics["f"] > 0
+
+    package_dir = project / "packages/de_xproj_ner-0.1.0"
+    assert (package_dir / "dist/de_xproj_ner-0.1.0.tar.gz").is_file()
+    meta = json.loads(next(package_dir.glob("de_xproj_ner/de_xproj_ner-0.1.0/meta.json")).read_text())
+    assert meta["lang"] == "de" and meta["pipeline"] == ["transformer", "ner"]
+
+
+def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
+    zero_shot = run_workflow(project, "zero-shot", tiny_model_dir)
+    assert zero_shot.returncode == 0, zero_shot.stdout[-3000:] + zero_shot.stderr[-3000:]
+    assert spacy.load(project / "training/en/english-gold/model-best").lang == "en"
+    assert json.loads((project / "metrics/de-zero-shot.json").read_text())["gold"]["test"]["support"] == 30
+
+    combined = run_workflow(project, "combined", tiny_model_dir)
+    assert combined.returncode == 0, combined.stdout[-3000:] + combined.stderr[-3000:]
+    assert "corpus/en+de/train.spacy: " in combined.stdout
+    merged = spacy.tokens.DocBin().from_disk(project / "corpus/en+de/train.spacy")
+    english = spacy.tokens.DocBin().from_disk(project / "corpus/en/train.spacy")
+    projected = spacy.tokens.DocBin().from_disk(project / "corpus/en-de/train.spacy")
+    assert len(merged) == len(english) + len(projected)
+    assert json.loads((project / "metrics/de-combined.json").read_text())["gold"]["test"]["sentences"] == 12
+
+
+def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
+    missing = run_workflow(project, "all", tiny_model_dir, parallel_dir="assets/nowhere")
+    assert missing.returncode != 0 and "assets/nowhere" in missing.stdout + missing.stderr
+    assert not (project / "training").exists() or not any((project / "training").iterdir())
+
+    target = project / "assets/tiny/tgt.txt"
+    target.write_text("\n".join(target.read_text(encoding="utf-8").splitlines()[:-3]) + "\n", encoding="utf-8")
+    mismatched = run_workflow(project, "all", tiny_model_dir)
+    assert mismatched.returncode != 0
+    assert "tgt.txt ends at line 45" in mismatched.stderr
+
+    unknown = run_workflow(project, "all", tiny_model_dir, lang="xx-nope")
+    assert unknown.returncode != 0 and "xx-nope" in unknown.stderr
