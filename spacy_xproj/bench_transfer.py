@@ -34,7 +34,7 @@ class TransferSettings:
     encoder: str
     config: Path = Path("configs/ner.cfg")
     pairs: int = 3000
-    max_steps: int = 200
+    max_steps: int = 250
     eval_limit: int = 1000
     seed: int = 0
 

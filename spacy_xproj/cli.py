@@ -285,7 +285,7 @@ def bench_transfer(
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
     pairs: int = typer.Option(3000, "--pairs", help="Parallel sentence pairs projected per language."),
-    max_steps: int = typer.Option(200, "--max-steps", help="Training steps per model."),
+    max_steps: int = typer.Option(250, "--max-steps", help="Training steps per model."),
     eval_limit: int = typer.Option(1000, "--eval-limit", help="Sentences scored per gold set (0: all)."),
     seed: int = typer.Option(0, "--seed"),
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),

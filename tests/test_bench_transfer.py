@@ -1,0 +1,69 @@
+import json
+
+import pytest
+
+from spacy_xproj.bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark, sample_parallel_lines
+
+from .test_project_workflow import tiny_corpus, write_conll
+
+
+def test_sample_parallel_lines_is_seeded_and_pairs_files_by_suffix(tmp_path):
+    folder = tmp_path / "parallel" / "wmt-news" / "spa-eng"
+    folder.mkdir(parents=True)
+    (folder / "a.eng").write_text("one\ntwo\n", encoding="utf-8")
+    (folder / "a.spa").write_text("uno\ndos\n", encoding="utf-8")
+    (folder / "b.eng").write_text("three\n", encoding="utf-8")  # no translation: ignored
+    lines = sample_parallel_lines(tmp_path, "es", 5, seed=0)
+    assert sorted((line.source, line.target) for line in lines) == [("one", "uno"), ("two", "dos")]
+    assert [line.source for line in sample_parallel_lines(tmp_path, "es", 1, seed=0)] == [lines[0].source]
+    with pytest.raises(FileNotFoundError, match="no parallel de text"):
+        sample_parallel_lines(tmp_path, "de", 5, seed=0)
+
+
+def test_transfer_table_shows_each_gold_set_and_the_projection_gain():
+    def row(f1s, seconds):
+        return {"gold": {name: {"f": f, "words_per_second": 500.0} for name, f in f1s.items()}, "train_seconds": seconds, "train_command": "x"}
+
+    data = {"setup": {"pairs": 3000, "max_steps": 250, "eval_limit": 1000}, "rows": {
+        "nl/zero-shot": row({"conll2002": 60.0, "wikiann": 50.0}, 600),
+        "nl/projection": row({"conll2002": 65.5, "wikiann": 48.0}, 540),
+        "nl/combined": row({"conll2002": 67.0, "wikiann": 52.0}, 660),
+    }}
+    table = render_transfer_table(data)
+    assert "| nl | conll2002 | 60.0 | 65.5 | 67.0 | +5.5 |" in table
+    assert "| nl | wikiann | 50.0 | 48.0 | 52.0 | -2.0 |" in table
+    assert "| nl | projection | 9.0 | 500 |" in table
+    assert "3000 parallel pairs per language, 250 training steps" in table
+
+
+def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, tiny_model_dir):
+    shared = tmp_path / "shared"
+    pairs = tiny_corpus(24)
+    (shared / "conll").mkdir(parents=True)
+    write_conll(shared / "conll" / "eng.train", [en for en, _ in pairs])
+    write_conll(shared / "conll" / "eng.testa", [en for en, _ in pairs[:8]])
+    write_conll(shared / "conll" / "ned.testa", [de for _, de in pairs[:8]])  # stands in for Dutch gold
+    (shared / "wikiann" / "nl").mkdir(parents=True)
+    (shared / "wikiann" / "nl" / "val.conllu").write_text("0\tAnna\tB-PER\n1\tSchmidt\tI-PER\n\n", encoding="utf-8")
+    (shared / "parallel" / "ntrex128").mkdir(parents=True)
+    (shared / "parallel" / "ntrex128" / "newstest2019-src.eng.txt").write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
+    (shared / "parallel" / "ntrex128" / "newstest2019-ref.nld.txt").write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
+    settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, pairs=20, max_steps=6, eval_limit=0)
+    output = tmp_path / "transfer.json"
+
+    data = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None)
+    assert set(data["rows"]) == {"nl/zero-shot", "nl/projection", "nl/combined"}
+    for row in data["rows"].values():
+        assert set(row["gold"]) == {"conll2002", "wikiann"}
+        assert row["gold"]["conll2002"]["sentences"] == 8 and row["gold"]["wikiann"]["support"] == 1
+        assert row["train_seconds"] > 0
+    assert data["projection_reports"]["nl"]["counts"]["read"] == 20
+    assert json.loads(output.read_text())["rows"] == data["rows"]
+
+    # a second run trains nothing again: every training left its record
+    trained = sorted(p.stat().st_mtime for p in (tmp_path / "work").rglob("training.json"))
+    again = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None)
+    assert again["rows"] == data["rows"]
+    assert sorted(p.stat().st_mtime for p in (tmp_path / "work").rglob("training.json")) == trained
+    with pytest.raises(ValueError, match="not \\['fr'\\]"):
+        run_transfer_benchmark(settings, output, ["fr"])
