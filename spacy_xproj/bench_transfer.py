@@ -33,6 +33,7 @@ class TransferSettings:
     work_dir: Path
     encoder: str
     config: Path = Path("configs/ner.cfg")
+    layer: int = 7  # the aligner's layer for the projection
     pairs: int = 3000
     max_steps: int = 250
     eval_limit: int = 1000
@@ -91,7 +92,7 @@ def run_transfer_benchmark(
         raise ValueError(f"bench-transfer knows the languages {sorted(PARALLEL)}, not {unknown}")
     results = Results(output, fresh)
     results.data["setup"] = {
-        "encoder": settings.encoder, "config": str(settings.config), "pairs": settings.pairs, "max_steps": settings.max_steps,
+        "encoder": settings.encoder, "config": str(settings.config), "layer": settings.layer, "pairs": settings.pairs, "max_steps": settings.max_steps,
         "eval_limit": settings.eval_limit, "seed": settings.seed, "parallel": {lang: PARALLEL[lang][0] for lang in langs},
     }
     results.save()
@@ -124,7 +125,7 @@ def run_transfer_benchmark(
         corpus_dir = work / f"en-{lang}"
         if not (corpus_dir / "train.spacy").exists():
             lines = sample_parallel_lines(shared, lang, settings.pairs, settings.seed)
-            corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(english_model), label_map={}, model=encoder, seed=settings.seed)
+            corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(english_model), label_map={}, model=encoder, layer=settings.layer, seed=settings.seed)
             report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
             results.data.setdefault("projection_reports", {})[lang] = {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
             results.save()

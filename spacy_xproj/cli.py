@@ -284,6 +284,7 @@ def bench_transfer(
     langs: str = typer.Option("es,de,nl", "--langs", help="Comma-separated target languages (es, de, nl)."),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
+    layer: int = LAYER,
     pairs: int = typer.Option(3000, "--pairs", help="Parallel sentence pairs projected per language."),
     max_steps: int = typer.Option(250, "--max-steps", help="Training steps per model."),
     eval_limit: int = typer.Option(1000, "--eval-limit", help="Sentences scored per gold set (0: all)."),
@@ -298,7 +299,7 @@ def bench_transfer(
     if not shared_data.is_dir():
         typer.echo(f"error: --shared-data {shared_data} is not a folder", err=True)
         raise typer.Exit(1)
-    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed)
+    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed)
     data = run_transfer_benchmark(settings, output, [lang.strip() for lang in langs.split(",") if lang.strip()], fresh, log=lambda m: typer.echo(m, err=True))
     table = render_transfer_table(data)
     typer.echo(table)

@@ -48,7 +48,7 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     (shared / "parallel" / "ntrex128").mkdir(parents=True)
     (shared / "parallel" / "ntrex128" / "newstest2019-src.eng.txt").write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
     (shared / "parallel" / "ntrex128" / "newstest2019-ref.nld.txt").write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
-    settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, pairs=20, max_steps=6, eval_limit=0)
+    settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, layer=1, pairs=20, max_steps=6, eval_limit=0)
     output = tmp_path / "transfer.json"
 
     data = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None)
