@@ -3,7 +3,8 @@ from .aligner import XLMRAligner, make_xlmr_aligner
 from .alignment import parse_pharaoh, score_alignments
 from .encoders import EMBEDDED_ENCODER, materialize_embedded_encoder
 from .projector import EntityProjector, make_entity_projector
-from . import training  # noqa: F401  (registers the transformer_training callback)
+from . import losses, training  # noqa: F401  (register the losses and the transformer_training callback)
+from .token_ner import TokenNER, make_token_ner
 from .parallel import (
     SourceSide,
     get_alignment,
@@ -20,6 +21,7 @@ __all__ = [
     "EMBEDDED_ENCODER",
     "EntityProjector",
     "SourceSide",
+    "TokenNER",
     "XLMRAligner",
     "get_alignment",
     "get_projection",
@@ -27,6 +29,7 @@ __all__ = [
     "install_extensions",
     "make_entity_projector",
     "make_parallel_doc",
+    "make_token_ner",
     "make_xlmr_aligner",
     "materialize_embedded_encoder",
     "parse_pharaoh",

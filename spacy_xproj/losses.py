@@ -1,0 +1,102 @@
+"""Token classification losses on softmax outputs, with their gradients with respect to the logits.
+
+With p the model's probability of the gold class and g >= 0:
+
+- cross-entropy:  -log p
+- focal loss (Lin et al. 2017):  -(1 - p)^g log p   (hard tokens count more)
+- reverse focal loss (after Li, He & Xu 2021, for noisy projected labels):  -p^g log p
+  (tokens whose label the model confidently contradicts count less: on projected data these are
+  often wrong labels)
+
+g = 0 gives cross-entropy for both. Gradients with respect to logits z use dp/dz_k = p (1[k = y] - p_k):
+
+- focal, weight differentiated as in Lin et al.:
+  dL/dz_k = (g p (1 - p)^(g-1) log p - (1 - p)^g) (1[k = y] - p_k)
+- reverse focal, weight p^g held constant: dL/dz_k = -p^g (1[k = y] - p_k), cross-entropy's gradient
+  scaled by p^g. Differentiating the weight as well would make the loss fall for p < e^(-1/g)
+  (-p log p peaks at 1/e), so training would push every gold class below that confidence towards
+  zero, starting with all of them at a random initialization.
+"""
+from typing import Callable, Tuple
+
+import numpy
+from spacy.util import registry
+
+# (logits (n, k), gold class per row (n,), mask (n,) 1 = annotated) -> (summed loss, d_logits (n, k))
+TokenLoss = Callable[[numpy.ndarray, numpy.ndarray, numpy.ndarray], Tuple[float, numpy.ndarray]]
+EPSILON = 1e-12
+
+
+def softmax(logits: numpy.ndarray) -> numpy.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = numpy.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(logits: numpy.ndarray) -> numpy.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - numpy.log(numpy.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _gold_probabilities(logits: numpy.ndarray, gold: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    probs = softmax(logits.astype("float64"))
+    p_gold = numpy.clip(probs[numpy.arange(len(gold)), gold], EPSILON, 1.0)
+    centred = -probs
+    centred[numpy.arange(len(gold)), gold] += 1.0  # 1[k = y] - p_k
+    return probs, p_gold, centred
+
+
+def _check(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.ndarray) -> None:
+    if logits.ndim != 2 or gold.shape != (logits.shape[0],) or mask.shape != gold.shape:
+        raise ValueError(f"loss: expected logits (n, k), gold (n,), mask (n,); got {logits.shape}, {gold.shape}, {mask.shape}")
+
+
+def reverse_focal_loss(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.ndarray, gamma: float) -> Tuple[float, numpy.ndarray]:
+    """Sum over annotated rows of -p^gamma log p, and its gradient with p^gamma held constant (zero on masked rows)."""
+    _check(logits, gold, mask)
+    if len(gold) == 0:
+        return 0.0, numpy.zeros_like(logits)
+    _, p, centred = _gold_probabilities(logits, gold)
+    log_p = numpy.log(p)
+    weight = mask.astype("float64")
+    loss = float((-(p**gamma) * log_p * weight).sum())
+    d_logits = (-(p**gamma) * weight)[:, None] * centred
+    return loss, d_logits.astype(logits.dtype)
+
+
+def focal_loss(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.ndarray, gamma: float) -> Tuple[float, numpy.ndarray]:
+    """Sum over annotated rows of -(1-p)^gamma log p, and its gradient (zero on masked rows)."""
+    _check(logits, gold, mask)
+    if len(gold) == 0:
+        return 0.0, numpy.zeros_like(logits)
+    _, p, centred = _gold_probabilities(logits, gold)
+    log_p = numpy.log(p)
+    weight = mask.astype("float64")
+    q = 1.0 - p
+    loss = float((-(q**gamma) * log_p * weight).sum())
+    # q^(gamma-1) diverges at q = 0 for gamma < 1, but there log p = 0 too: clipping q keeps the product finite
+    q_pow = numpy.power(numpy.maximum(q, EPSILON), gamma - 1.0) if gamma > 0 else numpy.zeros_like(q)
+    d_logits = ((gamma * p * q_pow * log_p - q**gamma) * weight)[:, None] * centred
+    return loss, d_logits.astype(logits.dtype)
+
+
+@registry.misc("spacy-xproj.CrossEntropy.v1")
+def make_cross_entropy() -> TokenLoss:
+    """Cross-entropy over the tags (reverse focal loss with gamma = 0)."""
+    return lambda logits, gold, mask: reverse_focal_loss(logits, gold, mask, 0.0)
+
+
+@registry.misc("spacy-xproj.FocalLoss.v1")
+def make_focal_loss(gamma: float = 2.0) -> TokenLoss:
+    """Focal loss -(1-p)^gamma log p (Lin et al. 2017): weights hard tokens up."""
+    if gamma < 0:
+        raise ValueError(f"FocalLoss: gamma must be >= 0, not {gamma}")
+    return lambda logits, gold, mask: focal_loss(logits, gold, mask, gamma)
+
+
+@registry.misc("spacy-xproj.ReverseFocalLoss.v1")
+def make_reverse_focal_loss(gamma: float = 1.0) -> TokenLoss:
+    """Reverse focal loss -p^gamma log p (Li, He & Xu 2021): weights confidently contradicted labels down."""
+    if gamma < 0:
+        raise ValueError(f"ReverseFocalLoss: gamma must be >= 0, not {gamma}")
+    return lambda logits, gold, mask: reverse_focal_loss(logits, gold, mask, gamma)
