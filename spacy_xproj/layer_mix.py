@@ -1,0 +1,136 @@
+"""Token vectors from all hidden layers of the shared transformer, not just the last (Chen et al. 2022,
+"Feature Aggregation in Zero-Shot Cross-Lingual Transfer Using Multilingual BERT").
+
+Two mixers: attention over layers, computed per wordpiece from the layers' own vectors
+(alpha_l = softmax_l(u . tanh(W h_l + b)), output sum_l alpha_l h_l), and the scalar mix of ELMo
+(gamma sum_l softmax(w)_l h_l) as the simple baseline. The transformer component must return its
+hidden states: `[components.transformer.model.transformer_config] output_hidden_states = true`.
+
+spacy-transformers backpropagates into the transformer through its last hidden state only, so the
+gradient reaching the encoder is that of the top layer's share of the mix (which still reaches every
+lower layer through the network); the direct paths from the lower layers' vectors are not followed.
+"""
+from typing import Callable, List, Tuple
+
+import torch
+from spacy.util import registry
+from spacy_transformers.data_classes import TransformerData
+from spacy_transformers.layers import TransformerListener
+from spacy_transformers.layers.trfs2arrays import trfs2arrays
+from thinc.api import Model, PyTorchWrapper_v2, chain
+from thinc.types import Floats2d, Ragged
+from transformers.file_utils import ModelOutput
+
+MIXERS = ("attention", "scalar_mix")
+
+
+class LayerMixer(torch.nn.Module):
+    """(layers, positions, width) -> (positions, width)."""
+
+    def __init__(self, n_layers: int, width: int, mode: str, attention_width: int):
+        super().__init__()
+        if mode not in MIXERS:
+            raise ValueError(f"layer mix mode must be one of {MIXERS}, not {mode!r}")
+        self.mode, self.n_layers = mode, n_layers
+        if mode == "scalar_mix":
+            self.layer_logits = torch.nn.Parameter(torch.zeros(n_layers))
+            self.gamma = torch.nn.Parameter(torch.ones(1))
+        else:
+            self.project = torch.nn.Linear(width, attention_width)
+            self.score = torch.nn.Linear(attention_width, 1)
+
+    def layer_weights(self, stacked: torch.Tensor) -> torch.Tensor:
+        """Weights over layers: (layers, 1, 1) for the scalar mix, (layers, positions, 1) for attention."""
+        if stacked.shape[0] != self.n_layers:
+            raise ValueError(f"layer mix built for {self.n_layers} hidden states, got {stacked.shape[0]} (set `layers` to the encoder's layers + 1)")
+        if self.mode == "scalar_mix":
+            return torch.softmax(self.layer_logits, dim=0)[:, None, None] * self.gamma
+        return torch.softmax(self.score(torch.tanh(self.project(stacked))), dim=0)
+
+    def forward(self, stacked: torch.Tensor) -> torch.Tensor:
+        return (self.layer_weights(stacked) * stacked).sum(dim=0)
+
+
+def mix_layers(mixer: Model) -> Model[List[TransformerData], List[TransformerData]]:
+    """Replace each Doc's last hidden state by the mix of all its hidden states."""
+    return Model("mix_layers", _mix_forward, layers=[mixer])
+
+
+def _mix_forward(model: Model, trf_datas: List[TransformerData], is_train: bool) -> Tuple[List[TransformerData], Callable]:
+    mixer = model.layers[0]
+    xp = model.ops.xp
+    present = [i for i, data in enumerate(trf_datas) if "last_hidden_state" in data.model_output]
+    n_layers = mixer.shims[0]._model.n_layers
+
+    def layers_of(data: TransformerData) -> list:
+        if "hidden_states" in data.model_output:
+            return data.model_output.hidden_states
+        if is_train:
+            raise ValueError("layer mix needs all hidden states: set output_hidden_states = true in [components.transformer.model.transformer_config]")
+        # the listener's placeholder outputs (initialization, a transformer that did not run) carry only the last state
+        return [data.model_output.last_hidden_state] * n_layers
+
+    if not present:
+        return list(trf_datas), lambda d_trf_datas: d_trf_datas
+    shapes = [trf_datas[i].model_output.last_hidden_state.shape for i in present]
+    width = shapes[0][-1]
+    # every Doc's wordpiece positions side by side, one slab per layer: (layers, positions, width)
+    stacked = xp.concatenate(
+        [xp.stack([layer.reshape(-1, width) for layer in layers_of(trf_datas[i])]) for i in present], axis=1
+    )
+    mixed, backprop_mixer = mixer(stacked, is_train)
+    outputs = list(trf_datas)
+    start = 0
+    for i, shape in zip(present, shapes):
+        size = shape[0] * shape[1]
+        data = trf_datas[i]
+        outputs[i] = TransformerData(
+            wordpieces=data.wordpieces, align=data.align,
+            model_output=ModelOutput(last_hidden_state=mixed[start : start + size].reshape(shape)),
+        )
+        start += size
+
+    def backprop(d_trf_datas: List[TransformerData]) -> List[TransformerData]:
+        # trfs2arrays returns gradients for the Docs that have a last hidden state, in order
+        d_mixed = xp.concatenate([d.model_output.last_hidden_state.reshape(-1, width) for d in d_trf_datas], axis=0)
+        d_stacked = backprop_mixer(d_mixed)
+        d_top = d_stacked[-1]
+        result, start = [], 0
+        for d, shape in zip(d_trf_datas, shapes):
+            size = shape[0] * shape[1]
+            result.append(TransformerData(
+                wordpieces=d.wordpieces, align=d.align,
+                model_output=ModelOutput(last_hidden_state=d_top[start : start + size].reshape(shape)),
+            ))
+            start += size
+        return result
+
+    return outputs, backprop
+
+
+@registry.architectures("spacy-xproj.LayerMixListener.v1")
+def build_layer_mix_listener(
+    pooling: Model[Ragged, Floats2d],
+    layers: int = 13,
+    mode: str = "attention",
+    attention_width: int = 64,
+    width: int = 384,
+    grad_factor: float = 1.0,
+    upstream: str = "*",
+) -> Model:
+    """A transformer listener whose token vectors mix all hidden layers.
+
+    pooling (Model[Ragged, Floats2d]): wordpieces -> token reduction, as in TransformerListener.v1.
+    layers (int): hidden states returned by the encoder (its layers + the embeddings: 13 for e5-small).
+    mode (str): "attention" (per-wordpiece attention over layers) or "scalar_mix".
+    attention_width (int): hidden width of the attention scorer.
+    width (int): the encoder's hidden size (384 for e5-small).
+    grad_factor (float): reweights the gradient passed to the transformer.
+    upstream (str): the transformer component to listen to ("*": any).
+    """
+    listener = TransformerListener(upstream_name=upstream)
+    mixer = PyTorchWrapper_v2(LayerMixer(layers, width, mode, attention_width))
+    model: Model = chain(listener, mix_layers(mixer), trfs2arrays(pooling, grad_factor))
+    model.set_ref("listener", listener)
+    model.set_ref("mixer", mixer)
+    return model

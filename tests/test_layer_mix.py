@@ -1,0 +1,88 @@
+import numpy
+import pytest
+import spacy
+import torch
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.util import fix_random_seed
+
+from spacy_xproj.layer_mix import LayerMixer
+
+from .test_project_workflow import tiny_corpus
+
+
+def test_scalar_mix_starts_as_the_mean_and_attention_weights_sum_to_one():
+    stacked = torch.randn(3, 5, 8)
+    scalar = LayerMixer(3, 8, "scalar_mix", 4)
+    torch.testing.assert_close(scalar(stacked), stacked.mean(dim=0))
+    attention = LayerMixer(3, 8, "attention", 4)
+    weights = attention.layer_weights(stacked)
+    assert weights.shape == (3, 5, 1)
+    torch.testing.assert_close(weights.sum(dim=0), torch.ones(5, 1))
+    assert attention(stacked).shape == (5, 8)
+    # per position, the attention output lies in the span of that position's layer vectors
+    torch.testing.assert_close(attention(stacked)[2], (weights[:, 2] * stacked[:, 2]).sum(dim=0))
+    with pytest.raises(ValueError, match="built for 3 hidden states, got 4"):
+        attention(torch.randn(4, 5, 8))
+    with pytest.raises(ValueError, match="must be one of"):
+        LayerMixer(3, 8, "max", 4)
+
+
+def layer_mix_pipeline(model_dir: str, mode: str, output_hidden_states: bool = True):
+    nlp = spacy.blank("de")
+    nlp.add_pipe("transformer", config={"model": {
+        "name": model_dir, "tokenizer_config": {"use_fast": True}, "transformer_config": {"output_hidden_states": output_hidden_states}}})
+    nlp.add_pipe("token_ner", config={"model": {"@architectures": "spacy-xproj.TokenClassifier.v1", "tok2vec": {
+        "@architectures": "spacy-xproj.LayerMixListener.v1", "layers": 3, "width": 32, "mode": mode, "attention_width": 8,
+        "pooling": {"@layers": "reduce_mean.v1"}}}})
+    examples = []
+    for _, (words, spans) in tiny_corpus(16):
+        reference = Doc(nlp.vocab, words=words)
+        reference.ents = [Span(reference, s, e, label) for s, e, label in spans]
+        examples.append(Example(nlp.make_doc(reference.text), reference))
+    return nlp, examples
+
+
+@pytest.mark.parametrize("mode", ["attention", "scalar_mix"])
+def test_layer_mix_listener_trains_its_mixer_and_the_transformer(tiny_model_dir, mode, tmp_path):
+    fix_random_seed(0)
+    nlp, examples = layer_mix_pipeline(tiny_model_dir, mode)
+    optimizer = nlp.initialize(lambda: examples)
+    mixer = nlp.get_pipe("token_ner").model.get_ref("tok2vec").get_ref("mixer").shims[0]._model
+    transformer = nlp.get_pipe("transformer").model.transformer
+    mixer_before = [p.detach().clone() for p in mixer.parameters()]
+    top_before = transformer.encoder.layer[-1].output.dense.weight.detach().clone()
+    losses = [nlp.update(examples, sgd=optimizer, losses={})["token_ner"] for _ in range(12)]
+    assert losses[-1] < losses[0]
+    assert any(not torch.equal(a, b) for a, b in zip(mixer_before, mixer.parameters()))
+    assert not torch.equal(top_before, transformer.encoder.layer[-1].output.dense.weight)
+    docs = list(nlp.pipe(["Anna Schmidt besuchte Berlin .", ""]))
+    assert len(docs[1].ents) == 0
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    reloaded_mixer = loaded.get_pipe("token_ner").model.get_ref("tok2vec").get_ref("mixer").shims[0]._model
+    for a, b in zip(mixer.parameters(), reloaded_mixer.parameters()):
+        numpy.testing.assert_allclose(a.detach().numpy(), b.detach().numpy())
+    assert [(e.text, e.label_) for e in loaded(docs[0].text).ents] == [(e.text, e.label_) for e in docs[0].ents]
+
+
+def test_layer_mix_without_hidden_states_is_a_clear_error(tiny_model_dir):
+    nlp, examples = layer_mix_pipeline(tiny_model_dir, "attention", output_hidden_states=False)
+    optimizer = nlp.initialize(lambda: examples)
+    with pytest.raises(ValueError, match="output_hidden_states = true"):
+        nlp.update(examples, sgd=optimizer)
+
+
+def test_spacy_ner_uses_the_layer_mix_listener(tiny_model_dir):
+    nlp, examples = layer_mix_pipeline(tiny_model_dir, "scalar_mix")
+    nlp.remove_pipe("token_ner")
+    nlp.add_pipe("ner", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "hidden_width": 16,
+                                          "maxout_pieces": 2, "use_upper": False, "tok2vec": {
+                                              "@architectures": "spacy-xproj.LayerMixListener.v1", "layers": 3, "width": 32, "mode": "scalar_mix",
+                                              "pooling": {"@layers": "reduce_mean.v1"}}}})
+    optimizer = nlp.initialize(lambda: examples)
+    mixer = nlp.get_pipe("ner").model.get_ref("tok2vec").get_ref("mixer").shims[0]._model
+    before = mixer.layer_logits.detach().clone()
+    losses = [nlp.update(examples, sgd=optimizer, losses={})["ner"] for _ in range(5)]
+    assert losses[-1] < losses[0]
+    assert not torch.equal(before, mixer.layer_logits)
