@@ -78,6 +78,7 @@ def test_layer_mix_without_hidden_states_is_a_clear_error(tiny_model_dir):
 
 
 def test_spacy_ner_uses_the_layer_mix_listener(tiny_model_dir):
+    fix_random_seed(0)
     nlp, examples = layer_mix_pipeline(tiny_model_dir, "scalar_mix")
     nlp.remove_pipe("token_ner")
     nlp.add_pipe("ner", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "hidden_width": 16,
@@ -87,6 +88,6 @@ def test_spacy_ner_uses_the_layer_mix_listener(tiny_model_dir):
     optimizer = nlp.initialize(lambda: examples)
     mixer = find_mixer(nlp.get_pipe("ner").model)
     before = mixer.layer_logits.detach().clone()
-    losses = [nlp.update(examples, sgd=optimizer, losses={})["ner"] for _ in range(5)]
-    assert losses[-1] < losses[0]
+    losses = [nlp.update(examples, sgd=optimizer, losses={})["ner"] for _ in range(12)]
+    assert sum(losses[-3:]) < sum(losses[:3])
     assert not torch.equal(before, mixer.layer_logits)
