@@ -305,3 +305,45 @@ def bench_transfer(
     typer.echo(table)
     if readme is not None:
         update_readme(readme, table, marker="bench-transfer")
+
+
+@app.command("self-label")
+def self_label_command(
+    model: str = typer.Argument(..., help="The teacher: a trained target-language NER pipeline (name or path)."),
+    raw_text: Path = typer.Argument(..., help="Unlabelled target-language text, one sentence per line."),
+    output: Path = typer.Argument(..., help="DocBin of the teacher's confident labels, for `spacy train`."),
+    threshold: float = typer.Option(0.9, "--threshold", help="Entities scored below this are not kept; their tokens are marked missing."),
+    beam_width: int = typer.Option(16, "--beam-width", help="Beam for scoring spaCy 'ner' entities."),
+    limit: int = typer.Option(0, "--limit", help="Label the first N lines only (0: all)."),
+) -> None:
+    """Teacher-student self-training: label raw target text with a trained pipeline, keeping what it is sure of."""
+    import json
+    import time
+
+    import spacy
+    from spacy.tokens import DocBin
+
+    from .files import atomic_write_bytes
+    from .self_training import self_label
+
+    if not raw_text.is_file():
+        typer.echo(f"error: {raw_text} not found", err=True)
+        raise typer.Exit(1)
+    lines = [line.strip() for line in raw_text.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if limit:
+        lines = lines[:limit]
+    nlp = spacy.load(model)
+    start = time.perf_counter()
+    docs = []
+    try:
+        for doc in self_label(nlp, lines, threshold=threshold, beam_width=beam_width):
+            docs.append(doc)
+            if len(docs) % 500 == 0:
+                typer.echo(f"{len(docs)}/{len(lines)} sentences, {len(docs) / (time.perf_counter() - start):.1f}/s", err=True)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    atomic_write_bytes(output, DocBin(docs=docs).to_bytes())
+    tokens = sum(len(doc) for doc in docs)
+    missing = sum(1 for doc in docs for token in doc if token.ent_iob == 0)
+    typer.echo(json.dumps({"sentences": len(docs), "entities": sum(len(doc.ents) for doc in docs), "missing_token_share": round(missing / max(tokens, 1), 4)}))
