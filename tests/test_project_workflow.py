@@ -107,6 +107,13 @@ def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model
     assert metrics["sentences"] == 12 and metrics["support"] == 27  # two entities per sentence, three in every fourth
     assert metrics["f"] > 0
 
+    # self-training reuses the trained teacher (weasel skips the unchanged steps)
+    self_trained = run_workflow(project, "self-train", tiny_model_dir)
+    assert self_trained.returncode == 0, self_trained.stdout[-3000:] + self_trained.stderr[-3000:]
+    assert "Skipping 'train': nothing changed" in self_trained.stdout
+    assert len(spacy.tokens.DocBin().from_disk(project / "corpus/de/self-labelled.spacy")) == 48
+    assert json.loads((project / "metrics/de-student.json").read_text())["gold"]["test"]["sentences"] == 12
+
     package_dir = project / "packages/de_xproj_ner-0.1.0"
     assert (package_dir / "dist/de_xproj_ner-0.1.0.tar.gz").is_file()
     meta = json.loads(next(package_dir.glob("de_xproj_ner/de_xproj_ner-0.1.0/meta.json")).read_text())
@@ -144,10 +151,12 @@ def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
     assert unknown.returncode != 0 and "xx-nope" in unknown.stderr
 
 
-@pytest.mark.parametrize("config", ["configs/ner.cfg", "configs/projection.cfg"])
+@pytest.mark.parametrize("config", ["configs/ner.cfg", "configs/token_ner.cfg", "configs/token_ner_layer_mix.cfg", "configs/projection.cfg"])
 def test_configs_validate_with_spacy_debug_config(config, tiny_model_dir, tmp_path):
     overrides = ["--paths.train", str(tmp_path / "train.spacy"), "--paths.dev", str(tmp_path / "dev.spacy")] + {
         "configs/ner.cfg": ["--components.transformer.model.name", tiny_model_dir, "--nlp.lang", "de"],
+        "configs/token_ner.cfg": ["--components.transformer.model.name", tiny_model_dir, "--nlp.lang", "de"],
+        "configs/token_ner_layer_mix.cfg": ["--components.transformer.model.name", tiny_model_dir, "--nlp.lang", "de"],
         "configs/projection.cfg": ["--paths.encoder", tiny_model_dir],
     }[config]
     result = subprocess.run([sys.executable, "-m", "spacy", "debug", "config", str(ROOT / config), *overrides], capture_output=True, text=True)
