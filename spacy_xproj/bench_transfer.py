@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from .metrics import Results
 
@@ -40,8 +40,9 @@ class TransferSettings:
     seed: int = 0
 
 
-def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int) -> list:
-    """`pairs` sentence pairs drawn (seeded) from all files of the language's parallel folder."""
+def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, skip: int = 0) -> list:
+    """`pairs` sentence pairs drawn (seeded) from all files of the language's parallel folder, after
+    the first `skip` of the same seeded order (so a second sample never repeats the first)."""
     from .parallel import read_line_aligned
 
     folder, source_suffix, target_suffix = PARALLEL[lang]
@@ -53,19 +54,23 @@ def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int) -
     if not lines:
         raise FileNotFoundError(f"no parallel {lang} text under {shared_data / folder}")
     random.Random(seed).shuffle(lines)
-    return lines[:pairs]
+    return lines[skip : skip + pairs]
 
 
-def train_pipeline(settings: TransferSettings, output: Path, train: Path, dev: Path, lang: str, log: Callable[[str], None]) -> Dict:
-    """`python -m spacy train` on the NER config; resumable (a finished training leaves training.json)."""
+def train_pipeline(
+    settings: TransferSettings, output: Path, train: Path, dev: Path, lang: str, log: Callable[[str], None],
+    config: Optional[Path] = None, seed: Optional[int] = None, overrides: Sequence[str] = (),
+) -> Dict:
+    """`python -m spacy train` on an NER config (default: the settings'); resumable (a finished
+    training leaves training.json)."""
     record_path = output / "training.json"
     if record_path.exists():
         return json.loads(record_path.read_text())
     command = [
-        sys.executable, "-m", "spacy", "train", str(settings.config), "--output", str(output),
+        sys.executable, "-m", "spacy", "train", str(config or settings.config), "--output", str(output),
         "--paths.train", str(train), "--paths.dev", str(dev), "--nlp.lang", lang,
         "--components.transformer.model.name", settings.encoder, "--training.max_steps", str(settings.max_steps),
-        "--corpora.dev.limit", "500", "--system.seed", str(settings.seed),
+        "--corpora.dev.limit", "500", "--system.seed", str(settings.seed if seed is None else seed), *overrides,
     ]
     log(" ".join(command))
     output.mkdir(parents=True, exist_ok=True)
@@ -77,15 +82,57 @@ def train_pipeline(settings: TransferSettings, output: Path, train: Path, dev: P
     return record
 
 
+def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, training: Dict, settings: TransferSettings, log: Callable[[str], None]) -> None:
+    """Score a trained pipeline on every gold dev set of `lang` into results[key] (skipped when present)."""
+    import spacy
+
+    from .evaluation import evaluate_on_gold_files
+
+    if results.has(key):
+        return
+    nlp = spacy.load(model_dir)
+    gold = [(name, settings.shared_data / path) for name, path in GOLD_SETS[lang].items()]
+    scores = evaluate_on_gold_files(nlp, gold, settings.eval_limit)
+    results.put(key, {"gold": scores, "train_seconds": training["seconds"], "train_command": training["command"]})
+    log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in scores.items()))
+
+
+def english_teacher(settings: TransferSettings, log: Callable[[str], None]) -> Tuple[Path, Dict]:
+    """The model trained on English gold (CoNLL-2003): the zero-shot baseline and the projection's teacher."""
+    from .docbins import convert_gold_file
+
+    english = settings.work_dir / "en"
+    for split, name in (("train", "eng.train"), ("dev", "eng.testa")):
+        if not (english / f"{split}.spacy").exists():
+            convert_gold_file(settings.shared_data / "conll" / name, english / f"{split}.spacy", "en")
+    training = train_pipeline(settings, english / "model", english / "train.spacy", english / "dev.spacy", "en", log)
+    return english / "model" / "model-best", training
+
+
+def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
+    """Projected training data for `lang` (train.spacy, dev.spacy); the report when made in this call."""
+    from .corpus import CorpusSettings, build_training_data
+
+    corpus_dir = settings.work_dir / f"en-{lang}"
+    if (corpus_dir / "train.spacy").exists():
+        return corpus_dir, None
+    lines = sample_parallel_lines(settings.shared_data, lang, settings.pairs, settings.seed)
+    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(teacher), label_map={}, model=settings.encoder, layer=settings.layer, seed=settings.seed)
+    report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
+    return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
+
+
+def resolved(settings: TransferSettings) -> TransferSettings:
+    """The settings with the encoder name resolved to a local directory."""
+    from .encoders import resolve_encoder
+
+    return TransferSettings(**{**settings.__dict__, "encoder": str(resolve_encoder(settings.encoder))})
+
+
 def run_transfer_benchmark(
     settings: TransferSettings, output: Path, langs: Sequence[str] = ("es", "de", "nl"), fresh: bool = False, log: Callable[[str], None] = print
 ) -> Dict:
-    import spacy
-
-    from .corpus import CorpusSettings, build_training_data
-    from .docbins import convert_gold_file, merge_docbins
-    from .encoders import resolve_encoder
-    from .evaluation import evaluate_on_gold_files
+    from .docbins import merge_docbins
 
     unknown = sorted(set(langs) - set(PARALLEL))
     if unknown:
@@ -96,47 +143,26 @@ def run_transfer_benchmark(
         "eval_limit": settings.eval_limit, "seed": settings.seed, "parallel": {lang: PARALLEL[lang][0] for lang in langs},
     }
     results.save()
-    work, shared = settings.work_dir, settings.shared_data
-    encoder = str(resolve_encoder(settings.encoder))
-    settings = TransferSettings(**{**settings.__dict__, "encoder": encoder})
+    settings = resolved(settings)
+    work = settings.work_dir
 
-    def evaluate(system: str, lang: str, model_dir: Path, training: Dict) -> None:
-        key = f"{lang}/{system}"
-        if results.has(key):
-            return
-        nlp = spacy.load(model_dir)
-        gold = [(name, shared / path) for name, path in GOLD_SETS[lang].items()]
-        scores = evaluate_on_gold_files(nlp, gold, settings.eval_limit)
-        results.put(key, {"gold": scores, "train_seconds": training["seconds"], "train_command": training["command"]})
-        log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in scores.items()))
-
-    # English gold: the zero-shot model, and the teacher that labels the English side of the parallel text
-    english = work / "en"
-    english.mkdir(parents=True, exist_ok=True)
-    for split, name in (("train", "eng.train"), ("dev", "eng.testa")):
-        if not (english / f"{split}.spacy").exists():
-            convert_gold_file(shared / "conll" / name, english / f"{split}.spacy", "en")
-    english_training = train_pipeline(settings, english / "model", english / "train.spacy", english / "dev.spacy", "en", log)
-    english_model = english / "model" / "model-best"
+    english_model, english_training = english_teacher(settings, log)
     for lang in langs:
-        evaluate("zero-shot", lang, english_model, english_training)
+        evaluate_row(results, f"{lang}/zero-shot", lang, english_model, english_training, settings, log)
 
     for lang in langs:
-        corpus_dir = work / f"en-{lang}"
-        if not (corpus_dir / "train.spacy").exists():
-            lines = sample_parallel_lines(shared, lang, settings.pairs, settings.seed)
-            corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(english_model), label_map={}, model=encoder, layer=settings.layer, seed=settings.seed)
-            report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
-            results.data.setdefault("projection_reports", {})[lang] = {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
+        corpus_dir, report = projected_corpus(settings, lang, english_model, log)
+        if report is not None:
+            results.data.setdefault("projection_reports", {})[lang] = report
             results.save()
         training = train_pipeline(settings, work / lang / "projection", corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log)
-        evaluate("projection", lang, work / lang / "projection" / "model-best", training)
+        evaluate_row(results, f"{lang}/projection", lang, work / lang / "projection" / "model-best", training, settings, log)
 
         combined = work / f"en+{lang}.spacy"
         if not combined.exists():
-            merge_docbins([english / "train.spacy", corpus_dir / "train.spacy"], combined)
+            merge_docbins([settings.work_dir / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
         training = train_pipeline(settings, work / lang / "combined", combined, corpus_dir / "dev.spacy", lang, log)
-        evaluate("combined", lang, work / lang / "combined" / "model-best", training)
+        evaluate_row(results, f"{lang}/combined", lang, work / lang / "combined" / "model-best", training, settings, log)
     return results.data
 
 

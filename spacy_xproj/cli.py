@@ -347,3 +347,39 @@ def self_label_command(
     tokens = sum(len(doc) for doc in docs)
     missing = sum(1 for doc in docs for token in doc if token.ent_iob == 0)
     typer.echo(json.dumps({"sentences": len(docs), "entities": sum(len(doc.ents) for doc in docs), "missing_token_share": round(missing / max(tokens, 1), 4)}))
+
+
+@app.command("bench-ablation")
+def bench_ablation(
+    shared_data: Path = typer.Option(..., "--shared-data", help="Folder with conll/, wikiann/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
+    output: Path = typer.Option(Path("metrics/ablation.json"), "--output"),
+    work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Shared with bench-transfer: its English teacher and projected corpora are reused."),
+    langs: str = typer.Option("es,de", "--langs"),
+    seeds: str = typer.Option("0,1", "--seeds", help="Comma-separated training seeds; every row is trained once per seed."),
+    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    layer: int = LAYER,
+    pairs: int = typer.Option(3000, "--pairs", help="Parallel pairs projected per language; as many unseen target sentences are self-labelled."),
+    max_steps: int = typer.Option(250, "--max-steps"),
+    eval_limit: int = typer.Option(1000, "--eval-limit"),
+    gamma: float = typer.Option(1.0, "--gamma", help="Reverse focal loss exponent of the rfl rows."),
+    threshold: float = typer.Option(0.9, "--threshold", help="Self-labelling confidence threshold."),
+    fresh: bool = typer.Option(False, "--fresh"),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-ablation:start/end --> in this file."),
+) -> None:
+    """Ablation on projected data (ner; token_ner + cross-entropy, + reverse focal loss, + layer mix, + self-training); resumable."""
+    from .bench_ablation import render_ablation_table, run_ablation_benchmark
+    from .bench_transfer import TransferSettings
+    from .metrics import update_readme
+
+    if not shared_data.is_dir():
+        typer.echo(f"error: --shared-data {shared_data} is not a folder", err=True)
+        raise typer.Exit(1)
+    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit)
+    data = run_ablation_benchmark(
+        settings, output, [x.strip() for x in langs.split(",") if x.strip()], [int(x) for x in seeds.split(",") if x.strip()],
+        gamma=gamma, threshold=threshold, fresh=fresh, log=lambda m: typer.echo(m, err=True),
+    )
+    table = render_ablation_table(data)
+    typer.echo(table)
+    if readme is not None:
+        update_readme(readme, table, marker="bench-ablation")

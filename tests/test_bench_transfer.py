@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,35 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     assert sorted(p.stat().st_mtime for p in (tmp_path / "work").rglob("training.json")) == trained
     with pytest.raises(ValueError, match="not \\['fr'\\]"):
         run_transfer_benchmark(settings, output, ["fr"])
+
+
+def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_model_dir):
+    from spacy_xproj.bench_ablation import SELF_TRAINED, render_ablation_table, run_ablation_benchmark
+    from spacy_xproj.bench_transfer import GOLD_SETS
+
+    shared = tmp_path / "shared"
+    pairs = tiny_corpus(48)
+    (shared / "conll").mkdir(parents=True)
+    write_conll(shared / "conll" / "eng.train", [en for en, _ in pairs])
+    write_conll(shared / "conll" / "eng.testa", [en for en, _ in pairs[:8]])
+    folder = shared / "parallel" / "wmt-news" / "deu-eng"
+    folder.mkdir(parents=True)
+    (folder / "tiny.eng").write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
+    (folder / "tiny.deu").write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
+    (shared / "wikiann" / "de").mkdir(parents=True)
+    (shared / "wikiann" / "de" / "val.conllu").write_text("0\tAnna\tB-PER\n1\tSchmidt\tI-PER\n\n", encoding="utf-8")
+    (shared / "europarl-ner").mkdir()
+    write_conll(shared / "europarl-ner" / "de-europarl.test.conll02", [de for _, de in pairs[:6]])
+    assert set(GOLD_SETS["de"]) == {"wikiann", "europarl"}
+    settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, layer=1, pairs=20, max_steps=4, eval_limit=0)
+    root = Path(__file__).resolve().parents[1]
+    data = run_ablation_benchmark(settings, tmp_path / "ablation.json", ["de"], [0, 1], config_dir=root, log=lambda m: None)
+    assert set(data["rows"]) == {f"de/{row}/seed{s}" for row in data["setup"]["rows"] for s in (0, 1)}
+    assert SELF_TRAINED in data["setup"]["rows"]
+    # the reverse-focal rows really train with gamma = 1, the cross-entropy row with 0
+    assert "--components.token_ner.loss.gamma 1.0" in data["rows"]["de/token-ner-rfl/seed1"]["train_command"]
+    assert "--components.token_ner.loss.gamma 0.0" in data["rows"]["de/token-ner-ce/seed0"]["train_command"]
+    assert "--system.seed 1" in data["rows"]["de/token-ner-rfl-mix/seed1"]["train_command"]
+    assert (tmp_path / "work" / "de" / "ablation" / "self-labelled-seed0.spacy").exists()
+    table = render_ablation_table(data)
+    assert table.count("| de |") == 2 and "token-ner-rfl-mix-self" in table
