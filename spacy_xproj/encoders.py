@@ -19,7 +19,7 @@ EMBEDDED_ENCODER = "embedded:multilingual-e5-small"
 CACHE_ENV = "SPACY_XPROJ_CACHE"
 COMPLETE_MARKER = "xproj-encoder.json"
 # Bump when the conversion changes, so stale caches are rebuilt rather than reused.
-CONVERSION_VERSION = 2
+CONVERSION_VERSION = 3
 
 
 def cache_root() -> Path:

@@ -182,7 +182,13 @@ def fast_tokenizer(pieces: Sequence[str], scores: Sequence[float], charsmap: byt
     tokenizer.normalizer = normalizers.Sequence([
         normalizers.Precompiled(charsmap), normalizers.Strip(left=True, right=True), normalizers.Replace(Regex(" {2,}"), " "),
     ])
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always")
+    # Split at whitespace first, then prefix each word with "▁": the same pieces and ids as one Metaspace
+    # over the text, but the offsets of "▁word" start at the word, not at the space before it. With the
+    # space included, spacy-transformers (which aligns a token to the pieces within its text plus one
+    # character) would also give every token the first piece of the next word.
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False),
+    ])
     tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]

@@ -97,3 +97,16 @@ def test_transformer_learns_at_a_scaled_rate_and_the_head_at_the_full_rate(tiny_
     assert not any("word_embeddings" in str(k[1]) for k in optimizer.scales)
     with pytest.raises(ValueError, match="learn_rate_scale must be positive"):
         make_transformer_training(learn_rate_scale=0)
+
+
+def test_spacy_transformers_aligns_each_token_to_its_own_pieces(tiny_model_dir):
+    """The tokenizer's offsets start at the word, not at the space before it; spacy-transformers aligns a
+    token to the pieces within its text plus one character, so a leading-space offset would hand every
+    token the next word's first piece too."""
+    from transformers import AutoTokenizer
+
+    offsets = AutoTokenizer.from_pretrained(tiny_model_dir)("the cat sits", return_offsets_mapping=True)["offset_mapping"]
+    assert offsets[1:4] == [(0, 3), (4, 7), (8, 12)]
+    nlp = transformer_pipeline(tiny_model_dir)
+    doc = nlp("the cat sits on the mat")
+    assert doc._.trf_data.align.lengths.tolist() == [1, 1, 1, 1, 1, 1]
