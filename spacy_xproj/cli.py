@@ -15,6 +15,19 @@ MODEL = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging 
 LAYER = typer.Option(7, "--layer", help="Hidden state compared (0 = embeddings).")
 
 
+def report_table(table: str, readme: Optional[Path], marker: str) -> None:
+    """Print a benchmark's table and, when asked, replace its block in the README."""
+    from .metrics import update_readme
+
+    typer.echo(table)
+    if readme is not None:
+        update_readme(readme, table, marker=marker)
+
+
+def shared_data_or_exit(shared_data: Path) -> None:
+    shared_data_or_exit(shared_data)
+
+
 def check_language_or_exit(code: str, option: str) -> None:
     """Fail before any work when spaCy has no language class for `code`."""
     from spacy.util import get_lang_class
@@ -112,14 +125,10 @@ def bench_align(
 ) -> None:
     """AER, precision, recall and pairs/s of xlmr_aligner, simalign and eflomal on gold alignments, in one run."""
     from .bench_align import render_table, run_benchmark
-    from .metrics import update_readme
 
     data = run_benchmark(gold_dir, parallel_dir, output, model, sets, layer=layer, simalign_limit=simalign_limit, fresh=fresh,
                          log=lambda m: typer.echo(m, err=True))
-    table = render_table(data)
-    typer.echo(table)
-    if readme is not None:
-        update_readme(readme, table)
+    report_table(render_table(data), readme, "bench-align")
 
 
 @app.command("project-corpus")
@@ -179,14 +188,11 @@ def bench_projection(
 ) -> None:
     """Entity-level F1 of English entities projected onto German/Spanish Europarl against their gold, all systems in one run."""
     from .bench_projection import render_projection_table, run_projection_benchmark
-    from .metrics import update_readme
 
     data = run_projection_benchmark(europarl_dir, parallel_dir, output, model, langs, layer=layer, teacher=teacher or None, fresh=fresh,
                                     log=lambda m: typer.echo(m, err=True))
     table = render_projection_table(data)
-    typer.echo(table)
-    if readme is not None:
-        update_readme(readme, table, marker="bench-projection")
+    report_table(table, readme, "bench-projection")
 
 
 @app.command("render")
@@ -294,17 +300,12 @@ def bench_transfer(
 ) -> None:
     """Zero-shot vs projection vs combined NER training, scored on every gold dev set per language; resumable."""
     from .bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
-    from .metrics import update_readme
 
-    if not shared_data.is_dir():
-        typer.echo(f"error: --shared-data {shared_data} is not a folder", err=True)
-        raise typer.Exit(1)
+    shared_data_or_exit(shared_data)
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed)
     data = run_transfer_benchmark(settings, output, [lang.strip() for lang in langs.split(",") if lang.strip()], fresh, log=lambda m: typer.echo(m, err=True))
     table = render_transfer_table(data)
-    typer.echo(table)
-    if readme is not None:
-        update_readme(readme, table, marker="bench-transfer")
+    report_table(table, readme, "bench-transfer")
 
 
 @app.command("self-label")
@@ -369,17 +370,12 @@ def bench_ablation(
     """Ablation on projected data (ner; token_ner + cross-entropy, + reverse focal loss, + layer mix, + self-training); resumable."""
     from .bench_ablation import render_ablation_table, run_ablation_benchmark
     from .bench_transfer import TransferSettings
-    from .metrics import update_readme
 
-    if not shared_data.is_dir():
-        typer.echo(f"error: --shared-data {shared_data} is not a folder", err=True)
-        raise typer.Exit(1)
+    shared_data_or_exit(shared_data)
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit)
     data = run_ablation_benchmark(
         settings, output, [x.strip() for x in langs.split(",") if x.strip()], [int(x) for x in seeds.split(",") if x.strip()],
         gamma=gamma, threshold=threshold, fresh=fresh, log=lambda m: typer.echo(m, err=True),
     )
     table = render_ablation_table(data)
-    typer.echo(table)
-    if readme is not None:
-        update_readme(readme, table, marker="bench-ablation")
+    report_table(table, readme, "bench-ablation")

@@ -38,27 +38,20 @@ def log_softmax(logits: numpy.ndarray) -> numpy.ndarray:
     return shifted - numpy.log(numpy.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def _gold_probabilities(logits: numpy.ndarray, gold: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    probs = softmax(logits.astype("float64"))
-    p_gold = numpy.clip(probs[numpy.arange(len(gold)), gold], EPSILON, 1.0)
-    centred = -probs
-    centred[numpy.arange(len(gold)), gold] += 1.0  # 1[k = y] - p_k
-    return probs, p_gold, centred
-
-
-def _check(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.ndarray) -> None:
+def _gold_terms(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.ndarray):
+    """(p, log p, mask weight, 1[k = y] - p_k) per row, after checking the shapes."""
     if logits.ndim != 2 or gold.shape != (logits.shape[0],) or mask.shape != gold.shape:
         raise ValueError(f"loss: expected logits (n, k), gold (n,), mask (n,); got {logits.shape}, {gold.shape}, {mask.shape}")
+    rows = numpy.arange(len(gold))
+    centred = -softmax(logits.astype("float64"))
+    p = numpy.clip(-centred[rows, gold], EPSILON, 1.0)
+    centred[rows, gold] += 1.0
+    return p, numpy.log(p), mask.astype("float64"), centred
 
 
 def reverse_focal_loss(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.ndarray, gamma: float) -> Tuple[float, numpy.ndarray]:
     """Sum over annotated rows of -p^gamma log p, and its gradient with p^gamma held constant (zero on masked rows)."""
-    _check(logits, gold, mask)
-    if len(gold) == 0:
-        return 0.0, numpy.zeros_like(logits)
-    _, p, centred = _gold_probabilities(logits, gold)
-    log_p = numpy.log(p)
-    weight = mask.astype("float64")
+    p, log_p, weight, centred = _gold_terms(logits, gold, mask)
     loss = float((-(p**gamma) * log_p * weight).sum())
     d_logits = (-(p**gamma) * weight)[:, None] * centred
     return loss, d_logits.astype(logits.dtype)
@@ -66,12 +59,7 @@ def reverse_focal_loss(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.n
 
 def focal_loss(logits: numpy.ndarray, gold: numpy.ndarray, mask: numpy.ndarray, gamma: float) -> Tuple[float, numpy.ndarray]:
     """Sum over annotated rows of -(1-p)^gamma log p, and its gradient (zero on masked rows)."""
-    _check(logits, gold, mask)
-    if len(gold) == 0:
-        return 0.0, numpy.zeros_like(logits)
-    _, p, centred = _gold_probabilities(logits, gold)
-    log_p = numpy.log(p)
-    weight = mask.astype("float64")
+    p, log_p, weight, centred = _gold_terms(logits, gold, mask)
     q = 1.0 - p
     loss = float((-(q**gamma) * log_p * weight).sum())
     # q^(gamma-1) diverges at q = 0 for gamma < 1, but there log p = 0 too: clipping q keeps the product finite

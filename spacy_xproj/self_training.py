@@ -10,8 +10,7 @@ from spacy.pipeline import EntityRecognizer
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from .bio import tags_to_spans, transition_mask, viterbi
-from .losses import log_softmax
+from .bio import tags_to_spans
 from .token_ner import TokenNER
 
 Scored = Dict[Tuple[int, int, str], float]
@@ -46,17 +45,10 @@ def confident_entities(doc: Doc, scored: Scored, threshold: float, doubtful_toke
 
 
 def token_ner_scores(ner: TokenNER, docs: List[Doc], threshold: float) -> List[Tuple[Scored, numpy.ndarray]]:
-    """Entity scores from `token_ner`: the Viterbi entities, each scored by the lowest probability the
-    model gives to one of its tags; and the tokens whose Viterbi tag has probability below threshold."""
-    allowed, first = transition_mask(ner.labels)
+    """Entity scores from `token_ner`: its decoded entities, each scored by the lowest probability the
+    model gives to one of its tags; and the tokens whose decoded tag has probability below threshold."""
     results = []
-    logits = ner.model.predict(docs) if any(len(doc) for doc in docs) else [numpy.zeros((0, 1))] * len(docs)
-    for doc, doc_logits in zip(docs, logits):
-        if not len(doc):
-            results.append(({}, numpy.zeros(0, dtype=bool)))
-            continue
-        log_probs = log_softmax(ner.model.ops.to_numpy(doc_logits))
-        path = viterbi(log_probs, allowed, first)
+    for path, log_probs in ner.decode(docs):
         probs = numpy.exp(log_probs[numpy.arange(len(path)), path])
         scored: Scored = {(s, e, label): float(probs[s:e].min()) for s, e, label in tags_to_spans(path, ner.labels)}
         results.append((scored, probs < threshold))

@@ -2,7 +2,7 @@
 constrained to valid spans. spaCy's transition-based `ner` has no pluggable loss; this component
 exists so that noisy projected labels can be trained with a reverse focal loss."""
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -100,13 +100,19 @@ class TokenNER(TrainablePipe):
         sample = [example.x for example in islice(get_examples(), 10)]
         self.model.initialize(X=sample)
 
-    def predict(self, docs: Iterable[Doc]) -> List[List[int]]:
-        docs = list(docs)
+    def decode(self, docs: List[Doc]) -> List[Tuple[List[int], numpy.ndarray]]:
+        """Per Doc: the best valid tag sequence and the log-probabilities of every tag (tokens x tags)."""
         if not any(len(doc) for doc in docs):
-            return [[] for _ in docs]
-        logits = self.model.predict(docs)
+            return [([], numpy.zeros((0, len(tag_names(self.labels))))) for _ in docs]
         allowed, first = transition_mask(self.labels)
-        return [viterbi(log_softmax(self.model.ops.to_numpy(doc_logits)), allowed, first) for doc_logits in logits]
+        decoded = []
+        for doc_logits in self.model.predict(docs):
+            log_probs = log_softmax(self.model.ops.to_numpy(doc_logits))
+            decoded.append((viterbi(log_probs, allowed, first), log_probs))
+        return decoded
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[int]]:
+        return [path for path, _ in self.decode(list(docs))]
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[List[int]]) -> None:
         for doc, ids in zip(docs, tag_ids):

@@ -37,18 +37,25 @@ def test_transfer_table_shows_each_gold_set_and_the_projection_gain():
     assert "3000 parallel pairs per language, 250 training steps" in table
 
 
-def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, tiny_model_dir):
-    shared = tmp_path / "shared"
-    pairs = tiny_corpus(24)
+def tiny_shared_data(shared: Path, n_pairs: int, parallel_folder: str, source_name: str, target_name: str):
+    """English gold (CoNLL layout) and one parallel file pair laid out as in ../shared/data; returns the pairs."""
+    pairs = tiny_corpus(n_pairs)
     (shared / "conll").mkdir(parents=True)
     write_conll(shared / "conll" / "eng.train", [en for en, _ in pairs])
     write_conll(shared / "conll" / "eng.testa", [en for en, _ in pairs[:8]])
+    folder = shared / "parallel" / parallel_folder
+    folder.mkdir(parents=True)
+    (folder / source_name).write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
+    (folder / target_name).write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
+    return pairs
+
+
+def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, tiny_model_dir):
+    shared = tmp_path / "shared"
+    pairs = tiny_shared_data(shared, 24, "ntrex128", "newstest2019-src.eng.txt", "newstest2019-ref.nld.txt")
     write_conll(shared / "conll" / "ned.testa", [de for _, de in pairs[:8]])  # stands in for Dutch gold
     (shared / "wikiann" / "nl").mkdir(parents=True)
     (shared / "wikiann" / "nl" / "val.conllu").write_text("0\tAnna\tB-PER\n1\tSchmidt\tI-PER\n\n", encoding="utf-8")
-    (shared / "parallel" / "ntrex128").mkdir(parents=True)
-    (shared / "parallel" / "ntrex128" / "newstest2019-src.eng.txt").write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
-    (shared / "parallel" / "ntrex128" / "newstest2019-ref.nld.txt").write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
     settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, layer=1, pairs=20, max_steps=6, eval_limit=0)
     output = tmp_path / "transfer.json"
 
@@ -75,14 +82,7 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
     from spacy_xproj.bench_transfer import GOLD_SETS
 
     shared = tmp_path / "shared"
-    pairs = tiny_corpus(48)
-    (shared / "conll").mkdir(parents=True)
-    write_conll(shared / "conll" / "eng.train", [en for en, _ in pairs])
-    write_conll(shared / "conll" / "eng.testa", [en for en, _ in pairs[:8]])
-    folder = shared / "parallel" / "wmt-news" / "deu-eng"
-    folder.mkdir(parents=True)
-    (folder / "tiny.eng").write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
-    (folder / "tiny.deu").write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
+    pairs = tiny_shared_data(shared, 48, "wmt-news/deu-eng", "tiny.eng", "tiny.deu")
     (shared / "wikiann" / "de").mkdir(parents=True)
     (shared / "wikiann" / "de" / "val.conllu").write_text("0\tAnna\tB-PER\n1\tSchmidt\tI-PER\n\n", encoding="utf-8")
     (shared / "europarl-ner").mkdir()
