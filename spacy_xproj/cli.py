@@ -25,7 +25,10 @@ def report_table(table: str, readme: Optional[Path], marker: str) -> None:
 
 
 def shared_data_or_exit(shared_data: Path) -> None:
-    shared_data_or_exit(shared_data)
+    """Fail before any work when the benchmark data folder is missing."""
+    if not shared_data.is_dir():
+        typer.echo(f"error: --shared-data {shared_data} is not a folder", err=True)
+        raise typer.Exit(1)
 
 
 def check_language_or_exit(code: str, option: str) -> None:
