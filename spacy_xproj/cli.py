@@ -114,6 +114,52 @@ def align(
     typer.echo(f"aligned {count} pairs -> {output}", err=True)
 
 
+@app.command("train-aligner")
+def train_aligner_command(
+    source: Path = SOURCE,
+    output: Path = typer.Argument(..., help="Directory for the fine-tuned encoder (a transformers model directory)."),
+    target: Optional[Path] = TARGET,
+    format: str = FORMAT,
+    source_lang: str = SOURCE_LANG,
+    target_lang: str = typer.Option(..., "--target-lang", help="Language of the target side (spaCy code; zh and ja are segmented by spaCy)."),
+    model: str = MODEL,
+    layer: int = typer.Option(7, "--layer", help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
+    objective: str = typer.Option("self-training", "--objective", help="self-training (awesome-align's SO objective) | contrastive"),
+    steps: int = typer.Option(1000, "--steps"),
+    batch_size: int = typer.Option(16, "--batch-size", help="Sentence pairs per step."),
+    learn_rate: float = typer.Option(5e-5, "--learn-rate"),
+    max_pairs: int = typer.Option(0, "--max-pairs", help="Train on a random sample of this many pairs (0: all)."),
+    precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (autocast)"),
+    seed: int = typer.Option(0, "--seed"),
+    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="Steps between checkpoints in OUTPUT.checkpoint/."),
+    restart: bool = typer.Option(False, "--restart", help="Discard an earlier run's checkpoint instead of resuming from it."),
+) -> None:
+    """Fine-tune the encoder for word alignment on a parallel corpus; resumes from its checkpoint when run again."""
+    import random
+
+    from .aligner_training import AlignerTrainingSettings, TrainingStopped, tokenize_pairs, train_aligner
+
+    check_language_or_exit(source_lang, "--source-lang")
+    check_language_or_exit(target_lang, "--target-lang")
+    lines = read_corpus_or_exit(source, format, target)
+    if max_pairs and max_pairs < len(lines):
+        lines = random.Random(seed).sample(lines, max_pairs)
+    pairs, empty = tokenize_pairs(iter(lines), source_lang, target_lang)
+    typer.echo(f"{len(pairs)} pairs ({empty} with an empty side left out)", err=True)
+    settings = AlignerTrainingSettings(
+        model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size,
+        learn_rate=learn_rate, precision=precision, seed=seed,
+    )
+    try:
+        train_aligner(pairs, output, settings, checkpoint_every=checkpoint_every, restart=restart, log=lambda m: typer.echo(m, err=True))
+    except (ValueError, FileExistsError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    except (KeyboardInterrupt, TrainingStopped):
+        raise typer.Exit(130)
+    typer.echo(str(output))
+
+
 @app.command("bench-align")
 def bench_align(
     gold_dir: Path = typer.Option(..., "--gold-dir", help="Folder with <set>.src-tgt and <set>.gold (e.g. ../shared/data/alignment-gold)."),

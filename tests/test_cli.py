@@ -52,3 +52,24 @@ def test_benchmarks_name_a_missing_shared_data_folder(tmp_path):
         assert result.exit_code == 1, (command, result.output)
         assert f"--shared-data {missing} is not a folder" in result.output
         assert not (tmp_path / "m.json").exists()
+
+
+def test_train_aligner_fine_tunes_from_two_files_and_resumes(tmp_path, tiny_model_dir):
+    (tmp_path / "en.txt").write_text("the cat sits .\nthe mat\non the mat\n", encoding="utf-8")
+    (tmp_path / "de.txt").write_text("die katze sitzt .\ndie matte\nauf der matte\n", encoding="utf-8")
+    args = ["train-aligner", str(tmp_path / "en.txt"), str(tmp_path / "aligner"), "--target", str(tmp_path / "de.txt"),
+            "--target-lang", "de", "--model", tiny_model_dir, "--layer", "2", "--steps", "4", "--batch-size", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 pairs" in result.output and "step 4/4" in result.output and "ETA" in result.output
+    assert (tmp_path / "aligner" / "model.safetensors").exists()
+    assert result.output.strip().endswith(str(tmp_path / "aligner"))
+
+
+def test_train_aligner_names_the_line_of_a_broken_corpus(tmp_path, tiny_model_dir):
+    (tmp_path / "en.txt").write_text("a\nb\nc\n", encoding="utf-8")
+    (tmp_path / "de.txt").write_text("a\nb\n", encoding="utf-8")
+    result = runner.invoke(app, ["train-aligner", str(tmp_path / "en.txt"), str(tmp_path / "out"), "--target", str(tmp_path / "de.txt"),
+                                 "--target-lang", "de", "--model", tiny_model_dir])
+    assert result.exit_code == 1
+    assert "de.txt ends at line 2" in result.output and not (tmp_path / "out").exists()

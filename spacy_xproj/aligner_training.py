@@ -1,0 +1,369 @@
+"""Fine-tune a multilingual encoder for word alignment on parallel text, on a CPU.
+
+Only what alignment reads is trained: transformer layers 1..L, where L is the layer the
+aligner compares. The 96M-parameter word-embedding matrix of the default encoder stays
+frozen, and layers above L are neither run nor changed, so the saved model is a complete
+encoder (usable by `xlmr_aligner` and as an NER encoder) whose lower layers moved.
+
+Safety: training state is checkpointed every `checkpoint_every` steps (and on Ctrl-C /
+SIGTERM) into `<output>.checkpoint/`; running the same command again resumes there. The
+model directory `output` is replaced only when training completes, by renaming a fully
+written directory into place, so an interrupted run leaves the previous model intact.
+"""
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .alignment_objectives import OBJECTIVES, PairBatch
+
+MODEL_MARKER = "xproj-aligner.json"
+WordPair = Tuple[List[str], List[str]]
+
+
+@dataclass
+class AlignerTrainingSettings:
+    """Everything that decides the trained weights; a checkpoint resumes only under the same settings.
+
+    model (str): encoder to start from (name or path; the embedded default is materialized).
+    layer (int): the alignment layer: layers 1..layer are trained, the ones above are kept as they are.
+    objective (str): "self-training" (awesome-align's SO objective) or "contrastive".
+    steps (int): optimizer steps.
+    batch_size (int): sentence pairs per step.
+    learn_rate (float): peak AdamW rate; linear warm-up over the first 10% of steps, then linear decay to 0.
+    temperature, distortion, threshold (float): the similarity and guide links, as in BiSoftmax.
+    max_subwords (int): longer pairs (either side) are left out.
+    precision (str): "float32" or "bfloat16" (autocast; faster on CPUs with bf16 units).
+    seed (int): data order and initialisation of the run.
+    """
+
+    model: str
+    layer: int = 7
+    objective: str = "self-training"
+    steps: int = 500
+    batch_size: int = 16
+    learn_rate: float = 2e-5
+    temperature: float = 0.07
+    distortion: float = 0.3
+    threshold: float = 0.45
+    max_subwords: int = 96
+    precision: str = "float32"
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"Unknown objective {self.objective!r}: use one of {sorted(OBJECTIVES)}.")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"Unknown precision {self.precision!r}: use 'float32' or 'bfloat16'.")
+        for name in ("layer", "steps", "batch_size", "max_subwords"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+
+
+# -- data ----------------------------------------------------------------------------------------
+def tokenize_pairs(lines: Iterator, source_lang: str, target_lang: str) -> Tuple[List[WordPair], int]:
+    """Words of each pair (raw text goes through spaCy's tokenizer for its language); pairs with an empty side are left out.
+
+    Returns (pairs, number left out). Works for languages without spaces (zh, ja) through spaCy's tokenizers.
+    """
+    from .parallel import blank_tokenizer
+
+    source_tokenizer, target_tokenizer = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
+
+    def words(text_or_words, tokenizer) -> List[str]:
+        if isinstance(text_or_words, str):
+            return [t.text for t in tokenizer(text_or_words) if not t.is_space]
+        return [w for w in text_or_words if w.strip()]
+
+    pairs, empty = [], 0
+    for line in lines:
+        pair = (words(line.source, source_tokenizer), words(line.target, target_tokenizer))
+        if pair[0] and pair[1]:
+            pairs.append(pair)
+        else:
+            empty += 1
+    return pairs, empty
+
+
+def subword_pairs(tokenizer, pairs: Sequence[WordPair], max_subwords: int) -> Tuple[List[Tuple[List[int], List[int]]], int]:
+    """Subword ids of both sides, without special tokens; returns (kept pairs, number too long)."""
+    if not pairs:
+        return [], 0
+    source = tokenizer([s for s, _ in pairs], is_split_into_words=True, add_special_tokens=False, verbose=False)["input_ids"]
+    target = tokenizer([t for _, t in pairs], is_split_into_words=True, add_special_tokens=False, verbose=False)["input_ids"]
+    kept = [(s, t) for s, t in zip(source, target) if 0 < len(s) <= max_subwords and 0 < len(t) <= max_subwords]
+    return kept, len(pairs) - len(kept)
+
+
+def corpus_digest(pairs: Sequence[Tuple[List[int], List[int]]]) -> str:
+    digest = hashlib.sha256()
+    for source, target in pairs:
+        digest.update(repr((source, target)).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> List[List[int]]:
+    """Batches of pair indices for one epoch: shuffled, then sorted by length within pools of 50 batches
+    (little padding), batch order shuffled again. Deterministic in (seed, epoch), so a resumed run
+    sees the same batches as an uninterrupted one."""
+    rng = random.Random(seed * 100003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda k: lengths[k])
+        batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+class BatchSchedule:
+    """The batch of any global step (epochs follow each other), computing each epoch's order once."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        self.per_epoch = math.ceil(len(lengths) / batch_size)
+        self._epoch, self._batches = -1, []
+
+    def __getitem__(self, step: int) -> List[int]:
+        epoch = step // self.per_epoch
+        if epoch != self._epoch:
+            self._epoch, self._batches = epoch, epoch_batches(self.lengths, self.batch_size, self.seed, epoch)
+        return self._batches[step % self.per_epoch]
+
+
+# -- model ---------------------------------------------------------------------------------------
+class TruncatedEncoder:
+    """The encoder with layers above `layer` detached while training, restored for saving."""
+
+    def __init__(self, model_name: str, layer: int):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        from .encoders import _encoder_layers, resolve_encoder
+
+        resolved = resolve_encoder(model_name)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(resolved, use_fast=True)
+            self.model = AutoModel.from_pretrained(resolved)
+        except (OSError, ValueError) as err:
+            raise OSError(f"Could not load the encoder {model_name!r} to fine-tune ({err}).") from err
+        self.all_layers = _encoder_layers(self.model)
+        if not 1 <= layer <= len(self.all_layers):
+            raise ValueError(f"Encoder {model_name!r} has {len(self.all_layers)} layers; the alignment layer must be 1..{len(self.all_layers)}, got {layer}.")
+        self.training_layers = torch.nn.ModuleList(list(self.all_layers)[:layer])
+        self.model.encoder.layer = self.training_layers
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        for parameter in self.model.encoder.layer.parameters():
+            parameter.requires_grad_(True)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    def trainable(self) -> Dict[str, "torch.nn.Parameter"]:  # noqa: F821
+        return {name: p for name, p in self.model.named_parameters() if p.requires_grad}
+
+    def encode(self, sequences: Sequence[List[int]]):
+        """Content vectors [B, L, H] and mask [B, L] for subword id lists (special tokens added, then cut off)."""
+        import torch
+
+        inputs = [self.tokenizer.build_inputs_with_special_tokens(ids) for ids in sequences]
+        width = max(len(x) for x in inputs)
+        input_ids = torch.full((len(inputs), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(inputs), width), dtype=torch.long)
+        for row, ids in enumerate(inputs):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention[row, : len(ids)] = 1
+        hidden = self.model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+        offset = self.tokenizer.build_inputs_with_special_tokens([-1]).index(-1)
+        longest = max(len(ids) for ids in sequences)
+        lengths = torch.tensor([len(ids) for ids in sequences])
+        mask = torch.arange(longest)[None, :] < lengths[:, None]
+        return hidden[:, offset : offset + longest], mask
+
+    def save(self, directory: Path, metadata: Dict) -> None:
+        self.model.encoder.layer = self.all_layers
+        try:
+            self.model.save_pretrained(str(directory), safe_serialization=True)
+            self.tokenizer.save_pretrained(str(directory))
+        finally:
+            self.model.encoder.layer = self.training_layers
+        (directory / MODEL_MARKER).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+
+
+# -- checkpoints and the final directory ---------------------------------------------------------
+def checkpoint_dir(output: Path) -> Path:
+    return output.with_name(output.name + ".checkpoint")
+
+
+def _save_checkpoint(path: Path, state: Dict) -> None:
+    import torch
+
+    path.mkdir(parents=True, exist_ok=True)
+    partial = path / "state.pt.partial"
+    torch.save(state, partial)
+    os.replace(partial, path / "state.pt")
+
+
+def _check_output_is_replaceable(output: Path) -> None:
+    if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not (output / MODEL_MARKER).exists())):
+        raise FileExistsError(f"{output} exists and is not an aligner written by spacy_xproj; choose another output path or remove it.")
+
+
+def _replace_directory(staging: Path, output: Path) -> None:
+    """Rename a complete `staging` directory to `output`, retiring any previous one only after."""
+    if output.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+        os.rename(output, retired / output.name)
+        os.rename(staging, output)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.rename(staging, output)
+
+
+class TrainingStopped(Exception):
+    """Training stopped early on request (SIGTERM, or `stop_after`); the checkpoint holds its state."""
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+# -- training ------------------------------------------------------------------------------------
+def train_aligner(
+    pairs: Sequence[WordPair],
+    output: Path,
+    settings: AlignerTrainingSettings,
+    checkpoint_every: int = 100,
+    log_every: int = 10,
+    restart: bool = False,
+    log: Callable[[str], None] = print,
+    stop_after: Optional[int] = None,
+) -> Dict:
+    """Fine-tune `settings.model` on word pairs and save it to `output`; returns a summary.
+
+    checkpoint_every (int): steps between checkpoints in `<output>.checkpoint/`.
+    restart (bool): discard a checkpoint left by an earlier run instead of resuming from it.
+    stop_after (Optional[int]): stop (with a checkpoint, as on Ctrl-C) after this many steps of this run; for tests.
+    """
+    import torch
+
+    settings.check()
+    output = Path(output)
+    _check_output_is_replaceable(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    encoder = TruncatedEncoder(settings.model, settings.layer)
+    data, too_long = subword_pairs(encoder.tokenizer, pairs, settings.max_subwords)
+    if not data:
+        raise ValueError(f"No training pairs left: {len(pairs)} given, {too_long} longer than {settings.max_subwords} subwords.")
+    identity = {"settings": asdict(settings), "corpus": corpus_digest(data), "pairs": len(data)}
+    schedule = BatchSchedule([max(len(s), len(t)) for s, t in data], settings.batch_size, settings.seed)
+
+    parameters = encoder.trainable()
+    optimizer = torch.optim.AdamW(parameters.values(), lr=settings.learn_rate, weight_decay=0.0)
+    warmup = max(1, settings.steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (settings.steps - s) / max(1, settings.steps - warmup)))
+    )
+    step, history, seconds_before = 0, [], 0.0
+    checkpoint = checkpoint_dir(output)
+    if restart and checkpoint.exists():
+        shutil.rmtree(checkpoint)
+    if (checkpoint / "state.pt").exists():
+        state = torch.load(checkpoint / "state.pt", weights_only=False)
+        if state["identity"] != identity:
+            raise ValueError(
+                f"{checkpoint} was written by a run with other settings or data ({state['identity']['settings']}); "
+                "run with the same settings to resume, or pass restart=True (--restart) to start over."
+            )
+        with torch.no_grad():
+            for name, value in state["trainable"].items():
+                parameters[name].copy_(value)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, history, seconds_before = state["step"], state["history"], state["seconds"]
+        torch.set_rng_state(state["torch_rng"])
+        log(f"Resuming from {checkpoint} at step {step}/{settings.steps}")
+
+    def save_checkpoint() -> None:
+        _save_checkpoint(checkpoint, {
+            "identity": identity, "step": step, "history": history, "torch_rng": torch.get_rng_state(),
+            "seconds": seconds_before + time.perf_counter() - start,
+            "trainable": {name: p.detach().clone() for name, p in parameters.items()},
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        })
+
+    def request_stop(signum, frame):
+        raise TrainingStopped()
+
+    objective = OBJECTIVES[settings.objective]
+    log(f"Training {settings.objective} on {len(data)} pairs ({too_long} longer than {settings.max_subwords} subwords left out), "
+        f"{sum(p.numel() for p in parameters.values()) / 1e6:.1f}M trainable parameters, layers 1-{settings.layer}, {settings.steps} steps")
+    previous_handler = signal.signal(signal.SIGTERM, request_stop) if _in_main_thread() else None
+    start, start_step, run_steps = time.perf_counter(), step, 0
+    encoder.model.train()
+    try:
+        while step < settings.steps:
+            if stop_after is not None and run_steps >= stop_after:
+                raise TrainingStopped()
+            batch_ids = schedule[step]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.precision == "bfloat16"):
+                source, source_mask = encoder.encode([data[k][0] for k in batch_ids])
+                target, target_mask = encoder.encode([data[k][1] for k in batch_ids])
+            result = objective(PairBatch(source, source_mask, target, target_mask), settings.temperature, settings.distortion, settings.threshold)
+            optimizer.zero_grad(set_to_none=True)
+            result["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(parameters.values(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step, run_steps = step + 1, run_steps + 1
+            history.append([step, round(result["loss"].item(), 5), round(result["links"].item(), 3)])
+            if step % log_every == 0 or step == settings.steps:
+                recent = history[-log_every:]
+                elapsed = time.perf_counter() - start
+                rate = (step - start_step) / elapsed
+                log(f"step {step}/{settings.steps}  loss {sum(h[1] for h in recent) / len(recent):.4f}  "
+                    f"links/pair {sum(h[2] for h in recent) / len(recent):.1f}  {rate * settings.batch_size:.1f} pairs/s  "
+                    f"elapsed {_format_seconds(elapsed)}  ETA {_format_seconds((settings.steps - step) / rate)}")
+            if step % checkpoint_every == 0 and step < settings.steps:
+                save_checkpoint()
+    except (KeyboardInterrupt, TrainingStopped):  # Ctrl-C propagates as itself, after the checkpoint
+        save_checkpoint()
+        log(f"Stopped at step {step}/{settings.steps}; checkpoint in {checkpoint}. Run the same command again to resume. "
+            f"{output} was not changed.")
+        raise
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+    encoder.model.eval()
+    summary = {
+        **identity, "base_model": settings.model, "pairs_too_long": too_long, "steps": step,
+        "training_seconds": round(seconds_before + time.perf_counter() - start, 1), "first_loss": history[0][1] if history else None,
+        "last_loss": round(sum(h[1] for h in history[-log_every:]) / max(1, len(history[-log_every:])), 5) if history else None,
+    }
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    try:
+        encoder.save(staging, summary)
+        _replace_directory(staging, output)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    log(f"Saved the fine-tuned encoder to {output}")
+    return summary
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
