@@ -428,3 +428,30 @@ def bench_ablation(
     )
     table = render_ablation_table(data)
     report_table(table, readme, "bench-ablation")
+
+
+@app.command("bench-aligner-finetune")
+def bench_aligner_finetune(
+    shared_data: Path = typer.Option(..., "--shared-data", help="Folder with alignment-gold/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
+    output: Path = typer.Option(Path("metrics/aligner_finetune.json"), "--output"),
+    work_dir: Path = typer.Option(Path("training/aligner-finetune"), "--work-dir", help="Where the fine-tuned encoder is written (large; not committed)."),
+    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    langs: str = typer.Option("fr,de,es,zh", "--langs", help="Languages whose English news pairs train the aligner."),
+    layer: int = typer.Option(7, "--layer"),
+    objective: str = typer.Option("self-training", "--objective"),
+    steps: int = typer.Option(600, "--steps"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    learn_rate: float = typer.Option(5e-5, "--learn-rate"),
+    seed: int = typer.Option(0, "--seed"),
+    fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows (the trained encoder in --work-dir is replaced only by a finished run)."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
+) -> None:
+    """Default vs fine-tuned encoder: AER on the gold alignments and projection F1 on Europarl-NER, with training time; resumable."""
+    from .aligner_training import AlignerTrainingSettings
+    from .bench_aligner_finetune import render_finetune_table, run_finetune_benchmark
+
+    shared_data_or_exit(shared_data)
+    settings = AlignerTrainingSettings(model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
+    data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, [x.strip() for x in langs.split(",") if x.strip()],
+                                  fresh=fresh, log=lambda m: typer.echo(m, err=True))
+    report_table(render_finetune_table(data), readme, "bench-aligner-finetune")

@@ -47,7 +47,7 @@ def test_align_reports_mismatched_files(tmp_path, tiny_model_dir):
 
 def test_benchmarks_name_a_missing_shared_data_folder(tmp_path):
     missing = tmp_path / "no-such-data"
-    for command in ("bench-transfer", "bench-ablation"):
+    for command in ("bench-transfer", "bench-ablation", "bench-aligner-finetune"):
         result = runner.invoke(app, [command, "--shared-data", str(missing), "--output", str(tmp_path / "m.json")])
         assert result.exit_code == 1, (command, result.output)
         assert f"--shared-data {missing} is not a folder" in result.output

@@ -137,6 +137,19 @@ def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
     assert json.loads((project / "metrics/de-combined.json").read_text())["gold"]["test"]["sentences"] == 12
 
 
+def test_train_aligner_workflow_writes_an_aligner_that_the_projection_uses(project, tiny_model_dir):
+    result = run_workflow(project, "train-aligner", tiny_model_dir, aligner_steps=6)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "step 6/6" in result.stderr
+    aligner = project / "training/aligner-en-de"
+    assert json.loads((aligner / "xproj-aligner.json").read_text())["steps"] == 6
+
+    projected = run_workflow(project, "project-parallel", tiny_model_dir, aligner_model=str(aligner))
+    assert projected.returncode == 0, projected.stdout[-3000:] + projected.stderr[-3000:]
+    settings = json.loads(next((project / "corpus/en-de").rglob("settings.json")).read_text())
+    assert settings["model"] == str(aligner)
+
+
 def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
     missing = run_workflow(project, "all", tiny_model_dir, parallel_dir="assets/nowhere")
     assert missing.returncode != 0 and "assets/nowhere" in missing.stdout + missing.stderr

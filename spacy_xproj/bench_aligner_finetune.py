@@ -1,0 +1,153 @@
+"""Aligner fine-tuning benchmark: the default encoder against one fine-tuned by `train-aligner`, in one run.
+
+The fine-tuned encoder trains on news pairs from `parallel/wmt-news` (English with French,
+German, Spanish and Chinese by default), minus every pair one of whose sides is a sentence
+of the gold sets it is scored on. Both encoders are then scored the same way: AER on
+`alignment-gold` (en-fr, ro-en, ja-en) for the extraction methods, and entity-level F1 of
+gold English entities projected onto the German and Spanish Europarl-NER sentences with the
+projection workflow's defaults. Rows are written as they are measured, so a run resumes.
+"""
+import random
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .aligner_training import AlignerTrainingSettings, WordPair, tokenize_pairs, train_aligner
+from .bench_align import GOLD_SETS, METHODS, read_gold_set, run_xlmr_aligner
+from .metrics import Results
+
+# training language -> (wmt-news folder, English suffix, other suffix)
+TRAINING_TEXT: Dict[str, Tuple[str, str, str]] = {
+    "fr": ("wmt-news/fra-eng", ".eng", ".fra"),
+    "de": ("wmt-news/deu-eng", ".eng", ".deu"),
+    "es": ("wmt-news/spa-eng", ".eng", ".spa"),
+    "zh": ("wmt-news/zho-eng", ".eng", ".zho"),
+}
+SCORED_METHODS = ("bisoftmax", "argmax", "itermax")
+PROJECTION_LANGS = ("de", "es")
+
+
+def _sentence_key(words: Sequence[str]) -> str:
+    # tokenizations differ between the gold files and spaCy; compare the characters
+    return "".join(words).lower()
+
+
+def gold_sentence_keys(shared_data: Path) -> set:
+    """Both sides of every gold alignment pair and every Europarl-NER sentence."""
+    from .bench_projection import read_europarl
+
+    keys = set()
+    for name in GOLD_SETS:
+        pairs, _, _ = read_gold_set(shared_data / "alignment-gold", name)
+        keys.update(_sentence_key(side) for pair in pairs for side in pair)
+    for lang in ("en", "de", "es"):
+        keys.update(_sentence_key(words) for words, _ in read_europarl(shared_data / "europarl-ner", lang))
+    return keys
+
+
+def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: int, excluded: set, seed: int) -> Tuple[List[WordPair], Dict]:
+    """`per_lang` random pairs per language (English first), none sharing a side with `excluded`."""
+    from .parallel import read_line_aligned
+
+    pairs: List[WordPair] = []
+    report: Dict[str, Dict[str, int]] = {}
+    for lang in langs:
+        if lang not in TRAINING_TEXT:
+            raise ValueError(f"No training text for {lang!r}: choose from {sorted(TRAINING_TEXT)}.")
+        folder, english_suffix, other_suffix = TRAINING_TEXT[lang]
+        lines = []
+        for english_file in sorted((parallel_dir / folder).glob(f"*{english_suffix}")):
+            other_file = english_file.with_suffix(other_suffix)
+            if other_file.exists():
+                lines.extend(read_line_aligned(english_file, other_file))
+        if not lines:
+            raise FileNotFoundError(f"No *{english_suffix} / *{other_suffix} files in {parallel_dir / folder}")
+        random.Random(seed).shuffle(lines)
+        # tokenize a margin beyond per_lang, so excluded and empty pairs can be replaced
+        tokenized, _ = tokenize_pairs(iter(lines[: int(per_lang * 1.2) + 50]), "en", lang)
+        kept = [p for p in tokenized if _sentence_key(p[0]) not in excluded and _sentence_key(p[1]) not in excluded]
+        report[lang] = {"available": len(lines), "excluded_as_gold": len(tokenized) - len(kept), "used": min(per_lang, len(kept))}
+        pairs.extend(kept[:per_lang])
+    random.Random(seed).shuffle(pairs)
+    return pairs, report
+
+
+def projection_f1(shared_data: Path, model: str, lang: str, layer: int) -> Dict:
+    """Gold English Europarl entities projected onto `lang` with the projection workflow's defaults."""
+    import spacy
+
+    from .bench_projection import DEFAULT_METHOD, DEFAULT_POLICY, align_with_component, parallel_docs, project_docs, read_europarl
+    from .conll import score_entities
+
+    english, target = read_europarl(shared_data / "europarl-ner", "en"), read_europarl(shared_data / "europarl-ner", lang)
+    docs = parallel_docs(spacy.blank(lang), english, target)
+    align_with_component(docs, lang, model, METHODS[DEFAULT_METHOD], layer)
+    row = score_entities(project_docs(docs, lang, DEFAULT_POLICY), [set(e) for _, e in target])
+    row["method"] = DEFAULT_METHOD
+    return row
+
+
+def run_finetune_benchmark(
+    shared_data: Path,
+    output: Path,
+    work_dir: Path,
+    model: str,
+    settings: AlignerTrainingSettings,
+    langs: Sequence[str] = ("fr", "de", "es", "zh"),
+    fresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> Dict:
+    from .alignment import score_alignments
+
+    results = Results(output, fresh)
+    tuned_dir = work_dir / "aligner"
+    per_lang = settings.steps * settings.batch_size // len(langs)  # each pair seen once
+    results.data["setup"] = {"base_model": model, "training": {**vars(settings), "langs": list(langs), "pairs_per_lang": per_lang}}
+    results.save()
+    if not results.has("training"):
+        pairs, report = sample_training_pairs(shared_data / "parallel", langs, per_lang, gold_sentence_keys(shared_data), settings.seed)
+        log(f"training pairs: {report}")
+        summary = train_aligner(pairs, tuned_dir, settings, log=log)
+        results.put("training", {"pairs": summary["pairs"], "per_language": report, "steps": summary["steps"],
+                                 "seconds": summary["training_seconds"], "first_loss": summary["first_loss"], "last_loss": summary["last_loss"]})
+    encoders = {"default": model, "fine-tuned": str(tuned_dir)}
+    for name, (_, _, _) in GOLD_SETS.items():
+        pairs, sure, possible = read_gold_set(shared_data / "alignment-gold", name)
+        for method in SCORED_METHODS:
+            for encoder, path in encoders.items():
+                key = f"{encoder}/{name}/{method}"
+                if results.has(key):
+                    continue
+                links, seconds = run_xlmr_aligner(path, pairs, METHODS[method], settings.layer, "subwords", 32, repeats=1)
+                row = {k: round(v, 4) for k, v in score_alignments(links, sure, possible).as_dict().items()}
+                results.put(key, row)
+                log(f"{key}: AER {row['aer']:.4f}")
+    for lang in PROJECTION_LANGS:
+        for encoder, path in encoders.items():
+            key = f"{encoder}/projection-en-{lang}"
+            if not results.has(key):
+                results.put(key, projection_f1(shared_data, path, lang, settings.layer))
+                log(f"{key}: F1 {results.data['rows'][key]['f']}")
+    return results.data
+
+
+def render_finetune_table(data: Dict) -> str:
+    rows = data["rows"]
+    lines = ["| gold set | measure | default encoder | fine-tuned | change |", "|---|---|---|---|---|"]
+    for name in GOLD_SETS:
+        for method in SCORED_METHODS:
+            base, tuned = rows.get(f"default/{name}/{method}"), rows.get(f"fine-tuned/{name}/{method}")
+            if base and tuned:
+                lines.append(f"| {name} | AER {method} | {100 * base['aer']:.1f} | {100 * tuned['aer']:.1f} | {100 * (tuned['aer'] - base['aer']):+.1f} |")
+    for lang in PROJECTION_LANGS:
+        base, tuned = rows.get(f"default/projection-en-{lang}"), rows.get(f"fine-tuned/projection-en-{lang}")
+        if base and tuned:
+            lines.append(f"| europarl en-{lang} | projection F1 ({base['method']}) | {base['f']:.1f} | {tuned['f']:.1f} | {tuned['f'] - base['f']:+.1f} |")
+    training = rows.get("training")
+    if training:
+        setup = data["setup"]["training"]
+        lines.append("")
+        lines.append(
+            f"Fine-tuning: {setup['objective']}, {training['pairs']} news pairs (en-{', en-'.join(setup['langs'])}), "
+            f"{training['steps']} steps of {setup['batch_size']}, layers 1-{setup['layer']}, {training['seconds'] / 60:.1f} min on this CPU."
+        )
+    return "\n".join(lines) + "\n"
