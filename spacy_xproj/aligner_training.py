@@ -47,7 +47,7 @@ class AlignerTrainingSettings:
 
     model: str
     layer: int = 7
-    objective: str = "self-training"
+    objective: str = "contrastive"
     steps: int = 500
     batch_size: int = 16
     learn_rate: float = 2e-5

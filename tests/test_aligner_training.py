@@ -16,7 +16,7 @@ from spacy_xproj.aligner_training import (
     tokenize_pairs,
     train_aligner,
 )
-from spacy_xproj.alignment_objectives import PairBatch, self_training_loss
+from spacy_xproj.alignment_objectives import OBJECTIVES, PairBatch
 from spacy_xproj.bench_align import aligner_pipeline
 from spacy_xproj.parallel import ParallelLine, get_alignment, make_parallel_doc
 
@@ -54,7 +54,8 @@ def mean_objective(model_dir, pairs, config):
     with torch.no_grad():
         source, source_mask = encoder.encode([s for s, _ in data])
         target, target_mask = encoder.encode([t for _, t in data])
-        return float(self_training_loss(PairBatch(source, source_mask, target, target_mask), config.temperature, config.distortion, config.threshold)["loss"])
+        batch = PairBatch(source, source_mask, target, target_mask)
+        return float(OBJECTIVES[config.objective](batch, config.temperature, config.distortion, config.threshold)["loss"])
 
 
 def test_tokenize_pairs_segments_languages_without_spaces_and_drops_empty_sides():
@@ -73,8 +74,9 @@ def test_epoch_batches_cover_every_pair_once_and_repeat_for_the_same_seed():
     assert batches != epoch_batches(lengths, 3, seed=1, epoch=1)
 
 
-def test_training_lowers_the_objective_and_saves_a_complete_model(tmp_path, tiny_model_dir):
-    pairs, config = word_pairs(), settings(tiny_model_dir, steps=30)
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_training_lowers_the_objective_and_saves_a_complete_model(tmp_path, tiny_model_dir, objective):
+    pairs, config = word_pairs(), settings(tiny_model_dir, steps=30, objective=objective)
     before = mean_objective(tiny_model_dir, pairs, config)
     messages = []
     summary = train_aligner(pairs, tmp_path / "aligner", config, log_every=10, log=messages.append)
