@@ -442,6 +442,7 @@ def bench_aligner_finetune(
     steps: int = typer.Option(600, "--steps"),
     batch_size: int = typer.Option(16, "--batch-size"),
     learn_rate: float = typer.Option(5e-5, "--learn-rate"),
+    adapt_steps: int = typer.Option(100, "--adapt-steps", help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
     seed: int = typer.Option(0, "--seed"),
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows (the trained encoder in --work-dir is replaced only by a finished run)."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
@@ -453,5 +454,5 @@ def bench_aligner_finetune(
     shared_data_or_exit(shared_data)
     settings = AlignerTrainingSettings(model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
     data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, [x.strip() for x in langs.split(",") if x.strip()],
-                                  fresh=fresh, log=lambda m: typer.echo(m, err=True))
+                                  adapt_steps=adapt_steps, fresh=fresh, log=lambda m: typer.echo(m, err=True))
     report_table(render_finetune_table(data), readme, "bench-aligner-finetune")

@@ -41,10 +41,12 @@ def test_benchmark_trains_once_scores_both_encoders_and_resumes(tmp_path, tiny_m
     tiny_benchmark_data(shared)
     output, work = tmp_path / "metrics.json", tmp_path / "work"
     settings = AlignerTrainingSettings(model=tiny_model_dir, layer=1, steps=4, batch_size=4, learn_rate=1e-3)
-    data = run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr", "de"), log=lambda m: None)
+    data = run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr", "de"), adapt_steps=2, log=lambda m: None)
     rows = data["rows"]
+    assert rows["adapted-training/alignment-gold-text"]["pairs"] == 6  # two pairs in each of the three gold sets
+    assert rows["adapted-training/europarl-text"]["pairs"] == 12  # six English sentences, paired with de and with es
     assert rows["training"]["steps"] == 4 and rows["training"]["pairs"] == 16  # steps * batch size, split over two languages
-    for encoder in ("default", "fine-tuned"):
+    for encoder in ("default", "fine-tuned", "adapted"):
         for name in ("enfr", "roen", "jaen"):
             assert 0.0 <= rows[f"{encoder}/{name}/bisoftmax"]["aer"] <= 1.0
         assert rows[f"{encoder}/projection-en-de"]["support"] == sum(len(spans) for _, (_, spans) in tiny_corpus(6))
@@ -54,5 +56,5 @@ def test_benchmark_trains_once_scores_both_encoders_and_resumes(tmp_path, tiny_m
 
     model_file = work / "aligner" / "model.safetensors"
     stamp = model_file.stat().st_mtime_ns
-    again = run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr", "de"), log=lambda m: None)
+    again = run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr", "de"), adapt_steps=2, log=lambda m: None)
     assert model_file.stat().st_mtime_ns == stamp and again["rows"] == json.loads(output.read_text())["rows"]
