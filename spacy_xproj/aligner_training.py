@@ -147,16 +147,10 @@ class TruncatedEncoder:
 
     def __init__(self, model_name: str, layer: int):
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
-        from .encoders import _encoder_layers, resolve_encoder
+        from .encoders import _encoder_layers, load_encoder
 
-        resolved = resolve_encoder(model_name)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(resolved, use_fast=True)
-            self.model = AutoModel.from_pretrained(resolved)
-        except (OSError, ValueError) as err:
-            raise OSError(f"Could not load the encoder {model_name!r} to fine-tune ({err}).") from err
+        self.tokenizer, self.model = load_encoder(model_name)
         self.all_layers = _encoder_layers(self.model)
         if not 1 <= layer <= len(self.all_layers):
             raise ValueError(f"Encoder {model_name!r} has {len(self.all_layers)} layers; the alignment layer must be 1..{len(self.all_layers)}, got {layer}.")

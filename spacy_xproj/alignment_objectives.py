@@ -36,10 +36,14 @@ def _centred_unit(vectors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.normalize((vectors - mean) * weights, dim=-1)
 
 
-def alignment_logits(batch: PairBatch, temperature: float, distortion: float) -> torch.Tensor:
+def unit_vectors(batch: PairBatch):
+    """Centred unit vectors of both sides, in float32; padding positions are zero."""
+    return _centred_unit(batch.source.float(), batch.source_mask), _centred_unit(batch.target.float(), batch.target_mask)
+
+
+def alignment_logits(batch: PairBatch, temperature: float, distortion: float, units=None) -> torch.Tensor:
     """[B, m, n]: (centred cosine - distortion * (i/m - j/n)^2) / temperature; padding cells masked."""
-    source = _centred_unit(batch.source.float(), batch.source_mask)
-    target = _centred_unit(batch.target.float(), batch.target_mask)
+    source, target = units if units is not None else unit_vectors(batch)
     cosine = source @ target.transpose(1, 2)
     m = batch.source_mask.sum(1, keepdim=True).float()
     n = batch.target_mask.sum(1, keepdim=True).float()
@@ -73,15 +77,14 @@ def self_training_loss(batch: PairBatch, temperature: float, distortion: float, 
 
 
 def contrastive_loss(batch: PairBatch, temperature: float, distortion: float, threshold: float) -> Dict[str, torch.Tensor]:
-    logits = alignment_logits(batch, temperature, distortion)
+    source, target = unit_vectors(batch)
+    logits = alignment_logits(batch, temperature, distortion, (source, target))
     forward, backward = bidirectional_probabilities(logits)
     cells = batch.source_mask[:, :, None] & batch.target_mask[:, None, :]
     guide = guide_links(forward, backward, cells, threshold)
     pair, i, j = guide.nonzero(as_tuple=True)
     if len(pair) == 0:  # nothing confident yet: no signal, but keep the graph for a uniform backward()
         return {"loss": logits.sum() * 0.0, "links": torch.tensor(0.0)}
-    source = _centred_unit(batch.source.float(), batch.source_mask)
-    target = _centred_unit(batch.target.float(), batch.target_mask)
     # every content subword of the batch, flattened; a link's positive is its own partner
     source_rows = batch.source_mask.flatten().nonzero(as_tuple=True)[0]
     target_rows = batch.target_mask.flatten().nonzero(as_tuple=True)[0]
