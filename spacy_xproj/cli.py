@@ -125,7 +125,7 @@ def train_aligner_command(
     model: str = MODEL,
     layer: int = typer.Option(7, "--layer", help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
     objective: str = typer.Option("contrastive", "--objective", help="contrastive (in-batch InfoNCE on its own confident links) | self-training (awesome-align's SO objective)"),
-    steps: int = typer.Option(1000, "--steps"),
+    steps: int = typer.Option(600, "--steps", help="Optimizer steps of --batch-size pairs (600: what bench-aligner-finetune measures)."),
     batch_size: int = typer.Option(16, "--batch-size", help="Sentence pairs per step."),
     learn_rate: float = typer.Option(5e-5, "--learn-rate"),
     max_pairs: int = typer.Option(0, "--max-pairs", help="Train on a random sample of this many pairs (0: all)."),
