@@ -66,6 +66,8 @@ class AlignerTrainingSettings:
         for name in ("layer", "steps", "batch_size", "max_subwords"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if not (self.temperature > 0 and self.learn_rate > 0 and 0 < self.threshold < 1):
+            raise ValueError(f"Need temperature > 0, learn_rate > 0 and 0 < threshold < 1; got {self.temperature}, {self.learn_rate}, {self.threshold}.")
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -213,18 +215,23 @@ def _check_output_is_replaceable(output: Path) -> None:
 
 
 def _replace_directory(staging: Path, output: Path) -> None:
-    """Rename a complete `staging` directory to `output`, retiring any previous one only after."""
-    if output.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
-        os.rename(output, retired / output.name)
+    """Rename a complete `staging` directory to `output`; a previous one is put back if the swap fails."""
+    if not output.exists():
         os.rename(staging, output)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+    os.rename(output, retired / output.name)
+    try:
+        os.rename(staging, output)
+    except OSError:
+        os.rename(retired / output.name, output)
+        raise
+    finally:
         shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.rename(staging, output)
 
 
 class TrainingStopped(Exception):
-    """Training stopped early on request (SIGTERM, or `stop_after`); the checkpoint holds its state."""
+    """Training stopped early on request (Ctrl-C, SIGTERM or `stop_after`); the checkpoint holds its state."""
 
 
 def _format_seconds(seconds: float) -> str:
@@ -252,6 +259,8 @@ def train_aligner(
     import torch
 
     settings.check()
+    if checkpoint_every < 1 or log_every < 1:
+        raise ValueError(f"checkpoint_every and log_every must be at least 1, got {checkpoint_every} and {log_every}.")
     output = Path(output)
     _check_output_is_replaceable(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -272,9 +281,14 @@ def train_aligner(
     step, history, seconds_before = 0, [], 0.0
     checkpoint = checkpoint_dir(output)
     if restart and checkpoint.exists():
+        if any(child.name not in ("state.pt", "state.pt.partial") for child in checkpoint.iterdir()):
+            raise FileExistsError(f"{checkpoint} holds files that are not a spacy_xproj checkpoint; remove it yourself.")
         shutil.rmtree(checkpoint)
     if (checkpoint / "state.pt").exists():
-        state = torch.load(checkpoint / "state.pt", weights_only=False)
+        try:
+            state = torch.load(checkpoint / "state.pt", weights_only=False)
+        except (RuntimeError, EOFError, OSError) as err:
+            raise ValueError(f"{checkpoint / 'state.pt'} cannot be read ({err}); pass --restart to start over.") from err
         if state["identity"] != identity:
             raise ValueError(
                 f"{checkpoint} was written by a run with other settings or data ({state['identity']['settings']}); "
@@ -297,19 +311,19 @@ def train_aligner(
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
         })
 
-    def request_stop(signum, frame):
-        raise TrainingStopped()
-
     objective = OBJECTIVES[settings.objective]
     log(f"Training {settings.objective} on {len(data)} pairs ({too_long} longer than {settings.max_subwords} subwords left out), "
         f"{sum(p.numel() for p in parameters.values()) / 1e6:.1f}M trainable parameters, layers 1-{settings.layer}, {settings.steps} steps")
-    previous_handler = signal.signal(signal.SIGTERM, request_stop) if _in_main_thread() else None
     start, start_step, run_steps = time.perf_counter(), step, 0
     encoder.model.train()
-    try:
+    # Ctrl-C and SIGTERM only raise a flag, read between steps: a checkpoint never holds half a step.
+    with _StopRequests() as stop:
         while step < settings.steps:
-            if stop_after is not None and run_steps >= stop_after:
-                raise TrainingStopped()
+            if stop.requested or (stop_after is not None and run_steps >= stop_after):
+                save_checkpoint()
+                log(f"Stopped at step {step}/{settings.steps}; checkpoint in {checkpoint}. Run the same command again to resume. "
+                    f"{output} was not changed.")
+                raise TrainingStopped(f"stopped at step {step}/{settings.steps}")
             batch_ids = schedule[step]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.precision == "bfloat16"):
                 source, source_mask = encoder.encode([data[k][0] for k in batch_ids])
@@ -329,32 +343,54 @@ def train_aligner(
                 log(f"step {step}/{settings.steps}  loss {sum(h[1] for h in recent) / len(recent):.4f}  "
                     f"links/pair {sum(h[2] for h in recent) / len(recent):.1f}  {rate * settings.batch_size:.1f} pairs/s  "
                     f"elapsed {_format_seconds(elapsed)}  ETA {_format_seconds((settings.steps - step) / rate)}")
-            if step % checkpoint_every == 0 and step < settings.steps:
-                save_checkpoint()
-    except (KeyboardInterrupt, TrainingStopped):  # Ctrl-C propagates as itself, after the checkpoint
-        save_checkpoint()
-        log(f"Stopped at step {step}/{settings.steps}; checkpoint in {checkpoint}. Run the same command again to resume. "
-            f"{output} was not changed.")
-        raise
-    finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
-    encoder.model.eval()
-    summary = {
-        **identity, "base_model": settings.model, "pairs_too_long": too_long, "steps": step,
-        "training_seconds": round(seconds_before + time.perf_counter() - start, 1), "first_loss": history[0][1] if history else None,
-        "last_loss": round(sum(h[1] for h in history[-log_every:]) / max(1, len(history[-log_every:])), 5) if history else None,
-    }
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-    try:
-        encoder.save(staging, summary)
-        _replace_directory(staging, output)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+            if step % checkpoint_every == 0 or step == settings.steps:
+                save_checkpoint()  # also after the last step: a failed save below loses no training
+        encoder.model.eval()
+        summary = {
+            **identity, "base_model": settings.model, "pairs_too_long": too_long, "steps": step,
+            "training_seconds": round(seconds_before + time.perf_counter() - start, 1), "first_loss": history[0][1] if history else None,
+            "last_loss": round(sum(h[1] for h in history[-log_every:]) / max(1, len(history[-log_every:])), 5) if history else None,
+        }
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+        try:
+            encoder.save(staging, summary)
+            os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; the model is for everyone who could read the old one
+            _replace_directory(staging, output)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(checkpoint, ignore_errors=True)
     log(f"Saved the fine-tuned encoder to {output}")
     return summary
+
+
+class _StopRequests:
+    """While active, SIGINT and SIGTERM set `requested` instead of interrupting; the old handlers come back on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = False
+        self._previous: Dict[int, object] = {}
+
+    def _request(self, signum, frame) -> None:
+        self.requested = True
+
+    def __enter__(self) -> "_StopRequests":
+        if _in_main_thread():  # signal handlers can only be set from the main thread
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._request)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _in_main_thread() -> bool:

@@ -1,8 +1,7 @@
 """Training objectives for word alignment, on a batch of subword vectors (pure torch).
 
-Both objectives read the similarity the BiSoftmax extractor thresholds: centred cosine
-minus a distortion penalty, over a temperature. Training therefore sharpens exactly the
-probabilities that extraction keeps or drops.
+Both objectives take their guide links from the similarity BiSoftmax thresholds at the
+subword level: centred cosine minus a distortion penalty, over a temperature.
 
 - Self-training (awesome-align's "SO" objective, Dou & Neubig 2021, sec. 2.2): the model
   extracts its own confident bidirectional links A (no gradient through A) and raises the
@@ -10,7 +9,8 @@ probabilities that extraction keeps or drops.
   where P_fwd is the softmax over target subwords, P_bwd over source subwords, m and n the lengths.
 - Contrastive (InfoNCE over the batch): a linked source subword must pick its target
   subword among the target subwords of *every* sentence in the batch, and vice versa;
-  the other sentences supply the hard negatives a single pair lacks.
+  the other sentences supply the hard negatives a single pair lacks. Its scores are centred
+  cosine over the temperature; the distortion term (defined within a pair) shapes only the guide.
 """
 from typing import Callable, Dict, NamedTuple
 

@@ -114,16 +114,24 @@ def run_finetune_benchmark(
 ) -> Dict:
     from .alignment import score_alignments
 
+    settings.check()
+    if not langs:
+        raise ValueError("Name at least one training language (--langs).")
+    if adapt_steps < 1:
+        raise ValueError(f"adapt_steps must be at least 1, got {adapt_steps}.")
     results = Results(output, fresh)
     tuned_dir = work_dir / "aligner"
-    per_lang = settings.steps * settings.batch_size // len(langs)  # each pair seen once
-    results.data["setup"] = {"base_model": model, "training": {**vars(settings), "langs": list(langs), "pairs_per_lang": per_lang}, "adapt_steps": adapt_steps}
+    per_lang = settings.steps * settings.batch_size // len(langs)  # sampled per language; pairs over max_subwords are left out later
+    setup = {"base_model": model, "training": {**vars(settings), "langs": list(langs), "pairs_per_lang": per_lang}, "adapt_steps": adapt_steps}
+    if results.data["rows"] and results.data.get("setup") != setup:
+        raise ValueError(f"{output} holds rows measured with other settings ({results.data.get('setup')}); pass --fresh to start over, or use another --output.")
+    results.data["setup"] = setup
     results.save()
 
     def train(key: str, pairs: List[WordPair], directory: Path, config: AlignerTrainingSettings, **extra) -> None:
         if results.has(key):
             return
-        summary = train_aligner(pairs, directory, config, log=log)
+        summary = train_aligner(pairs, directory, config, restart=fresh, log=log)
         results.put(key, {"pairs": summary["pairs"], "steps": summary["steps"], "seconds": summary["training_seconds"],
                           "first_loss": summary["first_loss"], "last_loss": summary["last_loss"], **extra})
 

@@ -125,16 +125,19 @@ def train_aligner_command(
     model: str = MODEL,
     layer: int = typer.Option(7, "--layer", help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
     objective: str = typer.Option("contrastive", "--objective", help="contrastive (in-batch InfoNCE on its own confident links) | self-training (awesome-align's SO objective)"),
-    steps: int = typer.Option(600, "--steps", help="Optimizer steps of --batch-size pairs (600: what bench-aligner-finetune measures)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Sentence pairs per step."),
+    steps: int = typer.Option(600, "--steps", min=1, help="Optimizer steps of --batch-size pairs (600: what bench-aligner-finetune measures)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Sentence pairs per step."),
     learn_rate: float = typer.Option(5e-5, "--learn-rate"),
-    max_pairs: int = typer.Option(0, "--max-pairs", help="Train on a random sample of this many pairs (0: all)."),
+    max_pairs: int = typer.Option(0, "--max-pairs", min=0, help="Train on a random sample of this many pairs (0: all)."),
     precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (autocast)"),
     seed: int = typer.Option(0, "--seed"),
-    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="Steps between checkpoints in OUTPUT.checkpoint/."),
+    checkpoint_every: int = typer.Option(100, "--checkpoint-every", min=1, help="Steps between checkpoints in OUTPUT.checkpoint/."),
     restart: bool = typer.Option(False, "--restart", help="Discard an earlier run's checkpoint instead of resuming from it."),
 ) -> None:
-    """Fine-tune the encoder for word alignment on a parallel corpus; resumes from its checkpoint when run again."""
+    """Fine-tune the encoder for word alignment on a parallel corpus; resumes from its checkpoint when run again.
+
+    Ctrl-C or SIGTERM stops it after the current step, with a checkpoint (exit code 130).
+    """
     import random
 
     from .aligner_training import AlignerTrainingSettings, TrainingStopped, tokenize_pairs, train_aligner
@@ -155,7 +158,7 @@ def train_aligner_command(
     except (ValueError, FileExistsError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
-    except (KeyboardInterrupt, TrainingStopped):
+    except TrainingStopped:
         raise typer.Exit(130)
     typer.echo(str(output))
 
@@ -439,12 +442,12 @@ def bench_aligner_finetune(
     langs: str = typer.Option("fr,de,es,zh", "--langs", help="Languages whose English news pairs train the aligner."),
     layer: int = typer.Option(7, "--layer"),
     objective: str = typer.Option("contrastive", "--objective", help="contrastive | self-training"),
-    steps: int = typer.Option(600, "--steps"),
-    batch_size: int = typer.Option(16, "--batch-size"),
+    steps: int = typer.Option(600, "--steps", min=1),
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
     learn_rate: float = typer.Option(5e-5, "--learn-rate"),
-    adapt_steps: int = typer.Option(100, "--adapt-steps", help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
+    adapt_steps: int = typer.Option(100, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
     seed: int = typer.Option(0, "--seed"),
-    fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows (the trained encoder in --work-dir is replaced only by a finished run)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows and checkpoints (the encoders in --work-dir are replaced only by finished runs)."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
 ) -> None:
     """Default vs fine-tuned encoder: AER on the gold alignments and projection F1 on Europarl-NER, with training time; resumable."""
@@ -453,6 +456,10 @@ def bench_aligner_finetune(
 
     shared_data_or_exit(shared_data)
     settings = AlignerTrainingSettings(model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
-    data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, [x.strip() for x in langs.split(",") if x.strip()],
-                                  adapt_steps=adapt_steps, fresh=fresh, log=lambda m: typer.echo(m, err=True))
+    try:
+        data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, [x.strip() for x in langs.split(",") if x.strip()],
+                                      adapt_steps=adapt_steps, fresh=fresh, log=lambda m: typer.echo(m, err=True))
+    except (ValueError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
     report_table(render_finetune_table(data), readme, "bench-aligner-finetune")

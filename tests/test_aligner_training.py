@@ -152,3 +152,25 @@ def test_bad_settings_fail_before_training(tmp_path, tiny_model_dir, field, valu
     with pytest.raises(ValueError, match=message):
         train_aligner(word_pairs(), tmp_path / "aligner", settings(tiny_model_dir, **{field: value}), log=lambda m: None)
     assert not (tmp_path / "aligner").exists()
+
+
+def test_sigterm_stops_after_the_current_step_with_a_checkpoint_and_restores_the_handler(tmp_path, tiny_model_dir):
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    output = tmp_path / "aligner"
+
+    def log(message):
+        if message.startswith("step 2/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(TrainingStopped, match="step 2/8"):
+        train_aligner(word_pairs(), output, settings(tiny_model_dir, steps=8), log_every=1, log=log)
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert torch.load(checkpoint_dir(output) / "state.pt", weights_only=False)["step"] == 2
+    assert not output.exists()
+
+    summary = train_aligner(word_pairs(), output, settings(tiny_model_dir, steps=8), log=lambda m: None)
+    assert summary["steps"] == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aligner"]  # no checkpoint, staging or retired folders left

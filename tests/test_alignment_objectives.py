@@ -131,7 +131,7 @@ def test_gradient_steps_on_the_vectors_lower_the_objective(objective):
     losses = []
     for _ in range(20):
         result = objective(PairBatch(source, batch.source_mask, target, batch.target_mask), TEMPERATURE, DISTORTION, THRESHOLD)
-        losses.append(float(result["loss"]))
+        losses.append(result["loss"].item())
         optimizer.zero_grad()
         result["loss"].backward()
         optimizer.step()

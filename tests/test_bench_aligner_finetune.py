@@ -58,3 +58,18 @@ def test_benchmark_trains_once_scores_both_encoders_and_resumes(tmp_path, tiny_m
     stamp = model_file.stat().st_mtime_ns
     again = run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr", "de"), adapt_steps=2, log=lambda m: None)
     assert model_file.stat().st_mtime_ns == stamp and again["rows"] == json.loads(output.read_text())["rows"]
+
+
+def test_benchmark_refuses_to_mix_rows_of_other_settings(tmp_path, tiny_model_dir):
+    import pytest
+
+    shared = tmp_path / "shared"
+    tiny_benchmark_data(shared)
+    output, work = tmp_path / "metrics.json", tmp_path / "work"
+    settings = AlignerTrainingSettings(model=tiny_model_dir, layer=1, steps=2, batch_size=4)
+    run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None)
+    changed = AlignerTrainingSettings(model=tiny_model_dir, layer=1, steps=3, batch_size=4)
+    with pytest.raises(ValueError, match="--fresh"):
+        run_finetune_benchmark(shared, output, work, tiny_model_dir, changed, langs=("fr",), adapt_steps=1, log=lambda m: None)
+    data = run_finetune_benchmark(shared, output, work, tiny_model_dir, changed, langs=("fr",), adapt_steps=1, fresh=True, log=lambda m: None)
+    assert data["rows"]["training"]["steps"] == 3
