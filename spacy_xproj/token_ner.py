@@ -62,7 +62,7 @@ def make_token_ner(nlp: Language, name: str, model: Model, loss: TokenLoss, scor
     """Token-classification NER with a registered loss.
 
     model (Model[List[Doc], List[Floats2d]]): tag logits per token.
-    loss (TokenLoss): spacy-xproj.CrossEntropy.v1, spacy-xproj.FocalLoss.v1 or spacy-xproj.ReverseFocalLoss.v1.
+    loss (TokenLoss): spacy-xproj.CrossEntropy.v1, spacy-xproj.FocalLoss.v1 or spacy-xproj.ReverseFocalLoss.v1 / .v2.
     scorer (Optional[Callable]): spaCy's NER scorer by default.
     """
     return TokenNER(nlp.vocab, model, name, loss=loss, scorer=scorer)

@@ -75,3 +75,22 @@ def test_registered_losses_check_their_arguments():
         make_focal_loss(2.0)(LOGITS, GOLD[:2], MASK)
     value, grad = make_reverse_focal_loss(1.0)(numpy.zeros((0, 3)), numpy.zeros(0, dtype=int), numpy.zeros(0))
     assert value == 0.0 and grad.shape == (0, 3)
+
+
+def test_per_class_reverse_focal_keeps_each_class_total_and_trusts_the_agreed_token_more():
+    from spacy_xproj.losses import make_reverse_focal_loss_per_class
+
+    # rows 0-2 have gold class 0 (row 2 contradicted by the model), row 3 class 1, row 4 class 0 but unannotated
+    logits = numpy.array([[3.0, 0.0], [2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [5.0, 0.0]])
+    gold = numpy.array([0, 0, 0, 1, 0])
+    mask = numpy.array([1, 1, 1, 1, 0])
+    p = softmax(logits)[numpy.arange(5), gold]
+    value, grad = make_reverse_focal_loss_per_class(1.0)(logits, gold, mask)
+    class0 = p[:3] / p[:3].mean()  # by hand: weights p divided by their class mean
+    assert value == pytest.approx(float(-(class0 * numpy.log(p[:3])).sum() - numpy.log(p[3])))
+    _, ce_grad = make_cross_entropy()(logits, gold, mask)
+    weights = numpy.r_[class0, 1.0, 0.0]
+    numpy.testing.assert_allclose(grad, ce_grad * weights[:, None], atol=1e-12)
+    assert class0.sum() == pytest.approx(3.0) and class0[2] < 0.2 < 1.0 < class0[0]
+    # gamma 0 is cross-entropy here too
+    numpy.testing.assert_allclose(make_reverse_focal_loss_per_class(0.0)(logits, gold, mask)[1], ce_grad, atol=1e-12)
