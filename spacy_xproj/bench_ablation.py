@@ -1,5 +1,5 @@
 """Ablation on projected data: spaCy `ner`; `token_ner` with cross-entropy; + reverse focal loss;
-+ layer mix; + self-training, each with several seeds, scored on every gold dev set. It shares the
++ layer mix; reverse focal + self-training, each with several seeds, scored on every gold dev set. It shares the
 transfer benchmark's work folder, so the English teacher and the projected corpora are reused."""
 import json
 from pathlib import Path
@@ -17,7 +17,7 @@ from .bench_transfer import (
 )
 from .metrics import Results
 
-# row name -> (config, extra spacy train overrides); the self-training row reuses the row before it
+# row name -> (config, extra spacy train overrides)
 ROWS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "spacy-ner": ("configs/ner.cfg", ()),
     "token-ner-ce": ("configs/token_ner.cfg", ("--components.token_ner.loss.gamma", "0.0")),
@@ -27,7 +27,9 @@ ROWS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
         "--components.token_ner.model.tok2vec.layers", "{layers}", "--components.token_ner.model.tok2vec.width", "{width}",
     )),
 }
-SELF_TRAINED = "token-ner-rfl-mix-self"
+# the self-training row: the teacher is this row's model, the student trains with its config
+SELF_TRAINING_BASE = "token-ner-rfl"
+SELF_TRAINED = f"{SELF_TRAINING_BASE}-self"
 
 
 def run_ablation_benchmark(
@@ -57,11 +59,23 @@ def run_ablation_benchmark(
     settings = resolved(settings)
     encoder_config = json.loads((Path(settings.encoder) / "config.json").read_text())
     shape = {"gamma": gamma, "layers": encoder_config["num_hidden_layers"] + 1, "width": encoder_config["hidden_size"]}
-    teacher, _ = english_teacher(settings, log)
+
+    def measured(lang: str, seed: int, row: str) -> bool:
+        return results.has(f"{lang}/{row}/seed{seed}")
+
+    def model_needed(lang: str, seed: int, row: str) -> bool:
+        """Rows already measured train nothing, except the self-training teacher while its student is missing."""
+        return not measured(lang, seed, row) or (row == SELF_TRAINING_BASE and not measured(lang, seed, SELF_TRAINED))
+
     for lang in langs:
+        if not any(model_needed(lang, seed, row) for seed in seeds for row in ROWS):
+            continue
+        teacher, _ = english_teacher(settings, log)
         corpus_dir, _ = projected_corpus(settings, lang, teacher, log)
         for seed in seeds:
             for row, (config, overrides) in ROWS.items():
+                if not model_needed(lang, seed, row):
+                    continue
                 out = settings.work_dir / lang / "ablation" / f"{row}-seed{seed}"
                 if row == "spacy-ner" and seed == settings.seed and Path(config) == Path(settings.config):
                     out = settings.work_dir / lang / "projection"  # the transfer benchmark's projection model: same data, config, seed
@@ -71,8 +85,10 @@ def run_ablation_benchmark(
                 )
                 evaluate_row(results, f"{lang}/{row}/seed{seed}", lang, out / "model-best", training, settings, log)
 
-            # teacher-student: the last row's model labels unseen target sentences; a student learns them with the projected data
-            teacher_dir = settings.work_dir / lang / "ablation" / f"{list(ROWS)[-1]}-seed{seed}" / "model-best"
+            # teacher-student: the reverse-focal model labels unseen target sentences; a student learns them with the projected data
+            if measured(lang, seed, SELF_TRAINED):
+                continue
+            teacher_dir = settings.work_dir / lang / "ablation" / f"{SELF_TRAINING_BASE}-seed{seed}" / "model-best"
             self_labelled = settings.work_dir / lang / "ablation" / f"self-labelled-seed{seed}.spacy"
             if not self_labelled.exists():
                 raw = [line.target for line in sample_parallel_lines(settings.shared_data, lang, settings.pairs, settings.seed, skip=settings.pairs)]
@@ -81,7 +97,7 @@ def run_ablation_benchmark(
             student_data = settings.work_dir / lang / "ablation" / f"student-train-seed{seed}.spacy"
             if not student_data.exists():
                 merge_docbins([corpus_dir / "train.spacy", self_labelled], student_data)
-            config, overrides = ROWS[list(ROWS)[-1]]
+            config, overrides = ROWS[SELF_TRAINING_BASE]
             out = settings.work_dir / lang / "ablation" / f"{SELF_TRAINED}-seed{seed}"
             training = train_pipeline(
                 settings, out, student_data, corpus_dir / "dev.spacy", lang, log,

@@ -419,7 +419,7 @@ def bench_ablation(
     fresh: bool = typer.Option(False, "--fresh"),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-ablation:start/end --> in this file."),
 ) -> None:
-    """Ablation on projected data (ner; token_ner + cross-entropy, + reverse focal loss, + layer mix, + self-training); resumable."""
+    """Ablation on projected data (ner; token_ner + cross-entropy, + reverse focal loss, + layer mix; reverse focal + self-training); resumable."""
     from .bench_ablation import render_ablation_table, run_ablation_benchmark
     from .bench_transfer import TransferSettings
 

@@ -7,6 +7,8 @@ from spacy.language import Language
 from spacy.util import registry
 from thinc.api import PyTorchShim
 
+from .layer_mix import route_gradients_to_all_layers
+
 AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
 
 
@@ -109,6 +111,9 @@ def make_transformer_training(
     freeze_layers (int): number of lowest encoder layers to freeze as well.
     autocast (str): "bfloat16" computes the forward pass in bfloat16 (CPUs with AMX/AVX512-BF16), "float32" does not.
     learn_rate_scale (float): the transformer's learning rate as a multiple of `[training.optimizer.learn_rate]`.
+
+    Layer mixes (spacy-xproj.LayerMixListener.v1) listening to the component backpropagate into every
+    hidden state from here on.
     """
     if learn_rate_scale <= 0:
         raise ValueError(f"transformer_training: learn_rate_scale must be positive, not {learn_rate_scale}")
@@ -117,6 +122,7 @@ def make_transformer_training(
 
     def prepare(nlp: Language) -> Language:
         transformer = hf_transformer(nlp, component)
+        route_gradients_to_all_layers(nlp, component)
         freeze_parameters(transformer, freeze_embeddings, freeze_layers)
         if AUTOCAST_DTYPES[autocast] is not None:
             autocast_forward(transformer, AUTOCAST_DTYPES[autocast])

@@ -99,4 +99,4 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
     assert "--system.seed 1" in data["rows"]["de/token-ner-rfl-mix/seed1"]["train_command"]
     assert (tmp_path / "work" / "de" / "ablation" / "self-labelled-seed0.spacy").exists()
     table = render_ablation_table(data)
-    assert table.count("| de |") == 2 and "token-ner-rfl-mix-self" in table
+    assert table.count("| de |") == 2 and "token-ner-rfl-self" in table

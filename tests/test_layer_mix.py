@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy
 import pytest
 import spacy
@@ -91,3 +93,29 @@ def test_spacy_ner_uses_the_layer_mix_listener(tiny_model_dir):
     losses = [nlp.update(examples, sgd=optimizer, losses={})["ner"] for _ in range(12)]
     assert sum(losses[-3:]) < sum(losses[:3])
     assert not torch.equal(before, mixer.layer_logits)
+
+
+@pytest.mark.parametrize("routed", [True, False])
+def test_the_encoder_learns_through_every_mixed_layer_once_routed(tiny_model_dir, routed):
+    """All of the mix on hidden state 0 (the embeddings' output): routed, the gradient reaches the
+    embeddings' LayerNorm and not the top layer; through the last hidden state alone, it reaches neither."""
+    from spacy_xproj.training import make_transformer_training
+
+    nlp, examples = layer_mix_pipeline(tiny_model_dir, "scalar_mix")
+    nlp.initialize(lambda: examples)
+    if routed:
+        make_transformer_training(autocast="float32")(nlp)
+    mixer = find_mixer(nlp.get_pipe("token_ner").model)
+    with torch.no_grad():
+        mixer.layer_logits.copy_(torch.tensor([30.0, 0.0, 0.0]))
+    transformer = nlp.get_pipe("transformer").model.transformer
+    with pytest.warns(UserWarning, match="last hidden state only") if not routed else contextlib.nullcontext():
+        nlp.update(examples[:4], sgd=None, losses={})
+    embedding_norm = transformer.embeddings.LayerNorm.weight.grad
+    top_layer = transformer.encoder.layer[-1].output.dense.weight.grad
+    if routed:
+        assert transformer.get_input_embeddings().weight.grad is None  # frozen by the callback
+        assert float(embedding_norm.abs().sum()) > 1e-4
+        assert top_layer is None or float(top_layer.abs().sum()) < 1e-9
+    else:
+        assert embedding_norm is None or float(embedding_norm.abs().sum()) < 1e-9
