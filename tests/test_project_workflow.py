@@ -98,8 +98,8 @@ def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model
     assert report["counts"]["read"] == 48 and report["train_docs"] + report["dev_docs"] > 40
 
     nlp = spacy.load(project / "training/de/projection/model-best")
-    assert nlp.lang == "de" and nlp.pipe_names == ["transformer", "ner"]
-    assert set(nlp.get_pipe("ner").labels) == {"PER", "LOC", "ORG"}
+    assert nlp.lang == "de" and nlp.pipe_names == ["transformer", "token_ner"]
+    assert set(nlp.get_pipe("token_ner").labels) == {"PER", "LOC", "ORG"}
     target = (project / "assets/tiny/tgt.txt").read_text(encoding="utf-8").splitlines()
     predicted = list(nlp.pipe(target))
     assert sum(len(doc.ents) for doc in predicted) > 0
@@ -118,7 +118,9 @@ def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model
     package_dir = project / "packages/de_xproj_ner-0.1.0"
     assert (package_dir / "dist/de_xproj_ner-0.1.0.tar.gz").is_file()
     meta = json.loads(next(package_dir.glob("de_xproj_ner/de_xproj_ner-0.1.0/meta.json")).read_text())
-    assert meta["lang"] == "de" and meta["pipeline"] == ["transformer", "ner"]
+    assert meta["lang"] == "de" and meta["pipeline"] == ["transformer", "token_ner"]
+    # token_ner is spacy_xproj's: the package says so, so pip installs it into a user's environment
+    assert any(r.replace("-", "_").startswith("spacy_xproj") for r in meta["requirements"]), meta["requirements"]
 
 
 def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
