@@ -90,17 +90,18 @@ def project_spans(
     max_gap: int = 2,
     min_coverage: float = 0.0,
     choose: str = "best",
-    split_at_other_links: bool = False,
+    split_above: Optional[float] = None,
 ) -> Projection:
     """Project each source entity onto the span covering its aligned target words.
 
     Aligned target words closer than `max_gap` unaligned words form one cluster; a
     discontinuous projection keeps its best cluster (most alignment weight) when
     `choose="best"`, or spans them all when `choose="all"` (the naive baseline).
-    With `split_at_other_links`, a gap word aligned to a source word outside the
-    entity always splits ("de la" between "política regional" and "Unión" is
-    bridged; a verb aligned elsewhere is not). `min_coverage` is the share of the
-    entity's words that must be aligned. Edge
+    With `split_above`, a gap word linked with at least that score to a source word
+    outside the entity, and to no word of it, splits the cluster: an entity word with a
+    stray link beyond a confidently aligned verb no longer stretches the span over the
+    verb, while unaligned or weakly aligned function words ("de la") are still bridged.
+    `min_coverage` is the share of the entity's words that must be aligned. Edge
     tokens marked `trimmable` (punctuation) are cut off. Confidence: coverage times
     the mean link score inside the chosen span.
     """
@@ -124,7 +125,9 @@ def project_spans(
         if choose == "all":
             cluster = sorted(weight)
         else:
-            blocked = frozenset(j for i, j, _ in links if not start <= i < end) if split_at_other_links else frozenset()
+            blocked = frozenset(
+                j for i, j, score in links if not start <= i < end and score >= split_above and j not in weight
+            ) if split_above is not None else frozenset()
             cluster = max(_clusters(list(weight), max_gap, blocked), key=lambda c: (sum(weight[j] for j in c), -c[0]))
         span_start, span_end = _trim(cluster[0], cluster[-1] + 1, trimmable)
         if span_start >= span_end:
@@ -143,3 +146,29 @@ def project_spans(
 def naive_projection(entities: Sequence[Span], links: Sequence[Link], n_target: int, trimmable: Optional[Sequence[bool]] = None) -> Projection:
     """The baseline: the span from the first to the last target word aligned to any word of the entity."""
     return project_spans(entities, links, n_target, None, choose="all")
+
+
+OPENING_BRACKETS = {"(": ")", "[": "]", "{": "}"}
+
+
+def close_brackets(entities: Sequence[ProjectedEntity], words: Sequence[str]) -> List[ProjectedEntity]:
+    """Extend each entity over the closing brackets right after it that close brackets it opened.
+
+    Edge punctuation is trimmed from projected spans, which cuts the ")" off "Comité Europeo de
+    Normalización ( CEN )" and document codes like "( COM ( 1999 ) 101 )". Words inside another
+    entity are never taken."""
+    taken = {j for e in entities for j in range(e.start, e.end)}
+    closed = []
+    for entity in entities:
+        pending: List[str] = []
+        for word in words[entity.start : entity.end]:
+            if word in OPENING_BRACKETS:
+                pending.append(OPENING_BRACKETS[word])
+            elif pending and word == pending[-1]:
+                pending.pop()
+        end = entity.end
+        while pending and end < len(words) and words[end] == pending[-1] and end not in taken:
+            pending.pop()
+            end += 1
+        closed.append(ProjectedEntity(entity.start, end, entity.label, entity.confidence, entity.source) if end != entity.end else entity)
+    return closed

@@ -10,7 +10,7 @@ from spacy.vocab import Vocab
 
 from .parallel import PROJECTION_EXT, get_alignment, get_source
 from .serialization import ConfigOnlySerialization
-from .projection import Projection, ProjectionPolicy, naive_projection, project_spans, validate
+from .projection import Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
 UNMAPPED = ("keep", "drop", "error")
@@ -45,6 +45,24 @@ def make_span_projection(max_gap: int = 2, min_coverage: float = 0.0) -> Project
     return policy
 
 
+@util.registry.misc("spacy-xproj.SpanProjection.v2")
+def make_span_projection_v2(max_gap: int = 2, min_coverage: float = 0.0, split_above: float = 0.9) -> ProjectionPolicy:
+    """SpanProjection.v1, except that a gap word confidently aligned elsewhere splits the cluster.
+
+    max_gap (int): unaligned target words allowed inside a projected span.
+    min_coverage (float): share of the entity's words that must be aligned.
+    split_above (float): a gap word linked with at least this score to a source word outside the
+        entity (and to none inside) is not bridged. Link scores are in [0, 1]; above 1 disables it.
+    """
+    if max_gap < 0 or not 0.0 <= min_coverage <= 1.0 or split_above < 0:
+        raise ValueError(f"SpanProjection needs max_gap >= 0, 0 <= min_coverage <= 1 and split_above >= 0, got {max_gap}, {min_coverage} and {split_above}.")
+
+    def policy(entities, links, n_target, trimmable=None) -> Projection:
+        return project_spans(entities, links, n_target, trimmable, max_gap=max_gap, min_coverage=min_coverage, split_above=split_above)
+
+    return policy
+
+
 @util.registry.misc("spacy-xproj.NaiveProjection.v1")
 def make_naive_projection() -> ProjectionPolicy:
     """Baseline: from the first to the last target word aligned to any word of the entity."""
@@ -55,7 +73,8 @@ def make_naive_projection() -> ProjectionPolicy:
     "entity_projector",
     assigns=["doc.ents", f"doc._.{PROJECTION_EXT}"],
     default_config={
-        "policy": {"@misc": "spacy-xproj.SpanProjection.v1"},
+        "policy": {"@misc": "spacy-xproj.SpanProjection.v2"},
+        "balance_brackets": True,
         "label_map": {},
         "unmapped": "keep",
         "on_incomplete": "missing",
@@ -67,6 +86,7 @@ def make_entity_projector(
     nlp: Language,
     name: str,
     policy: Callable[..., Projection],
+    balance_brackets: bool,
     label_map: Dict[str, Optional[str]],
     unmapped: str,
     on_incomplete: str,
@@ -74,7 +94,9 @@ def make_entity_projector(
 ) -> "EntityProjector":
     """Set target entities from the source entities of each parallel Doc and its word alignment.
 
-    policy (Callable): registered projection policy, e.g. {"@misc": "spacy-xproj.SpanProjection.v1"}.
+    policy (Callable): registered projection policy, e.g. {"@misc": "spacy-xproj.SpanProjection.v2"}.
+    balance_brackets (bool): extend projected spans over the closing brackets of brackets they open
+        (edge punctuation trimming would cut them off).
     label_map (Dict[str, Optional[str]]): source label -> target label; null drops the label.
     unmapped (str): labels missing from a non-empty map are "keep"-t, "drop"-ped, or an "error".
     on_incomplete (str): when some source entity could not be projected: "missing" marks the tokens
@@ -82,7 +104,10 @@ def make_entity_projector(
         "keep" treats the projection as complete.
     scorer (Optional[Callable]): spaCy's NER scorer.
     """
-    return EntityProjector(nlp.vocab, name, policy=policy, label_map=label_map, unmapped=unmapped, on_incomplete=on_incomplete, scorer=scorer)
+    return EntityProjector(
+        nlp.vocab, name, policy=policy, balance_brackets=balance_brackets, label_map=label_map, unmapped=unmapped,
+        on_incomplete=on_incomplete, scorer=scorer,
+    )
 
 
 class EntityProjector(ConfigOnlySerialization, Pipe):
@@ -92,6 +117,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         name: str = "entity_projector",
         *,
         policy: ProjectionPolicy,
+        balance_brackets: bool = True,
         label_map: Optional[Dict[str, Optional[str]]] = None,
         unmapped: str = "keep",
         on_incomplete: str = "missing",
@@ -105,7 +131,9 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         self.name = name
         self.policy = policy
         self.scorer = scorer
-        self.cfg: Dict[str, Any] = {"label_map": dict(label_map or {}), "unmapped": unmapped, "on_incomplete": on_incomplete}
+        self.cfg: Dict[str, Any] = {
+            "label_map": dict(label_map or {}), "unmapped": unmapped, "on_incomplete": on_incomplete, "balance_brackets": balance_brackets,
+        }
 
     def initialize(self, get_examples: Optional[Callable[[], Iterable[Example]]] = None, *, nlp: Optional[Language] = None) -> None:
         pass
@@ -150,6 +178,8 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
             if target_label is not None:
                 entities.append((start, end, target_label))
         projection = self.policy(entities, links, len(doc), [t.is_punct for t in doc])
+        if self.cfg["balance_brackets"]:
+            projection.entities = close_brackets(projection.entities, [t.text for t in doc])
         self.set_annotations(doc, projection)
         return doc
 

@@ -5,7 +5,7 @@ from spacy.tokens import Doc, DocBin
 from spacy_xproj import get_source, make_parallel_doc
 from spacy_xproj.conll import read_conll_ner, score_entities, tags_to_spans
 from spacy_xproj.parallel import get_projection, set_alignment
-from spacy_xproj.projection import ProjectedEntity, naive_projection, project_spans, resolve_overlaps, validate
+from spacy_xproj.projection import ProjectedEntity, close_brackets, naive_projection, project_spans, resolve_overlaps, validate
 from spacy_xproj.projector import projection_status
 
 
@@ -54,6 +54,42 @@ def test_default_gap_bridges_two_function_words_but_not_three():
     # "... de la Unión Europea": three words away, so the heavier cluster stays alone
     links = [(0, 5, 0.5), (1, 1, 0.9), (2, 0, 0.9)]
     assert spans(project_spans([(0, 3, "MISC")], links, 6)) == [(0, 2, "MISC")]
+
+
+def test_a_gap_word_confidently_aligned_elsewhere_splits_the_cluster():
+    # "Poettering" (0) -> "Poettering" (0) strongly, and a stray link to "Rühren" (3);
+    # "für" (1) is weakly aligned to source 5, "das" (2) strongly to source 6
+    links = [(0, 0, 0.95), (0, 3, 0.8), (5, 1, 0.5), (6, 2, 0.93)]
+    assert spans(project_spans([(0, 1, "PER")], links, 4)) == [(0, 4, "PER")]  # gap 2: bridged
+    assert spans(project_spans([(0, 1, "PER")], links, 4, split_above=0.9)) == [(0, 1, "PER")]
+    # only the weak link in the gap: still bridged, as unaligned function words are
+    weak = [(0, 0, 0.95), (0, 2, 0.8), (5, 1, 0.5)]
+    assert spans(project_spans([(0, 1, "PER")], weak, 3, split_above=0.9)) == [(0, 3, "PER")]
+    # a gap word aligned to the entity too is the entity's: it cannot split it
+    shared = [(0, 0, 0.95), (1, 2, 0.9), (7, 1, 0.95), (1, 1, 0.3)]
+    assert spans(project_spans([(0, 2, "ORG")], shared, 3, split_above=0.9)) == [(0, 3, "ORG")]
+
+
+def test_closing_brackets_opened_inside_an_entity_are_taken_back():
+    words = "Comité Europeo ( CEN ) y ( SEC ( 1999 ) 743 ( COS ) ) )".split()
+    trimmed = [ProjectedEntity(0, 4, "ORG", 0.9, 0), ProjectedEntity(6, 14, "MISC", 0.8, 1)]
+    assert [(e.start, e.end) for e in close_brackets(trimmed, words)] == [(0, 5), (6, 16)]  # the last ")" opened nothing here
+    assert close_brackets([ProjectedEntity(7, 14, "MISC", 0.8, 1)], words)[0].end == 15
+    # brackets already balanced, or a closing bracket inside another entity: unchanged
+    assert close_brackets([ProjectedEntity(2, 5, "ORG", 0.9, 0)], words) == [ProjectedEntity(2, 5, "ORG", 0.9, 0)]
+    blocked = [ProjectedEntity(0, 3, "ORG", 0.9, 0), ProjectedEntity(3, 4, "ORG", 0.9, 1)]
+    assert close_brackets(blocked, "A ( B )".split()) == blocked
+    assert close_brackets([], []) == []
+
+
+def test_component_closes_brackets_unless_told_not_to():
+    source, target = ["the", "CEN", "(", "Committee", ")"], ["el", "CEN", "(", "Comité", ")"]
+    links = [(0, 0, 0.9), (1, 1, 0.9), (2, 2, 0.9), (3, 3, 0.9), (4, 4, 0.9)]
+    for balance, expected in ((True, "CEN ( Comité )"), (False, "CEN ( Comité")):
+        nlp = spacy.blank("es")
+        nlp.add_pipe("entity_projector", config={"balance_brackets": balance})
+        doc = nlp(aligned_doc(nlp, source, target, [(1, 4, "ORG")], links))
+        assert [e.text for e in doc.ents] == [expected]
 
 
 def test_punctuation_at_the_edges_is_trimmed():
