@@ -29,6 +29,18 @@ def ontonotes_to_conll() -> Dict[str, Optional[str]]:
     return dict(ONTONOTES_TO_CONLL)
 
 
+def span_policy(max_gap: int, min_coverage: float, split_above: Optional[float]) -> ProjectionPolicy:
+    if max_gap < 0 or not 0.0 <= min_coverage <= 1.0 or (split_above is not None and split_above < 0):
+        raise ValueError(
+            f"SpanProjection needs max_gap >= 0, 0 <= min_coverage <= 1 and split_above >= 0, got {max_gap}, {min_coverage} and {split_above}."
+        )
+
+    def policy(entities, links, n_target, trimmable=None) -> Projection:
+        return project_spans(entities, links, n_target, trimmable, max_gap=max_gap, min_coverage=min_coverage, split_above=split_above)
+
+    return policy
+
+
 @util.registry.misc("spacy-xproj.SpanProjection.v1")
 def make_span_projection(max_gap: int = 2, min_coverage: float = 0.0) -> ProjectionPolicy:
     """The span covering an entity's aligned target words: clusters split at more than `max_gap` unaligned words, the heaviest kept, punctuation trimmed at the edges.
@@ -36,13 +48,7 @@ def make_span_projection(max_gap: int = 2, min_coverage: float = 0.0) -> Project
     max_gap (int): unaligned target words allowed inside a projected span.
     min_coverage (float): share of the entity's words that must be aligned.
     """
-    if max_gap < 0 or not 0.0 <= min_coverage <= 1.0:
-        raise ValueError(f"SpanProjection needs max_gap >= 0 and 0 <= min_coverage <= 1, got {max_gap} and {min_coverage}.")
-
-    def policy(entities, links, n_target, trimmable=None) -> Projection:
-        return project_spans(entities, links, n_target, trimmable, max_gap=max_gap, min_coverage=min_coverage)
-
-    return policy
+    return span_policy(max_gap, min_coverage, None)
 
 
 @util.registry.misc("spacy-xproj.SpanProjection.v2")
@@ -54,13 +60,7 @@ def make_span_projection_v2(max_gap: int = 2, min_coverage: float = 0.0, split_a
     split_above (float): a gap word linked with at least this score to a source word outside the
         entity (and to none inside) is not bridged. Link scores are in [0, 1]; above 1 disables it.
     """
-    if max_gap < 0 or not 0.0 <= min_coverage <= 1.0 or split_above < 0:
-        raise ValueError(f"SpanProjection needs max_gap >= 0, 0 <= min_coverage <= 1 and split_above >= 0, got {max_gap}, {min_coverage} and {split_above}.")
-
-    def policy(entities, links, n_target, trimmable=None) -> Projection:
-        return project_spans(entities, links, n_target, trimmable, max_gap=max_gap, min_coverage=min_coverage, split_above=split_above)
-
-    return policy
+    return span_policy(max_gap, min_coverage, split_above)
 
 
 @util.registry.misc("spacy-xproj.NaiveProjection.v1")

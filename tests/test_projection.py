@@ -262,3 +262,10 @@ def test_shipped_config_assembles_and_projects(tiny_model_dir, tmp_path):
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "PER")]  # DATE is dropped by the OntoNotes map
     nlp.to_disk(tmp_path / "pipeline")
     assert spacy.load(tmp_path / "pipeline").pipe_names == ["xlmr_aligner", "entity_projector"]
+
+
+@pytest.mark.parametrize("bad", [{"max_gap": -1}, {"min_coverage": 1.5}, {"split_above": -0.1}])
+def test_span_projection_rejects_bad_settings(bad):
+    nlp = spacy.blank("de")
+    with pytest.raises(ValueError, match="SpanProjection needs"):
+        nlp.add_pipe("entity_projector", config={"policy": {"@misc": "spacy-xproj.SpanProjection.v2", **bad}})
