@@ -117,6 +117,11 @@ def render_ablation_table(data: Dict) -> str:
                 values = [r["gold"][gold_name]["f"] for key, r in rows.items() if key.startswith(f"{lang}/{row}/") and gold_name in r["gold"]]
                 cells.append(" / ".join(f"{v:.1f}" for v in values))
             lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + " |")
+    means = []
+    for row in data["setup"]["rows"]:
+        values = [score["f"] for key, r in rows.items() if key.split("/")[1] == row for score in r["gold"].values()]
+        means.append(f"{sum(values) / len(values):.1f}" if values else "")
+    lines.append("| all | mean of the cells | " + " | ".join(means) + " |")
     lines.append("")
     lines.append("| row | mean training time (min) |")
     lines.append("|---|---|")

@@ -100,3 +100,6 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
     assert (tmp_path / "work" / "de" / "ablation" / "self-labelled-seed0.spacy").exists()
     table = render_ablation_table(data)
     assert table.count("| de |") == 2 and "token-ner-rfl-self" in table
+    mean_row = next(line for line in table.splitlines() if line.startswith("| all | mean"))
+    ce = [r["gold"][g]["f"] for k, r in data["rows"].items() if "/token-ner-ce/" in k for g in r["gold"]]
+    assert mean_row.split(" | ")[3] == f"{sum(ce) / len(ce):.1f}"
