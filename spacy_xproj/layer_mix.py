@@ -35,7 +35,7 @@ class LayerMixer(torch.nn.Module):
         super().__init__()
         if mode not in MIXERS:
             raise ValueError(f"layer mix mode must be one of {MIXERS}, not {mode!r}")
-        self.mode, self.n_layers = mode, n_layers
+        self.mode, self.n_layers, self.width = mode, n_layers, width
         if mode == "scalar_mix":
             self.layer_logits = torch.nn.Parameter(torch.zeros(n_layers))
             self.gamma = torch.nn.Parameter(torch.ones(1))
@@ -45,8 +45,11 @@ class LayerMixer(torch.nn.Module):
 
     def layer_weights(self, stacked: torch.Tensor) -> torch.Tensor:
         """Weights over layers: (layers, 1, 1) for the scalar mix, (layers, positions, 1) for attention."""
-        if stacked.shape[0] != self.n_layers:
-            raise ValueError(f"layer mix built for {self.n_layers} hidden states, got {stacked.shape[0]} (set `layers` to the encoder's layers + 1)")
+        if stacked.shape[0] != self.n_layers or stacked.shape[-1] != self.width:
+            raise ValueError(
+                f"layer mix built for {self.n_layers} hidden states of width {self.width}, got {stacked.shape[0]} of width "
+                f"{stacked.shape[-1]}: set components.<ner component>.model.tok2vec.layers to the encoder's layers + 1 and .width to its hidden size"
+            )
         if self.mode == "scalar_mix":
             return torch.softmax(self.layer_logits, dim=0)[:, None, None] * self.gamma
         return torch.softmax(self.score(torch.tanh(self.project(stacked))), dim=0)

@@ -24,8 +24,10 @@ def test_scalar_mix_starts_as_the_mean_and_attention_weights_sum_to_one():
     assert attention(stacked).shape == (5, 8)
     # per position, the attention output lies in the span of that position's layer vectors
     torch.testing.assert_close(attention(stacked)[2], (weights[:, 2] * stacked[:, 2]).sum(dim=0))
-    with pytest.raises(ValueError, match="built for 3 hidden states, got 4"):
+    with pytest.raises(ValueError, match="built for 3 hidden states of width 8, got 4 of width 8"):
         attention(torch.randn(4, 5, 8))
+    with pytest.raises(ValueError, match="got 3 of width 16: set components"):
+        attention(torch.randn(3, 5, 16))
     with pytest.raises(ValueError, match="must be one of"):
         LayerMixer(3, 8, "max", 4)
 

@@ -83,6 +83,8 @@ def run_workflow(project: Path, workflow: str, tiny_model_dir: str, **extra_vars
         "encoder": tiny_model_dir, "layer": 1, "parallel_dir": "assets/tiny", "parallel_source": "src.txt", "parallel_target": "tgt.txt",
         "teacher": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
         "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 200, "eval_frequency": 50, "learn_rate": 0.01,
+        # the default layer-mix config is shaped for e5-small's 13 hidden states; the tiny model has 3
+        "ner_config": "configs/token_ner.cfg",
         **extra_vars,
     }
     command = [sys.executable, "-m", "spacy", "project", "run", workflow, str(project)]
