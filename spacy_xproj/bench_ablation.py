@@ -67,10 +67,9 @@ def run_ablation_benchmark(
         """Rows already measured train nothing, except the self-training teacher while its student is missing."""
         return not measured(lang, seed, row) or (row == SELF_TRAINING_BASE and not measured(lang, seed, SELF_TRAINED))
 
-    for lang in langs:
-        if not any(model_needed(lang, seed, row) for seed in seeds for row in ROWS):
-            continue
-        teacher, _ = english_teacher(settings, log)
+    pending = [lang for lang in langs if any(model_needed(lang, seed, row) for seed in seeds for row in ROWS)]
+    teacher = english_teacher(settings, log)[0] if pending else None
+    for lang in pending:
         corpus_dir, _ = projected_corpus(settings, lang, teacher, log)
         for seed in seeds:
             for row, (config, overrides) in ROWS.items():

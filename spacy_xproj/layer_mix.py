@@ -6,21 +6,22 @@ Two mixers: attention over layers, computed per wordpiece from the layers' own v
 (gamma sum_l softmax(w)_l h_l) as the simple baseline. The transformer component must return its
 hidden states: `[components.transformer.model.transformer_config] output_hidden_states = true`.
 
-spacy-transformers backpropagates into the transformer through its last hidden state only. Left so, the
-encoder would learn from the top layer's share of the mix alone (about 1/13 at the start): measured,
-that starved the encoder and cost 20-30 F1. `route_gradients_to_all_layers` (called by the
-`spacy-xproj.transformer_training.v1` callback) makes the transformer's backward pass take a gradient for
-every hidden state, and the listener then sends one per layer.
+spacy-transformers backpropagates into the transformer through its last hidden state only. Left so,
+the encoder would learn from the top layer's share of the mix alone (about 1/13 at the start):
+measured, that starved the encoder (ablation mean F1 36.1 against 54.4 without the mix).
+`route_gradients_to_all_layers` (called by the `spacy-xproj.transformer_training.v1` callback) makes
+the transformer's backward pass take a gradient for every hidden state, and the listener then sends
+one per layer.
 """
 import warnings
 from typing import Callable, List, Tuple
 
 import torch
+from spacy.language import Language
 from spacy.util import registry
 from spacy_transformers.data_classes import TransformerData
 from spacy_transformers.layers import TransformerListener
 from spacy_transformers.layers.trfs2arrays import trfs2arrays
-from spacy.language import Language
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain
 from thinc.types import Floats2d, Ragged
 from transformers.file_utils import ModelOutput

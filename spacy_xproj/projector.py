@@ -58,7 +58,8 @@ def make_span_projection_v2(max_gap: int = 2, min_coverage: float = 0.0, split_a
     max_gap (int): unaligned target words allowed inside a projected span.
     min_coverage (float): share of the entity's words that must be aligned.
     split_above (float): a gap word linked with at least this score to a source word outside the
-        entity (and to none inside) is not bridged. Link scores are in [0, 1]; above 1 disables it.
+        entity (and to none inside) is not bridged. Link scores are cosine similarities (ArgMax, IterMax,
+        Match) or probabilities (BiSoftmax), at most 1, so a value above 1 disables it.
     """
     return span_policy(max_gap, min_coverage, split_above)
 
