@@ -23,7 +23,7 @@ from .parallel import SourceSide, get_alignment, set_alignment, set_source
 Entities = Set[Tuple[int, int, str]]
 # target language -> (europarl file prefix, wmt-news folder, source suffix, target suffix)
 TARGETS: Dict[str, Tuple[str, str, str, str]] = {"de": ("de", "wmt-news/deu-eng", ".eng", ".deu"), "es": ("es", "wmt-news/spa-eng", ".eng", ".spa")}
-DEFAULT_POLICY = {"@misc": "spacy-xproj.SpanProjection.v2"}
+DEFAULT_POLICY = {"@misc": "spacy-xproj.SpanProjection.v3"}
 # the METHODS entry the projection workflow uses by default
 DEFAULT_METHOD = next(name for name, block in METHODS.items() if block["@misc"] == PROJECTION_METHOD)
 
@@ -42,10 +42,15 @@ def parallel_docs(vocab_nlp: Language, source: Sequence[Sentence], target: Seque
     return docs
 
 
-def project_docs(docs: List[Doc], lang: str, policy: Dict, label_map: Optional[Dict] = None, balance_brackets: bool = True) -> List[Entities]:
-    """Run entity_projector over Docs that already carry alignments; projected entities per Doc."""
+def project_docs(docs: List[Doc], lang: str, policy: Dict, label_map: Optional[Dict] = None, refine: bool = True) -> List[Entities]:
+    """Run entity_projector over Docs that already carry alignments; projected entities per Doc.
+
+    refine (bool): the projector's span and label refinements (brackets, function words, derived
+        adjectives) as in its defaults; False runs the policy alone, as the naive baseline wants.
+    """
     nlp = spacy.blank(lang)
-    nlp.add_pipe("entity_projector", config={"policy": policy, "balance_brackets": balance_brackets, "label_map": label_map or {}, "on_incomplete": "keep"})
+    refinements = {} if refine else {"balance_brackets": False, "trim_function_words": False, "derived_adjective_label": None}
+    nlp.add_pipe("entity_projector", config={"policy": policy, "label_map": label_map or {}, "on_incomplete": "keep", **refinements})
     return [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs)]
 
 
@@ -123,13 +128,17 @@ def run_projection_benchmark(
             if not results.has(key):
                 record(key, project_docs(docs, lang, DEFAULT_POLICY), align_seconds=round(seconds, 2))
 
+        key = f"en-{lang}/gold/xlmr_aligner-{DEFAULT_METHOD}-unrefined"
+        if not results.has(key):  # what the projector's refinements add to the policy
+            record(key, project_docs(default_docs, lang, DEFAULT_POLICY, refine=False))
+
         pairs = [(s[0], t[0]) for s, t in zip(english, target)]
         key = f"en-{lang}/gold/naive-simalign-argmax-layer8"
         if not results.has(key):
             naive_links = align_with_simalign(model_path, pairs, layer=8, methods=("argmax",))["argmax"]
             docs = parallel_docs(spacy.blank(lang), english, target)
             set_links(docs, naive_links)
-            record(key, project_docs(docs, lang, {"@misc": "spacy-xproj.NaiveProjection.v1"}, balance_brackets=False))
+            record(key, project_docs(docs, lang, {"@misc": "spacy-xproj.NaiveProjection.v1"}, refine=False))
 
         key = f"en-{lang}/gold/simalign-argmax-layer{layer}+policy"
         if not results.has(key):

@@ -1,5 +1,6 @@
 """The `entity_projector` component: source entities through the word alignment onto target `doc.ents`."""
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+import functools
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from spacy import util
 from spacy.language import Language
@@ -10,7 +11,7 @@ from spacy.vocab import Vocab
 
 from .parallel import PROJECTION_EXT, get_alignment, get_source
 from .serialization import ConfigOnlySerialization
-from .projection import Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, validate
+from .projection import Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, trim_function_words, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
 UNMAPPED = ("keep", "drop", "error")
@@ -29,14 +30,29 @@ def ontonotes_to_conll() -> Dict[str, Optional[str]]:
     return dict(ONTONOTES_TO_CONLL)
 
 
-def span_policy(max_gap: int, min_coverage: float, split_above: Optional[float]) -> ProjectionPolicy:
+@functools.lru_cache(maxsize=None)
+def stop_words(lang: Optional[str]) -> Optional[FrozenSet[str]]:
+    """spaCy's stop words for a language code, or None when the language is unknown."""
+    if lang is None:
+        return None
+    try:
+        return frozenset(util.get_lang_class(lang).Defaults.stop_words)
+    except ImportError:
+        return None
+
+
+def span_policy(max_gap: int, min_coverage: float, split_above: Optional[float] = None, split_quantile: Optional[float] = None) -> ProjectionPolicy:
     if max_gap < 0 or not 0.0 <= min_coverage <= 1.0 or (split_above is not None and split_above < 0):
         raise ValueError(
             f"SpanProjection needs max_gap >= 0, 0 <= min_coverage <= 1 and split_above >= 0, got {max_gap}, {min_coverage} and {split_above}."
         )
+    if split_quantile is not None and not 0.0 <= split_quantile <= 1.0:
+        raise ValueError(f"SpanProjection needs 0 <= split_quantile <= 1, got {split_quantile}.")
 
     def policy(entities, links, n_target, trimmable=None) -> Projection:
-        return project_spans(entities, links, n_target, trimmable, max_gap=max_gap, min_coverage=min_coverage, split_above=split_above)
+        return project_spans(
+            entities, links, n_target, trimmable, max_gap=max_gap, min_coverage=min_coverage, split_above=split_above, split_quantile=split_quantile
+        )
 
     return policy
 
@@ -64,6 +80,21 @@ def make_span_projection_v2(max_gap: int = 2, min_coverage: float = 0.0, split_a
     return span_policy(max_gap, min_coverage, split_above)
 
 
+@util.registry.misc("spacy-xproj.SpanProjection.v3")
+def make_span_projection_v3(max_gap: int = 2, min_coverage: float = 0.0, split_quantile: float = 0.7) -> ProjectionPolicy:
+    """SpanProjection.v2 with its split threshold relative to each pair: the `split_quantile` quantile of the pair's link scores.
+
+    An encoder fine-tuned for alignment (train-aligner) scores every link higher; a fixed cosine
+    threshold tuned on the embedded encoder then splits far too often, a relative one does not.
+
+    max_gap (int): unaligned target words allowed inside a projected span.
+    min_coverage (float): share of the entity's words that must be aligned.
+    split_quantile (float): a gap word linked, with a score at or above this quantile of the pair's
+        link scores, to a source word outside the entity and to none inside it splits the cluster.
+    """
+    return span_policy(max_gap, min_coverage, split_quantile=split_quantile)
+
+
 @util.registry.misc("spacy-xproj.NaiveProjection.v1")
 def make_naive_projection() -> ProjectionPolicy:
     """Baseline: from the first to the last target word aligned to any word of the entity."""
@@ -74,8 +105,10 @@ def make_naive_projection() -> ProjectionPolicy:
     "entity_projector",
     assigns=["doc.ents", f"doc._.{PROJECTION_EXT}"],
     default_config={
-        "policy": {"@misc": "spacy-xproj.SpanProjection.v2"},
+        "policy": {"@misc": "spacy-xproj.SpanProjection.v3"},
         "balance_brackets": True,
+        "trim_function_words": True,
+        "derived_adjective_label": "MISC",
         "label_map": {},
         "unmapped": "keep",
         "on_incomplete": "missing",
@@ -88,6 +121,8 @@ def make_entity_projector(
     name: str,
     policy: Callable[..., Projection],
     balance_brackets: bool,
+    trim_function_words: bool,
+    derived_adjective_label: Optional[str],
     label_map: Dict[str, Optional[str]],
     unmapped: str,
     on_incomplete: str,
@@ -95,9 +130,14 @@ def make_entity_projector(
 ) -> "EntityProjector":
     """Set target entities from the source entities of each parallel Doc and its word alignment.
 
-    policy (Callable): registered projection policy, e.g. {"@misc": "spacy-xproj.SpanProjection.v2"}.
+    policy (Callable): registered projection policy, e.g. {"@misc": "spacy-xproj.SpanProjection.v3"}.
     balance_brackets (bool): extend projected spans over the closing brackets of brackets they open
         (edge punctuation trimming would cut them off).
+    trim_function_words (bool): cut lowercase stop words of the target language (articles,
+        prepositions) off span edges where the source entity has no lowercase content word.
+    derived_adjective_label (Optional[str]): label of a PER, ORG or LOC entity projected onto one
+        lowercase target word, an adjective derived from a name ("comunitaria" from "Community"):
+        CoNLL tags those MISC. null keeps the (mapped) source label.
     label_map (Dict[str, Optional[str]]): source label -> target label; null drops the label.
     unmapped (str): labels missing from a non-empty map are "keep"-t, "drop"-ped, or an "error".
     on_incomplete (str): when some source entity could not be projected: "missing" marks the tokens
@@ -106,7 +146,8 @@ def make_entity_projector(
     scorer (Optional[Callable]): spaCy's NER scorer.
     """
     return EntityProjector(
-        nlp.vocab, name, policy=policy, balance_brackets=balance_brackets, label_map=label_map, unmapped=unmapped,
+        nlp.vocab, name, policy=policy, balance_brackets=balance_brackets, trim_function_words=trim_function_words,
+        derived_adjective_label=derived_adjective_label, label_map=label_map, unmapped=unmapped,
         on_incomplete=on_incomplete, scorer=scorer,
     )
 
@@ -119,6 +160,8 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         *,
         policy: ProjectionPolicy,
         balance_brackets: bool = True,
+        trim_function_words: bool = True,
+        derived_adjective_label: Optional[str] = "MISC",
         label_map: Optional[Dict[str, Optional[str]]] = None,
         unmapped: str = "keep",
         on_incomplete: str = "missing",
@@ -134,6 +177,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         self.scorer = scorer
         self.cfg: Dict[str, Any] = {
             "label_map": dict(label_map or {}), "unmapped": unmapped, "on_incomplete": on_incomplete, "balance_brackets": balance_brackets,
+            "trim_function_words": trim_function_words, "derived_adjective_label": derived_adjective_label,
         }
 
     def initialize(self, get_examples: Optional[Callable[[], Iterable[Example]]] = None, *, nlp: Optional[Language] = None) -> None:
@@ -179,8 +223,15 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
             if target_label is not None:
                 entities.append((start, end, target_label))
         projection = self.policy(entities, links, len(doc), [t.is_punct for t in doc])
+        if self.cfg["trim_function_words"]:
+            function_word = [t.is_stop and t.is_lower for t in doc]
+            source_stop_words = stop_words(source.lang)
+            source_function_word = [w.islower() and w in source_stop_words for w in source.words] if source_stop_words is not None else None
+            projection.entities = trim_function_words(projection.entities, function_word, source.words, entities, source_function_word)
         if self.cfg["balance_brackets"]:
             projection.entities = close_brackets(projection.entities, [t.text for t in doc])
+        if self.cfg["derived_adjective_label"] is not None:
+            projection.entities = relabel_derived_adjectives(projection.entities, [t.text for t in doc], self.cfg["derived_adjective_label"])
         self.set_annotations(doc, projection)
         return doc
 

@@ -5,7 +5,10 @@ from spacy.tokens import Doc, DocBin
 from spacy_xproj import get_source, make_parallel_doc
 from spacy_xproj.conll import read_conll_ner, score_entities, tags_to_spans
 from spacy_xproj.parallel import get_projection, set_alignment
-from spacy_xproj.projection import ProjectedEntity, close_brackets, naive_projection, project_spans, resolve_overlaps, validate
+from spacy_xproj.projection import (
+    ProjectedEntity, close_brackets, naive_projection, project_spans, quantile, relabel_derived_adjectives, resolve_overlaps, trim_function_words,
+    validate,
+)
 from spacy_xproj.projector import projection_status
 
 
@@ -68,6 +71,75 @@ def test_a_gap_word_confidently_aligned_elsewhere_splits_the_cluster():
     # a gap word aligned to the entity too is the entity's: it cannot split it
     shared = [(0, 0, 0.95), (1, 2, 0.9), (7, 1, 0.95), (1, 1, 0.3)]
     assert spans(project_spans([(0, 2, "ORG")], shared, 3, split_above=0.9)) == [(0, 3, "ORG")]
+
+
+def test_quantile_interpolates_between_order_statistics():
+    import numpy
+
+    values = [0.5, 0.93, 0.8, 0.95, 0.61]
+    for q in (0.0, 0.3, 0.7, 0.95, 1.0):
+        assert quantile(values, q) == pytest.approx(float(numpy.quantile(values, q)))
+    assert quantile([0.4], 0.7) == 0.4
+
+
+def test_split_quantile_is_relative_to_the_pairs_own_links():
+    # the same pair as scored by the embedded encoder, and by a fine-tuned one whose cosines are all higher
+    confident = [(0, 0, 0.95), (0, 3, 0.8), (5, 1, 0.5), (6, 2, 0.93)]
+    assert spans(project_spans([(0, 1, "PER")], confident, 4, split_quantile=0.6)) == [(0, 1, "PER")]
+    weak, weak_raised = [(0, 0, 0.95), (0, 2, 0.8), (5, 1, 0.5)], [(0, 0, 0.99), (0, 2, 0.95), (5, 1, 0.92)]
+    assert spans(project_spans([(0, 1, "PER")], weak, 3, split_above=0.9)) == [(0, 3, "PER")]
+    assert spans(project_spans([(0, 1, "PER")], weak_raised, 3, split_above=0.9)) == [(0, 1, "PER")]  # a fixed cosine splits
+    for links in (weak, weak_raised):
+        assert spans(project_spans([(0, 1, "PER")], links, 3, split_quantile=0.7)) == [(0, 3, "PER")]
+    assert project_spans([(0, 1, "PER")], [], 3, split_quantile=0.7).unprojected == {0: "no aligned target word"}
+
+
+def test_edge_function_words_are_trimmed_unless_the_source_entity_has_them_too():
+    target = "de la Comisión Europea y von Wogau".split()
+    function_word = [True, True, False, False, True, True, False]
+    projected = [ProjectedEntity(0, 4, "ORG", 0.9, 0), ProjectedEntity(5, 7, "PER", 0.8, 1)]
+    source = "the European Commission and von Wogau".split()
+    entities = [(1, 3, "ORG"), (4, 6, "PER")]
+    trimmed = trim_function_words(projected, function_word, source, entities)
+    assert [(e.start, e.end) for e in trimmed] == [(2, 4), (5, 7)]  # "von" opens the source name: kept
+    assert [(e.label, e.confidence, e.source) for e in trimmed] == [("ORG", 0.9, 0), ("PER", 0.8, 1)]
+    # a span of function words only keeps its last one rather than vanishing
+    only_function_words = trim_function_words([ProjectedEntity(0, 2, "ORG", 0.9, 0)], function_word, source, entities)
+    assert [(e.start, e.end) for e in only_function_words] == [(1, 2)]
+    assert trim_function_words([], function_word, source, entities) == []
+    # "the Netherlands" -> "den Niederlanden": a source article protects nothing once it is known as one
+    netherlands = [ProjectedEntity(1, 3, "LOC", 0.9, 0)]
+    words, target_function_word = "in the Netherlands".split(), [True, True, False]
+    assert trim_function_words(netherlands, target_function_word, words, [(1, 3, "LOC")]) == netherlands
+    assert trim_function_words(netherlands, target_function_word, words, [(1, 3, "LOC")], [True, True, False])[0].start == 2
+
+
+def test_one_lowercase_word_projected_from_a_name_is_a_derived_adjective():
+    words = "la ayuda comunitaria de la Comisión y los estados miembros".split()
+    projected = [ProjectedEntity(2, 3, "ORG", 0.9, 0), ProjectedEntity(5, 6, "ORG", 0.9, 1), ProjectedEntity(8, 10, "ORG", 0.7, 2)]
+    relabelled = relabel_derived_adjectives(projected, words, "MISC")
+    assert [(e.start, e.end, e.label) for e in relabelled] == [(2, 3, "MISC"), (5, 6, "ORG"), (8, 10, "ORG")]
+    assert relabelled[0].confidence == 0.9 and relabelled[0].source == 0
+
+
+def test_component_relabels_derived_adjectives_unless_told_not_to():
+    source, target = ["Community", "aid"], ["ayuda", "comunitaria"]
+    links = [(0, 1, 0.9), (1, 0, 0.9)]
+    for label, expected in (("MISC", "MISC"), (None, "ORG")):
+        nlp = spacy.blank("es")
+        nlp.add_pipe("entity_projector", config={"derived_adjective_label": label})
+        doc = nlp(aligned_doc(nlp, source, target, [(0, 1, "ORG")], links))
+        assert [(e.text, e.label_) for e in doc.ents] == [("comunitaria", expected)]
+
+
+def test_component_trims_articles_unless_told_not_to():
+    source, target = ["the", "Commission", "decided"], ["la", "Comisión", "decidió"]
+    links = [(1, 0, 0.8), (1, 1, 0.95), (2, 2, 0.9)]
+    for trim, expected in ((True, "Comisión"), (False, "la Comisión")):
+        nlp = spacy.blank("es")
+        nlp.add_pipe("entity_projector", config={"trim_function_words": trim})
+        doc = nlp(aligned_doc(nlp, source, target, [(1, 2, "ORG")], links))
+        assert [e.text for e in doc.ents] == [expected]
 
 
 def test_closing_brackets_opened_inside_an_entity_are_taken_back():
@@ -257,15 +329,15 @@ def test_shipped_config_assembles_and_projects(tiny_model_dir, tmp_path):
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     nlp.initialize()
     assert nlp.pipe_names == ["xlmr_aligner", "entity_projector"]
-    words = "the cat sits on the mat .".split()
-    doc = nlp(make_parallel_doc(nlp, words, words, source_ents=[(1, 2, "PERSON"), (5, 6, "DATE")]))
-    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(1, 2, "PER")]  # DATE is dropped by the OntoNotes map
+    words = "Anna sits on the mat today .".split()
+    doc = nlp(make_parallel_doc(nlp, words, words, source_ents=[(0, 1, "PERSON"), (5, 6, "DATE")]))
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 1, "PER")]  # DATE is dropped by the OntoNotes map
     nlp.to_disk(tmp_path / "pipeline")
     assert spacy.load(tmp_path / "pipeline").pipe_names == ["xlmr_aligner", "entity_projector"]
 
 
-@pytest.mark.parametrize("bad", [{"max_gap": -1}, {"min_coverage": 1.5}, {"split_above": -0.1}])
-def test_span_projection_rejects_bad_settings(bad):
+@pytest.mark.parametrize("version,bad", [("v2", {"max_gap": -1}), ("v2", {"min_coverage": 1.5}), ("v2", {"split_above": -0.1}), ("v3", {"split_quantile": 1.2})])
+def test_span_projection_rejects_bad_settings(version, bad):
     nlp = spacy.blank("de")
     with pytest.raises(ValueError, match="SpanProjection needs"):
-        nlp.add_pipe("entity_projector", config={"policy": {"@misc": "spacy-xproj.SpanProjection.v2", **bad}})
+        nlp.add_pipe("entity_projector", config={"policy": {"@misc": f"spacy-xproj.SpanProjection.{version}", **bad}})
