@@ -1,7 +1,7 @@
 """Aligner fine-tuning benchmark: the default encoder against one fine-tuned by `train-aligner`, in one run.
 
 The fine-tuned encoder trains on news pairs from `parallel/wmt-news` (English with French,
-German, Spanish and Chinese by default), minus every pair one of whose sides is a sentence
+Spanish, Italian and German by default), minus every pair one of whose sides is a sentence
 of the gold sets it is scored on. Both encoders are then scored the same way: AER on
 `alignment-gold` (en-fr, ro-en, ja-en) for the extraction methods, and entity-level F1 of
 gold English entities projected onto the German and Spanish Europarl-NER sentences with the
@@ -26,6 +26,8 @@ TRAINING_TEXT: Dict[str, Tuple[str, str, str]] = {
     "de": ("wmt-news/deu-eng", ".eng", ".deu"),
     "es": ("wmt-news/spa-eng", ".eng", ".spa"),
     "zh": ("wmt-news/zho-eng", ".eng", ".zho"),
+    "it": ("wmt-news/ita-eng", ".eng", ".ita"),
+    "ru": ("wmt-news/rus-eng", ".eng", ".rus"),
 }
 SCORED_METHODS = ("bisoftmax", "argmax", "itermax")
 PROJECTION_LANGS = ("de", "es")
@@ -107,7 +109,7 @@ def run_finetune_benchmark(
     work_dir: Path,
     model: str,
     settings: AlignerTrainingSettings,
-    langs: Sequence[str] = ("fr", "de", "es", "zh"),
+    langs: Sequence[str] = ("fr", "es", "it", "de"),
     adapt_steps: int = 100,
     fresh: bool = False,
     log: Callable[[str], None] = print,
