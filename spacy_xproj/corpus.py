@@ -51,10 +51,22 @@ def build_pipelines(settings: CorpusSettings) -> tuple:
     teacher = spacy.load(settings.teacher)
     target = spacy.blank(settings.target_lang)
     target.add_pipe("xlmr_aligner", config={"model": settings.model, "method": {"@misc": settings.method}, "layer": settings.layer})
-    label_map = settings.label_map if settings.label_map is not None else {"@misc": "spacy-xproj.ontonotes_to_conll.v1"}
-    target.add_pipe("entity_projector", config={"label_map": label_map, "unmapped": settings.unmapped, "on_incomplete": settings.on_incomplete})
+    target.add_pipe("entity_projector", config=projector_config(settings))
     target.initialize()
     return teacher, target
+
+
+def projector_config(settings: CorpusSettings) -> Dict:
+    label_map = settings.label_map if settings.label_map is not None else {"@misc": "spacy-xproj.ontonotes_to_conll.v1"}
+    return {"label_map": label_map, "unmapped": settings.unmapped, "on_incomplete": settings.on_incomplete}
+
+
+def projector_identity(settings: CorpusSettings) -> Dict:
+    """The projector's full config, defaults filled in: chunks projected under other defaults (an older
+    spacy_xproj) must not be reused as if they were current."""
+    nlp = spacy.blank(settings.target_lang)
+    nlp.add_pipe("entity_projector", config=projector_config(settings))
+    return nlp.config["components"]["entity_projector"]
 
 
 def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language) -> Dict:
@@ -121,10 +133,12 @@ def build_training_data(
     output_dir = Path(output_dir)
     chunk_dir = output_dir / "chunks"
     chunk_dir.mkdir(parents=True, exist_ok=True)
-    settings_json = json.dumps(settings.__dict__, sort_keys=True, default=str)
+    settings_json = json.dumps({**settings.__dict__, "projector": projector_identity(settings)}, sort_keys=True, default=str)
     settings_file = chunk_dir / "settings.json"
     if settings_file.exists() and settings_file.read_text() != settings_json:
-        raise ValueError(f"{chunk_dir} holds chunks made with other settings; remove it or choose another output directory.")
+        raise ValueError(
+            f"{chunk_dir} holds chunks made with other settings or another version's projector; remove it or choose another output directory."
+        )
     settings_file.write_text(settings_json)
 
     n_chunks = (len(lines) + settings.chunk_size - 1) // settings.chunk_size

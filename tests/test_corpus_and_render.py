@@ -109,3 +109,15 @@ def test_html_renders_links_in_headless_chromium(tmp_path):
     shot = tmp_path / "pairs.png"
     subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=900,500", page.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 5000
+
+
+def test_project_corpus_refuses_chunks_projected_under_other_projector_defaults(corpus_files, tiny_model_dir):
+    # chunks left by a spacy_xproj whose projector had other defaults (here: no function-word trimming)
+    assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
+    settings_file = corpus_files / "out" / "chunks" / "settings.json"
+    recorded = json.loads(settings_file.read_text())
+    assert recorded["projector"]["trim_function_words"] is True
+    recorded["projector"]["trim_function_words"] = False
+    settings_file.write_text(json.dumps(recorded, sort_keys=True))
+    result = run_project_corpus(corpus_files, tiny_model_dir)
+    assert result.exit_code != 0 and "another version's projector" in str(result.exception)
