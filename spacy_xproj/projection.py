@@ -7,6 +7,8 @@ entities to target entities and says which source entities it could not place.
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy
+
 Span = Tuple[int, int, str]
 Link = Tuple[int, int, float]
 
@@ -57,12 +59,8 @@ def _clusters(positions: Sequence[int], max_gap: int, blocked: frozenset = froze
 
 
 def quantile(values: Sequence[float], q: float) -> float:
-    """The q-quantile of `values`, interpolated linearly between order statistics (numpy's default)."""
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    below = int(position)
-    above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+    """The q-quantile of `values` (numpy's linear interpolation)."""
+    return float(numpy.quantile(values, q))
 
 
 def _trim(start: int, end: int, trimmable: Optional[Sequence[bool]]) -> Tuple[int, int]:
