@@ -1,5 +1,6 @@
-"""Transfer benchmark: zero-shot (English gold) vs projection vs combined, trained with `spacy train`
-and scored on every gold dev set of each target language. Resumable: each training, projection and
+"""Transfer benchmark: zero-shot (English gold) vs projection vs combined vs sequential (the English
+model fine-tuned on the projected data), trained with `spacy train` and scored on every gold dev set
+of each target language. Resumable: each training, projection and
 evaluation is skipped when its result already exists."""
 import json
 import random
@@ -24,7 +25,7 @@ GOLD_SETS: Dict[str, Dict[str, str]] = {
     "es": {"conll2002": "conll/esp.testa", "wikiann": "wikiann/es/val.conllu", "europarl": "europarl-ner/es-europarl.test.conll02"},
     "nl": {"conll2002": "conll/ned.testa", "wikiann": "wikiann/nl/val.conllu"},
 }
-SYSTEMS = ("zero-shot", "projection", "combined")
+SYSTEMS = ("zero-shot", "projection", "combined", "sequential")
 
 
 @dataclass
@@ -163,6 +164,12 @@ def run_transfer_benchmark(
             merge_docbins([settings.work_dir / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
         training = train_pipeline(settings, work / lang / "combined", combined, corpus_dir / "dev.spacy", lang, log)
         evaluate_row(results, f"{lang}/combined", lang, work / lang / "combined" / "model-best", training, settings, log)
+
+        training = train_pipeline(
+            settings, work / lang / "sequential", corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log,
+            overrides=["--initialize.after_init.initial_weights", str(english_model)],
+        )
+        evaluate_row(results, f"{lang}/sequential", lang, work / lang / "sequential" / "model-best", training, settings, log)
     return results.data
 
 
@@ -170,8 +177,8 @@ def render_transfer_table(data: Dict) -> str:
     rows = data["rows"]
     setup = data.get("setup", {})
     lines = [
-        "| language | gold dev set | zero-shot F1 | projection F1 | combined F1 | projection - zero-shot |",
-        "|---|---|---|---|---|---|",
+        "| language | gold dev set | zero-shot F1 | projection F1 | combined F1 | sequential F1 | projection - zero-shot |",
+        "|---|---|---|---|---|---|---|",
     ]
     for lang in sorted({key.split("/")[0] for key in rows}):
         for gold_name in GOLD_SETS.get(lang, {}):

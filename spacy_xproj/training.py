@@ -1,7 +1,9 @@
 """Making `spacy train` of a transformer pipeline practical on CPU: freeze what need not move, compute in bfloat16."""
 import functools
-from typing import Callable
+from pathlib import Path
+from typing import Callable, List, Optional
 
+import srsly
 import torch
 from spacy.language import Language
 from spacy.util import registry
@@ -14,8 +16,9 @@ AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
 
 def hf_transformer(nlp: Language, component: str) -> torch.nn.Module:
     """The Hugging Face model inside an initialized spacy-transformers component."""
-    if component not in nlp.pipe_names:
-        raise ValueError(f"transformer_training: no component {component!r} in the pipeline {nlp.pipe_names}")
+    # component_names, not pipe_names: spaCy disables sourced components while after_init runs
+    if component not in nlp.component_names:
+        raise ValueError(f"transformer_training: no component {component!r} in the pipeline {nlp.component_names}")
     transformer = getattr(nlp.get_pipe(component).model, "transformer", None)
     if transformer is None:
         raise ValueError(
@@ -65,6 +68,29 @@ def autocast_forward(transformer: torch.nn.Module, dtype: torch.dtype) -> None:
     transformer.forward = forward_in_autocast
 
 
+def load_component_weights(nlp: Language, pipeline: Path) -> List[str]:
+    """Replace the weights of `nlp`'s components with those of the same-named components of a saved
+    pipeline; returns their names. The components' labels must agree: a head trained for other labels
+    cannot be reused."""
+    if not (pipeline / "config.cfg").is_file():
+        raise ValueError(f"initial_weights: {pipeline} is not a saved spaCy pipeline (no config.cfg)")
+    shared = [name for name in nlp.component_names if (pipeline / name).is_dir()]
+    if not shared:
+        raise ValueError(f"initial_weights: {pipeline} has none of the components {nlp.component_names}")
+    for name in shared:
+        component = nlp.get_pipe(name)
+        labels = getattr(component, "labels", None)
+        if labels and (pipeline / name / "cfg").is_file():
+            saved_labels = srsly.read_json(pipeline / name / "cfg").get("labels")
+            if saved_labels is not None and sorted(saved_labels) != sorted(labels):
+                raise ValueError(
+                    f"initial_weights: component {name!r} of {pipeline} has the labels {sorted(saved_labels)}, "
+                    f"the training data {sorted(labels)}"
+                )
+        component.from_disk(pipeline / name, exclude=["vocab"])
+    return shared
+
+
 class ScaledLearningRate:
     """An optimizer view whose updates use `scale` times the learning rate (thinc's `lr_scale`)."""
 
@@ -103,6 +129,7 @@ def make_transformer_training(
     freeze_layers: int = 0,
     autocast: str = "bfloat16",
     learn_rate_scale: float = 1.0,
+    initial_weights: Optional[str] = None,
 ) -> Callable[[Language], Language]:
     """An `[initialize.after_init]` callback preparing the transformer for training on CPU.
 
@@ -111,6 +138,9 @@ def make_transformer_training(
     freeze_layers (int): number of lowest encoder layers to freeze as well.
     autocast (str): "bfloat16" computes the forward pass in bfloat16 (CPUs with AMX/AVX512-BF16), "float32" does not.
     learn_rate_scale (float): the transformer's learning rate as a multiple of `[training.optimizer.learn_rate]`.
+    initial_weights (Optional[str]): a trained pipeline whose components (same names, same labels) give
+        their weights to this one before training: a target-language student starts from the English
+        model. spaCy's own `source` refuses pipelines of another language. None or "" starts fresh.
 
     Layer mixes (spacy-xproj.LayerMixListener.v1) listening to the component backpropagate into every
     hidden state from here on.
@@ -121,6 +151,8 @@ def make_transformer_training(
         raise ValueError(f"transformer_training: autocast must be one of {sorted(AUTOCAST_DTYPES)}, not {autocast!r}")
 
     def prepare(nlp: Language) -> Language:
+        if initial_weights:
+            load_component_weights(nlp, Path(initial_weights))
         transformer = hf_transformer(nlp, component)
         route_gradients_to_all_layers(nlp, component)
         freeze_parameters(transformer, freeze_embeddings, freeze_layers)

@@ -29,10 +29,11 @@ def test_transfer_table_shows_each_gold_set_and_the_projection_gain():
         "nl/zero-shot": row({"conll2002": 60.0, "wikiann": 50.0}, 600),
         "nl/projection": row({"conll2002": 65.5, "wikiann": 48.0}, 540),
         "nl/combined": row({"conll2002": 67.0, "wikiann": 52.0}, 660),
+        "nl/sequential": row({"conll2002": 68.5}, 300),
     }}
     table = render_transfer_table(data)
-    assert "| nl | conll2002 | 60.0 | 65.5 | 67.0 | +5.5 |" in table
-    assert "| nl | wikiann | 50.0 | 48.0 | 52.0 | -2.0 |" in table
+    assert "| nl | conll2002 | 60.0 | 65.5 | 67.0 | 68.5 | +5.5 |" in table
+    assert "| nl | wikiann | 50.0 | 48.0 | 52.0 |  | -2.0 |" in table
     assert "| nl | projection | 9.0 | 500 |" in table
     assert "3000 parallel pairs per language, 250 training steps" in table
 
@@ -60,7 +61,10 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     output = tmp_path / "transfer.json"
 
     data = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None)
-    assert set(data["rows"]) == {"nl/zero-shot", "nl/projection", "nl/combined"}
+    assert set(data["rows"]) == {"nl/zero-shot", "nl/projection", "nl/combined", "nl/sequential"}
+    english_model = tmp_path / "work" / "en" / "model" / "model-best"
+    assert f"--initialize.after_init.initial_weights {english_model}" in data["rows"]["nl/sequential"]["train_command"]
+    assert "initial_weights" not in data["rows"]["nl/projection"]["train_command"]
     for row in data["rows"].values():
         assert set(row["gold"]) == {"conll2002", "wikiann"}
         assert row["gold"]["conll2002"]["sentences"] == 8 and row["gold"]["wikiann"]["support"] == 1

@@ -140,6 +140,14 @@ def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
     assert len(merged) == len(english) + len(projected)
     assert json.loads((project / "metrics/de-combined.json").read_text())["gold"]["test"]["sentences"] == 12
 
+    # sequential: the English pipeline (reused, not retrained) fine-tuned on the projected German
+    sequential = run_workflow(project, "sequential", tiny_model_dir)
+    assert sequential.returncode == 0, sequential.stdout[-3000:] + sequential.stderr[-3000:]
+    assert "Skipping 'train-english': nothing changed" in sequential.stdout
+    assert "--initialize.after_init.initial_weights training/en/english-gold/model-best" in sequential.stdout
+    assert spacy.load(project / "training/de/sequential/model-best").lang == "de"
+    assert json.loads((project / "metrics/de-sequential.json").read_text())["gold"]["test"]["sentences"] == 12
+
 
 def test_train_aligner_workflow_writes_an_aligner_that_the_projection_uses(project, tiny_model_dir):
     result = run_workflow(project, "train-aligner", tiny_model_dir, aligner_steps=6)
@@ -190,5 +198,5 @@ def test_project_yml_lists_each_dependency_as_its_own_path():
     for command in config["commands"]:
         for path in command.get("deps", []) + command.get("outputs", []):
             assert ", " not in path, f"{command['name']}: {path!r}"
-    assert {"all", "zero-shot", "combined"} <= set(config["workflows"])
+    assert {"all", "zero-shot", "combined", "sequential"} <= set(config["workflows"])
     assert config["workflows"]["all"][-3:] == ["train", "evaluate", "package"]

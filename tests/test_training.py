@@ -1,3 +1,4 @@
+import numpy
 import pytest
 import spacy
 import torch
@@ -110,3 +111,59 @@ def test_spacy_transformers_aligns_each_token_to_its_own_pieces(tiny_model_dir):
     nlp = transformer_pipeline(tiny_model_dir)
     doc = nlp("the cat sits on the mat")
     assert doc._.trf_data.align.lengths.tolist() == [1, 1, 1, 1, 1, 1]
+
+
+def transformer_ner_pipeline(lang: str, model_dir: str, examples_from=None):
+    """transformer + token_ner listening to it, initialized on the tiny corpus's examples."""
+    from .test_token_ner import training_examples
+
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("transformer", config={"model": {"name": model_dir, "tokenizer_config": {"use_fast": True}}})
+    listener = {"@architectures": "spacy-transformers.TransformerListener.v1", "pooling": {"@layers": "reduce_mean.v1"}, "upstream": "*"}
+    nlp.add_pipe("token_ner", config={"model": {"@architectures": "spacy-xproj.TokenClassifier.v1", "tok2vec": listener}})
+    examples = (examples_from or training_examples)(nlp)
+    return nlp, examples, nlp.initialize(lambda: examples)
+
+
+def test_a_student_of_another_language_starts_from_a_trained_pipelines_weights(tiny_model_dir, tmp_path):
+    teacher, examples, optimizer = transformer_ner_pipeline("en", tiny_model_dir)
+    for _ in range(20):
+        teacher.update(examples, sgd=optimizer)
+    teacher.to_disk(tmp_path / "english")
+    doc_words = ["Anna", "Schmidt", "besuchte", "Berlin", "."]
+
+    def logits(nlp):
+        return nlp.get_pipe("token_ner").model.predict([nlp.make_doc(" ".join(doc_words))])[0]
+
+    student, _, _ = transformer_ner_pipeline("de", tiny_model_dir)
+    fresh = logits(student)
+    make_transformer_training(initial_weights=str(tmp_path / "english"))(student)
+    assert student.lang == "de"
+    english = logits(spacy.load(tmp_path / "english"))
+    assert numpy.abs(english - fresh).max() > 0.01  # the fresh head outputs zeros
+    assert numpy.abs(logits(student) - english).max() < 0.001  # bfloat16 forward
+    assert not student.get_pipe("transformer").model.transformer.get_input_embeddings().weight.requires_grad
+
+    # "" (a command-line override to nothing) starts fresh
+    unchanged, _, _ = transformer_ner_pipeline("de", tiny_model_dir)
+    before = logits(unchanged)
+    make_transformer_training(initial_weights="", autocast="float32")(unchanged)
+    assert numpy.allclose(logits(unchanged), before)
+
+
+def test_initial_weights_must_be_a_pipeline_with_the_same_labels(tiny_model_dir, tmp_path):
+    from spacy.tokens import Doc, Span
+    from spacy.training import Example
+
+    def person_only(nlp):
+        reference = Doc(nlp.vocab, words=["Anna", "kam", "."])
+        reference.ents = [Span(reference, 0, 1, "PER")]
+        return [Example(nlp.make_doc("Anna kam ."), reference)]
+
+    persons, _, _ = transformer_ner_pipeline("en", tiny_model_dir, person_only)
+    persons.to_disk(tmp_path / "persons")
+    student, _, _ = transformer_ner_pipeline("de", tiny_model_dir)
+    with pytest.raises(ValueError, match=r"component 'token_ner' of .*persons has the labels \['PER'\], the training data \['LOC', 'ORG', 'PER'\]"):
+        make_transformer_training(initial_weights=str(tmp_path / "persons"))(student)
+    with pytest.raises(ValueError, match="is not a saved spaCy pipeline"):
+        make_transformer_training(initial_weights=str(tmp_path))(student)
