@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -42,15 +43,15 @@ class AlignerTrainingSettings:
     temperature, distortion, threshold (float): the similarity and guide links, as in BiSoftmax.
     max_subwords (int): longer pairs (either side) are left out.
     precision (str): "float32" or "bfloat16" (autocast; faster on CPUs with bf16 units).
-    seed (int): data order and initialisation of the run.
+    seed (int): the order of the batches and the dropout masks (the weights start from `model`, not from a random init).
     """
 
     model: str
     layer: int = 7
     objective: str = "contrastive"
-    steps: int = 500
+    steps: int = 100
     batch_size: int = 16
-    learn_rate: float = 2e-5
+    learn_rate: float = 5e-5
     temperature: float = 0.07
     distortion: float = 0.3
     threshold: float = 0.45
@@ -95,14 +96,18 @@ def tokenize_pairs(lines: Iterator, source_lang: str, target_lang: str) -> Tuple
     return pairs, empty
 
 
-def subword_pairs(tokenizer, pairs: Sequence[WordPair], max_subwords: int) -> Tuple[List[Tuple[List[int], List[int]]], int]:
-    """Subword ids of both sides, without special tokens; returns (kept pairs, number too long)."""
+def subword_pairs(tokenizer, pairs: Sequence[WordPair], max_subwords: int) -> Tuple[List[Tuple[List[int], List[int]]], int, int]:
+    """Subword ids of both sides, without special tokens.
+
+    Returns (kept pairs, number with a side longer than `max_subwords`, number with a side of no subwords).
+    """
     if not pairs:
-        return [], 0
+        return [], 0, 0
     source = tokenizer([s for s, _ in pairs], is_split_into_words=True, add_special_tokens=False, verbose=False)["input_ids"]
     target = tokenizer([t for _, t in pairs], is_split_into_words=True, add_special_tokens=False, verbose=False)["input_ids"]
+    without_subwords = sum(1 for s, t in zip(source, target) if not s or not t)
     kept = [(s, t) for s, t in zip(source, target) if 0 < len(s) <= max_subwords and 0 < len(t) <= max_subwords]
-    return kept, len(pairs) - len(kept)
+    return kept, len(pairs) - len(kept) - without_subwords, without_subwords
 
 
 def corpus_digest(pairs: Sequence[Tuple[List[int], List[int]]]) -> str:
@@ -215,19 +220,58 @@ def _check_output_is_replaceable(output: Path) -> None:
 
 
 def _replace_directory(staging: Path, output: Path) -> None:
-    """Rename a complete `staging` directory to `output`; a previous one is put back if the swap fails."""
+    """Rename a complete `staging` directory to `output`. A previous `output` is moved aside and deleted
+    only once the new one is in place; if the swap fails, it is put back and the error raised."""
     if not output.exists():
         os.rename(staging, output)
         return
     retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
-    os.rename(output, retired / output.name)
+    try:
+        os.rename(output, retired / output.name)
+    except OSError:
+        retired.rmdir()
+        raise
     try:
         os.rename(staging, output)
-    except OSError:
-        os.rename(retired / output.name, output)
+    except OSError as err:
+        try:
+            os.rename(retired / output.name, output)
+        except OSError:
+            raise OSError(f"could not put the new model in {output} ({err}) nor the previous one back: it is in {retired / output.name}") from err
+        retired.rmdir()
         raise
-    finally:
-        shutil.rmtree(retired, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+CHECKPOINT_KEYS = ("identity", "step", "history", "torch_rng", "seconds", "trainable", "optimizer", "scheduler")
+
+
+def _load_checkpoint(path: Path) -> Dict:
+    """The state saved by `_save_checkpoint`; a ValueError with the --restart hint if it cannot be read."""
+    import torch
+
+    try:
+        state = torch.load(path, weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, KeyError) as err:
+        raise ValueError(f"{path} cannot be read ({err!r}); pass --restart to start over.") from err
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ValueError(f"{path} is not a complete checkpoint (no {', '.join(missing)}); pass --restart to start over.")
+    return state
+
+
+def _identity_differences(saved: Dict, current: Dict) -> str:
+    """What differs between a checkpoint's identity and this run's: each setting by name, and the corpus
+    by digest and size, with the checkpoint's value and this run's."""
+    saved_settings, settings = saved.get("settings", {}), current["settings"]
+    differences = [
+        f"{key}: {saved_settings.get(key)!r} in the checkpoint, {settings.get(key)!r} now"
+        for key in sorted(set(saved_settings) | set(settings)) if saved_settings.get(key) != settings.get(key)
+    ]
+    if (saved.get("corpus"), saved.get("pairs")) != (current["corpus"], current["pairs"]):
+        differences.append(f"corpus: digest {saved.get('corpus')} ({saved.get('pairs')} pairs) in the checkpoint, "
+                           f"{current['corpus']} ({current['pairs']} pairs) now")
+    return "; ".join(differences)
 
 
 class TrainingStopped(Exception):
@@ -266,9 +310,10 @@ def train_aligner(
     output.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
     encoder = TruncatedEncoder(settings.model, settings.layer)
-    data, too_long = subword_pairs(encoder.tokenizer, pairs, settings.max_subwords)
+    data, too_long, without_subwords = subword_pairs(encoder.tokenizer, pairs, settings.max_subwords)
+    left_out = f"{too_long} longer than {settings.max_subwords} subwords, {without_subwords} with a side of no subwords"
     if not data:
-        raise ValueError(f"No training pairs left: {len(pairs)} given, {too_long} longer than {settings.max_subwords} subwords.")
+        raise ValueError(f"No training pairs left: {len(pairs)} given, {left_out}.")
     identity = {"settings": asdict(settings), "corpus": corpus_digest(data), "pairs": len(data)}
     schedule = BatchSchedule([max(len(s), len(t)) for s, t in data], settings.batch_size, settings.seed)
 
@@ -285,13 +330,10 @@ def train_aligner(
             raise FileExistsError(f"{checkpoint} holds files that are not a spacy_xproj checkpoint; remove it yourself.")
         shutil.rmtree(checkpoint)
     if (checkpoint / "state.pt").exists():
-        try:
-            state = torch.load(checkpoint / "state.pt", weights_only=False)
-        except (RuntimeError, EOFError, OSError) as err:
-            raise ValueError(f"{checkpoint / 'state.pt'} cannot be read ({err}); pass --restart to start over.") from err
+        state = _load_checkpoint(checkpoint / "state.pt")
         if state["identity"] != identity:
             raise ValueError(
-                f"{checkpoint} was written by a run with other settings or data ({state['identity']['settings']}); "
+                f"{checkpoint} was written by a run with other settings or data ({_identity_differences(state['identity'], identity)}); "
                 "run with the same settings to resume, or pass restart=True (--restart) to start over."
             )
         with torch.no_grad():
@@ -312,7 +354,7 @@ def train_aligner(
         })
 
     objective = OBJECTIVES[settings.objective]
-    log(f"Training {settings.objective} on {len(data)} pairs ({too_long} longer than {settings.max_subwords} subwords left out), "
+    log(f"Training {settings.objective} on {len(data)} pairs ({left_out} left out), "
         f"{sum(p.numel() for p in parameters.values()) / 1e6:.1f}M trainable parameters, layers 1-{settings.layer}, {settings.steps} steps")
     start, start_step, run_steps = time.perf_counter(), step, 0
     encoder.model.train()
@@ -347,7 +389,7 @@ def train_aligner(
                 save_checkpoint()  # also after the last step: a failed save below loses no training
         encoder.model.eval()
         summary = {
-            **identity, "base_model": settings.model, "pairs_too_long": too_long, "steps": step,
+            **identity, "base_model": settings.model, "pairs_too_long": too_long, "pairs_without_subwords": without_subwords, "steps": step,
             "training_seconds": round(seconds_before + time.perf_counter() - start, 1), "first_loss": history[0][1] if history else None,
             "last_loss": round(sum(h[1] for h in history[-log_every:]) / max(1, len(history[-log_every:])), 5) if history else None,
         }

@@ -12,7 +12,7 @@ subword level: centred cosine minus a distortion penalty, over a temperature.
   the other sentences supply the hard negatives a single pair lacks. Its scores are centred
   cosine over the temperature; the distortion term (defined within a pair) shapes only the guide.
 """
-from typing import Callable, Dict, NamedTuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -41,8 +41,18 @@ def unit_vectors(batch: PairBatch):
     return _centred_unit(batch.source.float(), batch.source_mask), _centred_unit(batch.target.float(), batch.target_mask)
 
 
-def alignment_logits(batch: PairBatch, temperature: float, distortion: float, units=None) -> torch.Tensor:
-    """[B, m, n]: (centred cosine - distortion * (i/m - j/n)^2) / temperature; padding cells masked."""
+def content_cells(batch: PairBatch) -> torch.Tensor:
+    """bool [B, m, n]: the cells that pair a content subword of the source with one of the target."""
+    return batch.source_mask[:, :, None] & batch.target_mask[:, None, :]
+
+
+def alignment_logits(
+    batch: PairBatch, temperature: float, distortion: float, units: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+) -> torch.Tensor:
+    """[B, m, n]: (centred cosine - distortion * (i/m - j/n)^2) / temperature; padding cells masked.
+
+    units (Optional[Tuple[Tensor, Tensor]]): the batch's `unit_vectors`, when the caller has them already (None: computed here).
+    """
     source, target = units if units is not None else unit_vectors(batch)
     cosine = source @ target.transpose(1, 2)
     m = batch.source_mask.sum(1, keepdim=True).float()
@@ -50,8 +60,7 @@ def alignment_logits(batch: PairBatch, temperature: float, distortion: float, un
     i = torch.arange(source.shape[1], dtype=torch.float32)[None, :] / m  # [B, m]
     j = torch.arange(target.shape[1], dtype=torch.float32)[None, :] / n  # [B, n]
     logits = (cosine - distortion * (i[:, :, None] - j[:, None, :]) ** 2) / temperature
-    cells = batch.source_mask[:, :, None] & batch.target_mask[:, None, :]
-    return logits.masked_fill(~cells, _MASKED)
+    return logits.masked_fill(~content_cells(batch), _MASKED)
 
 
 def bidirectional_probabilities(logits: torch.Tensor):
@@ -68,8 +77,7 @@ def guide_links(forward: torch.Tensor, backward: torch.Tensor, cells: torch.Tens
 def self_training_loss(batch: PairBatch, temperature: float, distortion: float, threshold: float) -> Dict[str, torch.Tensor]:
     logits = alignment_logits(batch, temperature, distortion)
     forward, backward = bidirectional_probabilities(logits)
-    cells = batch.source_mask[:, :, None] & batch.target_mask[:, None, :]
-    guide = guide_links(forward, backward, cells, threshold).to(forward.dtype)
+    guide = guide_links(forward, backward, content_cells(batch), threshold).to(forward.dtype)
     m = batch.source_mask.sum(1).float()
     n = batch.target_mask.sum(1).float()
     per_pair = (guide * forward).sum((1, 2)) / m + (guide * backward).sum((1, 2)) / n
@@ -80,8 +88,7 @@ def contrastive_loss(batch: PairBatch, temperature: float, distortion: float, th
     source, target = unit_vectors(batch)
     logits = alignment_logits(batch, temperature, distortion, (source, target))
     forward, backward = bidirectional_probabilities(logits)
-    cells = batch.source_mask[:, :, None] & batch.target_mask[:, None, :]
-    guide = guide_links(forward, backward, cells, threshold)
+    guide = guide_links(forward, backward, content_cells(batch), threshold)
     pair, i, j = guide.nonzero(as_tuple=True)
     if len(pair) == 0:  # nothing confident yet: no signal, but keep the graph for a uniform backward()
         return {"loss": logits.sum() * 0.0, "links": torch.tensor(0.0)}

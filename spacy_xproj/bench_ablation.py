@@ -1,12 +1,18 @@
 """Ablation on projected data: spaCy `ner`; `token_ner` with cross-entropy; + reverse focal loss;
 + layer mix; reverse focal + self-training, each with several seeds, scored on every gold dev set. It shares the
-transfer benchmark's work folder, so the English teacher and the projected corpora are reused."""
+transfer benchmark's work folder, so the English teacher and the projected corpora are reused.
+
+A model folder whose finished training (its training.json) used another config or other options than the
+run would use is refused with a message naming the folder to delete: `train_pipeline` keeps any finished
+training as it is. Self-labelled data is named after everything that decides it."""
+import hashlib
 import json
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .bench_transfer import (
     GOLD_SETS,
+    PARALLEL,
     TransferSettings,
     english_teacher,
     evaluate_row,
@@ -30,6 +36,26 @@ ROWS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
 # the self-training row: the teacher is this row's model, the student trains with its config
 SELF_TRAINING_BASE = "token-ner-rfl"
 SELF_TRAINED = f"{SELF_TRAINING_BASE}-self"
+# the setup entries that decide the measured values: rows measured under other ones are not mixed in
+MEASURED_WITH = ("encoder", "pairs", "max_steps", "eval_limit", "gamma", "self_training_threshold")
+
+
+def recorded_config(command: str) -> Optional[Path]:
+    """The config of a recorded `-m spacy train CONFIG --output ...` command; None if it is not of that form."""
+    head, output_found, _ = command.partition(" --output ")
+    _, train_found, config = head.partition(" train ")
+    return Path(config) if output_found and train_found and config else None
+
+
+def training_differences(out: Path, config: Path, options: Sequence[Tuple[str, str]]) -> Optional[List[str]]:
+    """What the finished training in `out` did not use of `config` and the `--flag value` options
+    (empty: trained that way); None when `out` holds no finished training."""
+    if not (out / "training.json").exists():
+        return None
+    command = json.loads((out / "training.json").read_text())["command"]
+    used = recorded_config(command)
+    differences = [] if used is not None and used.resolve() == config.resolve() else [f"config {config} (it used {used})"]
+    return differences + [f"{flag} {value}" for flag, value in options if f" {flag} {value} " not in f" {command} "]
 
 
 def run_ablation_benchmark(
@@ -50,11 +76,19 @@ def run_ablation_benchmark(
     from .files import atomic_write_bytes
     from .self_training import self_label
 
+    unknown = sorted(set(langs) - set(PARALLEL))
+    if unknown:
+        raise ValueError(f"bench-ablation knows the languages {sorted(PARALLEL)}, not {unknown}")
     results = Results(output, fresh)
-    results.data["setup"] = {
+    setup = {
         "encoder": settings.encoder, "pairs": settings.pairs, "max_steps": settings.max_steps, "eval_limit": settings.eval_limit,
         "seeds": list(seeds), "gamma": gamma, "self_training_threshold": threshold, "rows": list(ROWS) + [SELF_TRAINED],
     }
+    previous = results.data.get("setup", {})
+    changed = [f"{key} {previous.get(key)} (now {setup[key]})" for key in MEASURED_WITH if previous.get(key) != setup[key]]
+    if results.data["rows"] and changed:
+        raise ValueError(f"{output} holds rows measured with other settings: {', '.join(changed)}; pass --fresh to measure again, or use another --output.")
+    results.data["setup"] = setup
     results.save()
     settings = resolved(settings)
     encoder_config = json.loads((Path(settings.encoder) / "config.json").read_text())
@@ -62,6 +96,13 @@ def run_ablation_benchmark(
 
     def measured(lang: str, seed: int, row: str) -> bool:
         return results.has(f"{lang}/{row}/seed{seed}")
+
+    def train(out: Path, corpus_dir: Path, train_data: Path, lang: str, config: Path, seed: int, overrides: List[str]) -> Dict:
+        """train_pipeline, refused when `out` holds a finished training with other settings."""
+        differences = training_differences(out, config, train_options(settings, train_data, corpus_dir / "dev.spacy", seed, overrides))
+        if differences:
+            raise ValueError(f"{out} holds a model trained with other settings (not with {'; '.join(differences)}); delete {out} to train it again.")
+        return train_pipeline(settings, out, train_data, corpus_dir / "dev.spacy", lang, log, config=config, seed=seed, overrides=overrides)
 
     def model_needed(lang: str, seed: int, row: str) -> bool:
         """Rows already measured train nothing, except the self-training teacher while its student is missing."""
@@ -76,56 +117,77 @@ def run_ablation_benchmark(
                 if not model_needed(lang, seed, row):
                     continue
                 out = settings.work_dir / lang / "ablation" / f"{row}-seed{seed}"
-                if row == "spacy-ner" and seed == settings.seed and Path(config) == Path(settings.config):
-                    out = settings.work_dir / lang / "projection"  # the transfer benchmark's projection model: same data, config, seed
-                training = train_pipeline(
-                    settings, out, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log,
-                    config=config_dir / config, seed=seed, overrides=[o.format(**shape) for o in overrides],
-                )
+                row_overrides = [o.format(**shape) for o in overrides]
+                projection = settings.work_dir / lang / "projection"  # the transfer benchmark's model: reused if trained this way
+                options = train_options(settings, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", seed, row_overrides)
+                if row == "spacy-ner" and training_differences(projection, config_dir / config, options) == []:
+                    out = projection
+                training = train(out, corpus_dir, corpus_dir / "train.spacy", lang, config_dir / config, seed, row_overrides)
                 evaluate_row(results, f"{lang}/{row}/seed{seed}", lang, out / "model-best", training, settings, log)
 
             # teacher-student: the reverse-focal model labels unseen target sentences; a student learns them with the projected data
             if measured(lang, seed, SELF_TRAINED):
                 continue
-            teacher_dir = settings.work_dir / lang / "ablation" / f"{SELF_TRAINING_BASE}-seed{seed}" / "model-best"
-            self_labelled = settings.work_dir / lang / "ablation" / f"self-labelled-seed{seed}.spacy"
+            ablation = settings.work_dir / lang / "ablation"
+            teacher_dir = ablation / f"{SELF_TRAINING_BASE}-seed{seed}"
+            name = self_labelled_name(json.loads((teacher_dir / "training.json").read_text())["command"], threshold, settings)
+            self_labelled = ablation / f"self-labelled-seed{seed}-{name}.spacy"
             if not self_labelled.exists():
                 raw = [line.target for line in sample_parallel_lines(settings.shared_data, lang, settings.pairs, settings.seed, skip=settings.pairs)]
-                docs = list(self_label(spacy.load(teacher_dir), raw, threshold=threshold))
+                docs = list(self_label(spacy.load(teacher_dir / "model-best"), raw, threshold=threshold))
                 atomic_write_bytes(self_labelled, DocBin(docs=docs).to_bytes())
-            student_data = settings.work_dir / lang / "ablation" / f"student-train-seed{seed}.spacy"
+            student_data = ablation / f"student-train-seed{seed}-{name}.spacy"
             if not student_data.exists():
                 merge_docbins([corpus_dir / "train.spacy", self_labelled], student_data)
             config, overrides = ROWS[SELF_TRAINING_BASE]
-            out = settings.work_dir / lang / "ablation" / f"{SELF_TRAINED}-seed{seed}"
-            training = train_pipeline(
-                settings, out, student_data, corpus_dir / "dev.spacy", lang, log,
-                config=config_dir / config, seed=seed, overrides=[o.format(**shape) for o in overrides],
-            )
+            out = ablation / f"{SELF_TRAINED}-seed{seed}"
+            training = train(out, corpus_dir, student_data, lang, config_dir / config, seed, [o.format(**shape) for o in overrides])
             evaluate_row(results, f"{lang}/{SELF_TRAINED}/seed{seed}", lang, out / "model-best", training, settings, log)
     return results.data
 
 
+def train_options(settings: TransferSettings, train: Path, dev: Path, seed: int, overrides: Sequence[str]) -> List[Tuple[str, str]]:
+    """The `--flag value` pairs of a training that decide its model, as `train_pipeline` passes them."""
+    return [
+        ("--paths.train", str(train)), ("--paths.dev", str(dev)), ("--components.transformer.model.name", settings.encoder),
+        ("--training.max_steps", str(settings.max_steps)), ("--system.seed", str(seed)), *zip(overrides[::2], overrides[1::2]),
+    ]
+
+
+def self_labelled_name(teacher_command: str, threshold: float, settings: TransferSettings) -> str:
+    """What decides the self-labelled data, as a file name part: the threshold, and a digest of the
+    teacher's training command and of the sample of target sentences (pairs, seed)."""
+    digest = hashlib.sha256(json.dumps([teacher_command, threshold, settings.pairs, settings.seed]).encode("utf-8")).hexdigest()[:10]
+    return f"threshold{threshold}-{digest}"
+
+
 def render_ablation_table(data: Dict) -> str:
-    rows = data["rows"]
+    rows, seeds = data["rows"], data["setup"]["seeds"]
+    langs = sorted({key.split("/")[0] for key in rows})
+
+    def results_of(row: str) -> List[Dict]:
+        """The results of `row` for the setup's seeds, in the setup's language order."""
+        return [rows[key] for lang in langs for seed in seeds if (key := f"{lang}/{row}/seed{seed}") in rows]
+
     lines = ["| language | gold dev set | " + " | ".join(data["setup"]["rows"]) + " |", "|---|---|" + "---|" * len(data["setup"]["rows"])]
-    for lang in sorted({key.split("/")[0] for key in rows}):
+    for lang in langs:
         for gold_name in GOLD_SETS[lang]:
             cells: List[str] = []
             for row in data["setup"]["rows"]:
-                values = [r["gold"][gold_name]["f"] for key, r in rows.items() if key.startswith(f"{lang}/{row}/") and gold_name in r["gold"]]
-                cells.append(" / ".join(f"{v:.1f}" for v in values))
+                # one place per seed, in the setup's order; a blank one where that seed has no value
+                values = [rows.get(f"{lang}/{row}/seed{seed}", {}).get("gold", {}).get(gold_name, {}).get("f") for seed in seeds]
+                cells.append(" / ".join("" if v is None else f"{v:.1f}" for v in values) if any(v is not None for v in values) else "")
             lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + " |")
     means = []
     for row in data["setup"]["rows"]:
-        values = [score["f"] for key, r in rows.items() if key.split("/")[1] == row for score in r["gold"].values()]
+        values = [score["f"] for r in results_of(row) for score in r["gold"].values()]
         means.append(f"{sum(values) / len(values):.1f}" if values else "")
     lines.append("| all | mean of the cells | " + " | ".join(means) + " |")
     lines.append("")
     lines.append("| row | mean training time (min) |")
     lines.append("|---|---|")
     for row in data["setup"]["rows"]:
-        seconds = [r["train_seconds"] for key, r in rows.items() if key.split("/")[1] == row]
+        seconds = [r["train_seconds"] for r in results_of(row)]
         if seconds:
             lines.append(f"| {row} | {sum(seconds) / len(seconds) / 60:.1f} |")
     lines.append("")

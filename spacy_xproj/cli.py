@@ -4,6 +4,8 @@ from typing import List, Optional
 
 import typer
 
+from .aligner_training import AlignerTrainingSettings
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj: cross-lingual NER by annotation projection.")
 
 # Options shared by the commands that read a parallel corpus and run the aligner.
@@ -123,14 +125,14 @@ def train_aligner_command(
     source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option(..., "--target-lang", help="Language of the target side (spaCy code; zh and ja are segmented by spaCy)."),
     model: str = MODEL,
-    layer: int = typer.Option(7, "--layer", help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
-    objective: str = typer.Option("contrastive", "--objective", help="contrastive (in-batch InfoNCE on its own confident links) | self-training (awesome-align's SO objective)"),
-    steps: int = typer.Option(100, "--steps", min=1, help="Optimizer steps of --batch-size pairs (100: what bench-aligner-finetune measures; more did not align better)."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Sentence pairs per step."),
-    learn_rate: float = typer.Option(5e-5, "--learn-rate"),
+    layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
+    objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive (in-batch InfoNCE on its own confident links) | self-training (awesome-align's SO objective)"),
+    steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1, help="Optimizer steps of --batch-size pairs (the default is what bench-aligner-finetune measures; more did not align better)."),
+    batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1, help="Sentence pairs per step."),
+    learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate"),
     max_pairs: int = typer.Option(0, "--max-pairs", min=0, help="Train on a random sample of this many pairs (0: all)."),
-    precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (autocast)"),
-    seed: int = typer.Option(0, "--seed"),
+    precision: str = typer.Option(AlignerTrainingSettings.precision, "--precision", help="float32 | bfloat16 (autocast)"),
+    seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed"),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", min=1, help="Steps between checkpoints in OUTPUT.checkpoint/."),
     restart: bool = typer.Option(False, "--restart", help="Discard an earlier run's checkpoint instead of resuming from it."),
 ) -> None:
@@ -140,7 +142,7 @@ def train_aligner_command(
     """
     import random
 
-    from .aligner_training import AlignerTrainingSettings, TrainingStopped, tokenize_pairs, train_aligner
+    from .aligner_training import TrainingStopped, tokenize_pairs, train_aligner
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")

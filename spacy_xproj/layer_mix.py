@@ -14,7 +14,7 @@ the transformer's backward pass take a gradient for every hidden state, and the 
 one per layer.
 """
 import warnings
-from typing import Callable, List, Tuple
+from typing import Callable, List, Set, Tuple
 
 import torch
 from spacy.language import Language
@@ -27,6 +27,12 @@ from thinc.types import Floats2d, Ragged
 from transformers.file_utils import ModelOutput
 
 MIXERS = ("attention", "scalar_mix")
+LAYER_GRADIENT_KEY = "d_hidden_state_{}"
+# Model.id (a process-wide counter, never reused) of each mix whose transformer now takes a gradient per
+# hidden state. Not a model attr: thinc saves attrs with the model but not the transformer's swapped
+# output adapter, so a loaded pipeline must start unrouted. (thinc Models have __slots__ without
+# __weakref__, so a WeakSet cannot hold them.)
+_ROUTED_MIXES: Set[int] = set()
 
 
 class LayerMixer(torch.nn.Module):
@@ -61,32 +67,43 @@ class LayerMixer(torch.nn.Module):
 
 def mix_layers(mixer: Model) -> Model[List[TransformerData], List[TransformerData]]:
     """Replace each Doc's last hidden state by the mix of all its hidden states."""
-    return Model("mix_layers", _mix_forward, layers=[mixer], attrs={ALL_LAYER_GRADIENTS: False})
-
-
-ALL_LAYER_GRADIENTS = "all_layer_gradients"
-LAYER_GRADIENT_KEY = "d_hidden_state_{}"
+    # Pipelines saved before the routing moved out of the attrs carry an "all_layer_gradients" attr:
+    # thinc loads it into this node's attrs, where nothing reads it.
+    return Model("mix_layers", _mix_forward, layers=[mixer])
 
 
 def route_gradients_to_all_layers(nlp: Language, transformer_component: str) -> int:
     """Let the layer mixes listening to `transformer_component` backpropagate into every hidden state.
 
     Swaps the output adapter of the component's Hugging Face wrapper for one whose backward pass takes
-    a gradient per hidden state, and switches those mixes to send one. Returns how many mixes listen."""
-    mixes = [
-        node.get_ref("mix")
-        for name, component in nlp.components if hasattr(component, "model")
-        for node in component.model.walk()
-        if node.has_ref("mix") and node.get_ref("listener").upstream_name in ("*", transformer_component)
-    ]
+    a gradient per hidden state, and switches those mixes to send one. Returns how many mixes listen.
+
+    The routing lives in memory only: a pipeline saved and loaded again (`spacy.load`) is unrouted until
+    this runs again (the `spacy-xproj.transformer_training.v1` callback does it in `nlp.initialize`);
+    until then the mix warns in its backward pass.
+
+    Raises ValueError when a plain spacy-transformers listener listens to the same component as a mix:
+    spacy-transformers sizes each Doc's gradient list from the listener that calls back first, so a
+    plain listener updated before the mix fails with an IndexError inside spacy-transformers, and the
+    other order works only by that accident of pipeline order.
+    """
+    mix_nodes = [node for _, component in nlp.components if hasattr(component, "model") for node in component.model.walk() if node.has_ref("mix")]
+    mixes = [node.get_ref("mix") for node in mix_nodes if node.get_ref("listener").upstream_name in ("*", transformer_component)]
     if not mixes:
         return 0
+    mix_listeners = {node.get_ref("listener") for node in mix_nodes}
+    listener_map = nlp.get_pipe(transformer_component).listener_map
+    plain = sorted(name for name, listeners in listener_map.items() if any(listener not in mix_listeners for listener in listeners))
+    if plain:
+        raise ValueError(
+            f"layer mix: {plain} listen to {transformer_component!r} through a plain TransformerListener next to a layer mix; "
+            "routing gradients to every layer supports layer mixes only: give those components a LayerMixListener or their own transformer"
+        )
     wrappers = [node for node in nlp.get_pipe(transformer_component).model.walk() if "convert_outputs" in node.attrs]
     if len(wrappers) != 1:
         raise ValueError(f"layer mix: expected one Hugging Face wrapper in {transformer_component!r}, found {len(wrappers)}")
     wrappers[0].attrs["convert_outputs"] = _outputs_with_all_layer_gradients
-    for mix in mixes:
-        mix.attrs[ALL_LAYER_GRADIENTS] = True
+    _ROUTED_MIXES.update(mix.id for mix in mixes)
     return len(mixes)
 
 
@@ -143,7 +160,7 @@ def _mix_forward(model: Model, trf_datas: List[TransformerData], is_train: bool)
         # trfs2arrays returns gradients for the Docs that have a last hidden state, in order
         d_mixed = xp.concatenate([d.model_output.last_hidden_state.reshape(-1, width) for d in d_trf_datas], axis=0)
         d_stacked = backprop_mixer(d_mixed)
-        all_layers = model.attrs[ALL_LAYER_GRADIENTS]
+        all_layers = model.id in _ROUTED_MIXES
         if not all_layers:  # shown once: Python's default warning filter
             warnings.warn(
                 "layer mix: the transformer takes a gradient for its last hidden state only, so the encoder learns "

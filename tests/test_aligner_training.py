@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from spacy_xproj.aligner_training import (
     AlignerTrainingSettings,
     TrainingStopped,
     TruncatedEncoder,
+    _replace_directory,
     checkpoint_dir,
     epoch_batches,
     subword_pairs,
@@ -50,7 +52,7 @@ def weights(directory):
 def mean_objective(model_dir, pairs, config):
     encoder = TruncatedEncoder(str(model_dir), config.layer)
     encoder.model.eval()
-    data, _ = subword_pairs(encoder.tokenizer, pairs, 96)
+    data, _, _ = subword_pairs(encoder.tokenizer, pairs, 96)
     with torch.no_grad():
         source, source_mask = encoder.encode([s for s, _ in data])
         target, target_mask = encoder.encode([t for _, t in data])
@@ -174,3 +176,80 @@ def test_sigterm_stops_after_the_current_step_with_a_checkpoint_and_restores_the
     summary = train_aligner(word_pairs(), output, settings(tiny_model_dir, steps=8), log=lambda m: None)
     assert summary["steps"] == 8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aligner"]  # no checkpoint, staging or retired folders left
+
+
+def test_subword_pairs_counts_long_pairs_and_pairs_without_subwords_apart():
+    def tokenizer(batch, **kwargs):  # one id per character; "\u200b" has none
+        return {"input_ids": [[ord(c) for c in "".join(words) if c != "\u200b"] for words in batch]}
+
+    pairs = [(["ab"], ["cd"]), (["\u200b"], ["cd"]), (["abcdef"], ["cd"]), (["ab"], ["\u200b", "\u200b"])]
+    kept, too_long, without_subwords = subword_pairs(tokenizer, pairs, 4)
+    assert kept == [([97, 98], [99, 100])]
+    assert (too_long, without_subwords) == (1, 2)
+
+
+def test_the_command_line_takes_its_defaults_from_the_settings():
+    import inspect
+
+    from spacy_xproj.cli import train_aligner_command
+
+    defaults = AlignerTrainingSettings(model="x")
+    assert (defaults.steps, defaults.learn_rate) == (100, 5e-5)  # what the README documents
+    options = inspect.signature(train_aligner_command).parameters
+    for name in ("layer", "objective", "steps", "batch_size", "learn_rate", "precision", "seed"):
+        assert options[name].default.default == getattr(defaults, name), name
+
+
+def test_a_checkpoint_mismatch_names_what_differs(tmp_path, tiny_model_dir):
+    pairs, output = word_pairs(), tmp_path / "aligner"
+    with pytest.raises(TrainingStopped):
+        train_aligner(pairs, output, settings(tiny_model_dir, steps=8), stop_after=1, log=lambda m: None)
+    with pytest.raises(ValueError) as settings_error:
+        train_aligner(pairs, output, settings(tiny_model_dir, steps=8, learn_rate=1e-4, seed=3), log=lambda m: None)
+    assert "learn_rate: 0.003 in the checkpoint, 0.0001 now; seed: 0 in the checkpoint, 3 now); run with" in str(settings_error.value)
+    assert "corpus" not in str(settings_error.value)
+    saved = torch.load(checkpoint_dir(output) / "state.pt", weights_only=False)["identity"]
+    with pytest.raises(ValueError) as corpus_error:
+        train_aligner(pairs[:-1], output, settings(tiny_model_dir, steps=8), log=lambda m: None)
+    message = str(corpus_error.value)
+    assert f"(corpus: digest {saved['corpus']} (6 pairs) in the checkpoint, " in message and " (5 pairs) now); run with" in message
+
+
+@pytest.mark.parametrize("content", [b"garbage", b"", "incomplete"])
+def test_a_corrupt_checkpoint_points_to_restart(tmp_path, tiny_model_dir, content):
+    output = tmp_path / "aligner"
+    checkpoint_dir(output).mkdir()
+    if content == "incomplete":
+        torch.save({"step": 3}, checkpoint_dir(output) / "state.pt")
+    else:
+        (checkpoint_dir(output) / "state.pt").write_bytes(content)
+    with pytest.raises(ValueError, match="pass --restart to start over"):
+        train_aligner(word_pairs(), output, settings(tiny_model_dir, steps=2), log=lambda m: None)
+    summary = train_aligner(word_pairs(), output, settings(tiny_model_dir, steps=2), restart=True, log=lambda m: None)
+    assert summary["steps"] == 2
+
+
+@pytest.mark.parametrize("restore_fails", [False, True])
+def test_a_failed_swap_keeps_the_previous_model(tmp_path, monkeypatch, restore_fails):
+    output, staging = tmp_path / "aligner", tmp_path / ".aligner.partial"
+    for directory, text in ((output, "previous"), (staging, "new")):
+        directory.mkdir()
+        (directory / MODEL_MARKER).write_text(text)
+    rename = os.rename
+
+    def failing_rename(source, destination):
+        if Path(source) == staging or (restore_fails and Path(destination) == output):
+            raise OSError("simulated")
+        rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError) as error:
+        _replace_directory(staging, output)
+    monkeypatch.undo()
+    if restore_fails:
+        assert "nor the previous one back" in str(error.value)
+        kept = [p for p in tmp_path.glob(".aligner.old-*/aligner")]
+        assert len(kept) == 1 and (kept[0] / MODEL_MARKER).read_text() == "previous"
+    else:
+        assert (output / MODEL_MARKER).read_text() == "previous"
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".aligner.partial", "aligner"]  # no retired folder left

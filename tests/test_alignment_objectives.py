@@ -119,6 +119,8 @@ def test_contrastive_loss_without_confident_links_is_zero_with_a_graph():
     result = contrastive_loss(batch, TEMPERATURE, DISTORTION, 0.9)
     result["loss"].backward()
     assert float(result["loss"].detach()) == 0.0 and float(result["links"]) == 0.0
+    assert batch.source.grad is not None  # backward() reached the vectors
+    assert torch.equal(batch.source.grad, torch.zeros_like(batch.source))  # finite, and no signal
 
 
 @pytest.mark.parametrize("objective", [self_training_loss, contrastive_loss])

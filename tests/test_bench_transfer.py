@@ -82,6 +82,9 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
 
 
 def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_model_dir):
+    import re
+    import shutil
+
     from spacy_xproj.bench_ablation import SELF_TRAINED, render_ablation_table, run_ablation_benchmark
     from spacy_xproj.bench_transfer import GOLD_SETS
 
@@ -94,16 +97,90 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
     assert set(GOLD_SETS["de"]) == {"wikiann", "europarl"}
     settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, layer=1, pairs=20, max_steps=4, eval_limit=0)
     root = Path(__file__).resolve().parents[1]
+    work = tmp_path / "work"
+    # the transfer benchmark's projection model, trained with the same options but another config: not the spacy-ner row's
+    projection = work / "de" / "projection"
+    projection.mkdir(parents=True)
+    (projection / "training.json").write_text(json.dumps({"seconds": 1.0, "command": (
+        f"-m spacy train {root / 'configs' / 'token_ner_layer_mix.cfg'} --output {projection} --paths.train {work / 'en-de' / 'train.spacy'} "
+        f"--paths.dev {work / 'en-de' / 'dev.spacy'} --nlp.lang de --components.transformer.model.name {tiny_model_dir} "
+        "--training.max_steps 4 --corpora.dev.limit 500 --system.seed 0")}))
     data = run_ablation_benchmark(settings, tmp_path / "ablation.json", ["de"], [0, 1], config_dir=root, log=lambda m: None)
     assert set(data["rows"]) == {f"de/{row}/seed{s}" for row in data["setup"]["rows"] for s in (0, 1)}
+    assert f"--output {work / 'de' / 'ablation' / 'spacy-ner-seed0'} " in data["rows"]["de/spacy-ner/seed0"]["train_command"]
     assert SELF_TRAINED in data["setup"]["rows"]
     # the reverse-focal rows really train with gamma = 1, the cross-entropy row with 0
     assert "--components.token_ner.loss.gamma 1.0" in data["rows"]["de/token-ner-rfl/seed1"]["train_command"]
     assert "--components.token_ner.loss.gamma 0.0" in data["rows"]["de/token-ner-ce/seed0"]["train_command"]
     assert "--system.seed 1" in data["rows"]["de/token-ner-rfl-mix/seed1"]["train_command"]
-    assert (tmp_path / "work" / "de" / "ablation" / "self-labelled-seed0.spacy").exists()
+    assert len(list((work / "de" / "ablation").glob("self-labelled-seed0-threshold0.9-*.spacy"))) == 1
     table = render_ablation_table(data)
     assert table.count("| de |") == 2 and "token-ner-rfl-self" in table
     mean_row = next(line for line in table.splitlines() if line.startswith("| all | mean"))
     ce = [r["gold"][g]["f"] for k, r in data["rows"].items() if "/token-ner-ce/" in k for g in r["gold"]]
     assert mean_row.split(" | ")[3] == f"{sum(ce) / len(ce):.1f}"
+
+    # other settings: the measured rows are not mixed with new ones, and no cached model or data is reused
+    with pytest.raises(ValueError, match=r"measured with other settings: gamma 1.0 \(now 2.0\); pass --fresh"):
+        run_ablation_benchmark(settings, tmp_path / "ablation.json", ["de"], [0, 1], gamma=2.0, config_dir=root, log=lambda m: None)
+    teacher = work / "de" / "ablation" / "token-ner-rfl-seed0"
+    with pytest.raises(ValueError, match=re.escape(f"{teacher} holds a model trained with other settings (not with --components.token_ner.loss.gamma 2.0); delete {teacher}")):
+        run_ablation_benchmark(settings, tmp_path / "gamma2.json", ["de"], [0], gamma=2.0, config_dir=root, log=lambda m: None)
+    student = work / "de" / "ablation" / "token-ner-rfl-self-seed0"
+    with pytest.raises(ValueError, match=re.escape(f"{student} holds a model trained with other settings (not with --paths.train ") + ".*threshold0.5-"):
+        run_ablation_benchmark(settings, tmp_path / "threshold.json", ["de"], [0], threshold=0.5, config_dir=root, log=lambda m: None)
+
+    # a projection model trained exactly as the spacy-ner row would be stands in for its seed
+    shutil.rmtree(projection)
+    shutil.copytree(work / "de" / "ablation" / "spacy-ner-seed0", projection)
+    record = json.loads((projection / "training.json").read_text())
+    record["command"] = record["command"].replace(str(work / "de" / "ablation" / "spacy-ner-seed0"), str(projection))
+    (projection / "training.json").write_text(json.dumps(record))
+    again = run_ablation_benchmark(settings, tmp_path / "reused.json", ["de"], [0], config_dir=root, log=lambda m: None)
+    assert f"--output {projection} " in again["rows"]["de/spacy-ner/seed0"]["train_command"]
+    assert again["rows"]["de/token-ner-rfl-self/seed0"]["train_command"] == data["rows"]["de/token-ner-rfl-self/seed0"]["train_command"]
+
+
+def test_ablation_refuses_unknown_languages_before_any_work(tmp_path):
+    from spacy_xproj.bench_ablation import run_ablation_benchmark
+
+    settings = TransferSettings(shared_data=tmp_path / "shared", work_dir=tmp_path / "work", encoder="unused")
+    with pytest.raises(ValueError, match=r"bench-ablation knows the languages \['de', 'es', 'nl'\], not \['fr'\]"):
+        run_ablation_benchmark(settings, tmp_path / "ablation.json", ["de", "fr"], log=lambda m: None)
+    assert not (tmp_path / "ablation.json").exists() and not (tmp_path / "work").exists()
+
+
+def test_ablation_table_keeps_each_seed_in_its_place():
+    from spacy_xproj.bench_ablation import render_ablation_table
+
+    def row(f1s):
+        return {"gold": {name: {"f": f} for name, f in f1s.items()}, "train_seconds": 60.0, "train_command": "x"}
+
+    setup = {"seeds": [2, 10], "rows": ["spacy-ner", "token-ner-ce"], "gamma": 1.0, "max_steps": 250}
+    rows = {
+        "de/spacy-ner/seed2": row({"wikiann": 50.0, "europarl": 40.0}), "de/spacy-ner/seed10": row({"wikiann": 60.0, "europarl": 45.0}),
+        "de/token-ner-ce/seed10": row({"wikiann": 70.0}),  # seed 2 not measured, europarl missing
+        "de/token-ner-ce/seed7": row({"wikiann": 10.0, "europarl": 10.0}),  # a seed outside the setup
+    }
+    data = json.loads(json.dumps({"setup": setup, "rows": rows}, sort_keys=True))  # as the results file reloads: seed10 before seed2
+    table = render_ablation_table(data)
+    assert "| de | wikiann | 50.0 / 60.0 |  / 70.0 |" in table
+    assert "| de | europarl | 40.0 / 45.0 |  |" in table
+    assert "| all | mean of the cells | 48.8 | 70.0 |" in table
+
+
+def test_ablation_knows_how_a_cached_model_was_trained(tmp_path):
+    from spacy_xproj.bench_ablation import recorded_config, training_differences
+
+    out = tmp_path / "model"
+    assert training_differences(out, Path("configs/ner.cfg"), []) is None
+    out.mkdir()
+    command = f"-m spacy train {tmp_path / 'my configs' / 'ner.cfg'} --output {out} --training.max_steps 250 --system.seed 10 --x.gamma 1.0"
+    (out / "training.json").write_text(json.dumps({"command": command}))
+    assert recorded_config(command) == tmp_path / "my configs" / "ner.cfg"
+    assert recorded_config("-m spacy evaluate model") is None
+    config = tmp_path / "my configs" / ".." / "my configs" / "ner.cfg"
+    assert training_differences(out, config, [("--system.seed", "10"), ("--x.gamma", "1.0")]) == []
+    assert training_differences(out, config, [("--system.seed", "1"), ("--x.gamma", "2.0"), ("--training.max_steps", "250")]) == [
+        "--system.seed 1", "--x.gamma 2.0"]
+    assert training_differences(out, tmp_path / "token_ner.cfg", []) == [f"config {tmp_path / 'token_ner.cfg'} (it used {tmp_path / 'my configs' / 'ner.cfg'})"]
