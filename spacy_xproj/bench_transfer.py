@@ -177,15 +177,18 @@ def render_transfer_table(data: Dict) -> str:
     rows = data["rows"]
     setup = data.get("setup", {})
     lines = [
-        "| language | gold dev set | zero-shot F1 | projection F1 | combined F1 | sequential F1 | projection - zero-shot |",
-        "|---|---|---|---|---|---|---|",
+        "| language | gold dev set | zero-shot F1 | projection F1 | combined F1 | sequential F1 | projection - zero-shot | sequential - zero-shot |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+
+    def gain(f1: Dict, system: str) -> str:
+        return f"{f1[system] - f1['zero-shot']:+.1f}" if f1[system] is not None and f1["zero-shot"] is not None else ""
+
     for lang in sorted({key.split("/")[0] for key in rows}):
         for gold_name in GOLD_SETS.get(lang, {}):
             f1 = {system: rows.get(f"{lang}/{system}", {}).get("gold", {}).get(gold_name, {}).get("f") for system in SYSTEMS}
             cells = [f"{f1[s]:.1f}" if f1[s] is not None else "" for s in SYSTEMS]
-            gain = f"{f1['projection'] - f1['zero-shot']:+.1f}" if f1["projection"] is not None and f1["zero-shot"] is not None else ""
-            lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + f" | {gain} |")
+            lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + f" | {gain(f1, 'projection')} | {gain(f1, 'sequential')} |")
     lines.append("")
     lines.append("| language | system | training time (min) | tagging speed (words/s, mean over gold sets) |")
     lines.append("|---|---|---|---|")

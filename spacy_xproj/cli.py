@@ -350,16 +350,17 @@ def bench_transfer(
     eval_limit: int = typer.Option(1000, "--eval-limit", help="Sentences scored per gold set (0: all)."),
     seed: int = typer.Option(0, "--seed"),
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
-    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-transfer:start/end --> in this file."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- MARKER:start/end --> in this file."),
+    readme_marker: str = typer.Option("bench-transfer", "--readme-marker", help="The README block to update (one block per config measured)."),
 ) -> None:
-    """Zero-shot vs projection vs combined NER training, scored on every gold dev set per language; resumable."""
+    """Zero-shot vs projection vs combined vs sequential NER training, scored on every gold dev set per language; resumable."""
     from .bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
 
     shared_data_or_exit(shared_data)
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed)
     data = run_transfer_benchmark(settings, output, [lang.strip() for lang in langs.split(",") if lang.strip()], fresh, log=lambda m: typer.echo(m, err=True))
     table = render_transfer_table(data)
-    report_table(table, readme, "bench-transfer")
+    report_table(table, readme, readme_marker)
 
 
 @app.command("self-label")

@@ -32,8 +32,8 @@ def test_transfer_table_shows_each_gold_set_and_the_projection_gain():
         "nl/sequential": row({"conll2002": 68.5}, 300),
     }}
     table = render_transfer_table(data)
-    assert "| nl | conll2002 | 60.0 | 65.5 | 67.0 | 68.5 | +5.5 |" in table
-    assert "| nl | wikiann | 50.0 | 48.0 | 52.0 |  | -2.0 |" in table
+    assert "| nl | conll2002 | 60.0 | 65.5 | 67.0 | 68.5 | +5.5 | +8.5 |" in table
+    assert "| nl | wikiann | 50.0 | 48.0 | 52.0 |  | -2.0 |  |" in table
     assert "| nl | projection | 9.0 | 500 |" in table
     assert "3000 parallel pairs per language, 250 training steps" in table
 
