@@ -14,7 +14,7 @@ from .bench_transfer import (
     GOLD_SETS,
     PARALLEL,
     TransferSettings,
-    english_teacher,
+    english_model,
     evaluate_row,
     projected_corpus,
     resolved,
@@ -109,7 +109,7 @@ def run_ablation_benchmark(
         return not measured(lang, seed, row) or (row == SELF_TRAINING_BASE and not measured(lang, seed, SELF_TRAINED))
 
     pending = [lang for lang in langs if any(model_needed(lang, seed, row) for seed in seeds for row in ROWS)]
-    teacher = english_teacher(settings, log)[0] if pending else None
+    teacher = english_model(settings, settings.seed, log)[0] if pending else None
     for lang in pending:
         corpus_dir, _ = projected_corpus(settings, lang, teacher, log)
         for seed in seeds:

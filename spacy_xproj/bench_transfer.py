@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .metrics import Results
 
@@ -98,16 +98,27 @@ def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, trainin
     log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in scores.items()))
 
 
-def english_teacher(settings: TransferSettings, log: Callable[[str], None]) -> Tuple[Path, Dict]:
-    """The model trained on English gold (CoNLL-2003): the zero-shot baseline and the projection's teacher."""
+def english_model(settings: TransferSettings, seed: int, log: Callable[[str], None]) -> Tuple[Path, Dict]:
+    """The model trained on English gold (CoNLL-2003) with a training seed: the zero-shot baseline; with
+    `settings.seed`, also the projection's teacher."""
     from .docbins import convert_gold_file
 
     english = settings.work_dir / "en"
     for split, name in (("train", "eng.train"), ("dev", "eng.testa")):
         if not (english / f"{split}.spacy").exists():
             convert_gold_file(settings.shared_data / "conll" / name, english / f"{split}.spacy", "en")
-    training = train_pipeline(settings, english / "model", english / "train.spacy", english / "dev.spacy", "en", log)
-    return english / "model" / "model-best", training
+    output = english / seeded_name("model", seed, settings)
+    training = train_pipeline(settings, output, english / "train.spacy", english / "dev.spacy", "en", log, seed=seed)
+    return output / "model-best", training
+
+
+def seeded_name(name: str, seed: int, settings: TransferSettings) -> str:
+    """A model folder's name for a training seed: the first seed keeps the plain name."""
+    return name if seed == settings.seed else f"{name}-seed{seed}"
+
+
+def row_key(lang: str, system: str, seed: int) -> str:
+    return f"{lang}/{system}/seed{seed}"
 
 
 def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
@@ -131,75 +142,98 @@ def resolved(settings: TransferSettings) -> TransferSettings:
 
 
 def run_transfer_benchmark(
-    settings: TransferSettings, output: Path, langs: Sequence[str] = ("es", "de", "nl"), fresh: bool = False, log: Callable[[str], None] = print
+    settings: TransferSettings, output: Path, langs: Sequence[str] = ("es", "de", "nl"), fresh: bool = False,
+    log: Callable[[str], None] = print, seeds: Sequence[int] = (),
 ) -> Dict:
+    """Every system for every language, trained once per seed of `seeds` (default: `settings.seed`).
+    The parallel sample and the teacher (the English model of `settings.seed`), hence the projected
+    corpora, are the same for all seeds: the seeds measure the training's own variance."""
     from .docbins import merge_docbins
 
     unknown = sorted(set(langs) - set(PARALLEL))
     if unknown:
         raise ValueError(f"bench-transfer knows the languages {sorted(PARALLEL)}, not {unknown}")
+    seeds = list(seeds) or [settings.seed]
+    if seeds[0] != settings.seed:
+        seeds = [settings.seed] + [seed for seed in seeds if seed != settings.seed]
     results = Results(output, fresh)
     results.data["setup"] = {
         "encoder": settings.encoder, "config": str(settings.config), "layer": settings.layer, "pairs": settings.pairs, "max_steps": settings.max_steps,
-        "eval_limit": settings.eval_limit, "seed": settings.seed, "parallel": {lang: PARALLEL[lang][0] for lang in langs},
+        "eval_limit": settings.eval_limit, "seed": settings.seed, "seeds": seeds, "parallel": {lang: PARALLEL[lang][0] for lang in langs},
     }
     results.save()
     settings = resolved(settings)
     work = settings.work_dir
 
-    english_model, english_training = english_teacher(settings, log)
-    for lang in langs:
-        evaluate_row(results, f"{lang}/zero-shot", lang, english_model, english_training, settings, log)
+    teacher, _ = english_model(settings, settings.seed, log)
+    for seed in seeds:
+        english, english_training = english_model(settings, seed, log)
+        for lang in langs:
+            evaluate_row(results, row_key(lang, "zero-shot", seed), lang, english, english_training, settings, log)
 
-    for lang in langs:
-        corpus_dir, report = projected_corpus(settings, lang, english_model, log)
-        if report is not None:
-            results.data.setdefault("projection_reports", {})[lang] = report
-            results.save()
-        training = train_pipeline(settings, work / lang / "projection", corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log)
-        evaluate_row(results, f"{lang}/projection", lang, work / lang / "projection" / "model-best", training, settings, log)
-
-        combined = work / f"en+{lang}.spacy"
-        if not combined.exists():
-            merge_docbins([settings.work_dir / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
-        training = train_pipeline(settings, work / lang / "combined", combined, corpus_dir / "dev.spacy", lang, log)
-        evaluate_row(results, f"{lang}/combined", lang, work / lang / "combined" / "model-best", training, settings, log)
-
-        training = train_pipeline(
-            settings, work / lang / "sequential", corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log,
-            overrides=["--initialize.after_init.initial_weights", str(english_model)],
-        )
-        evaluate_row(results, f"{lang}/sequential", lang, work / lang / "sequential" / "model-best", training, settings, log)
+        for lang in langs:
+            corpus_dir, report = projected_corpus(settings, lang, teacher, log)
+            if report is not None:
+                results.data.setdefault("projection_reports", {})[lang] = report
+                results.save()
+            combined = work / f"en+{lang}.spacy"
+            if not combined.exists():
+                merge_docbins([work / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
+            systems = {
+                "projection": (corpus_dir / "train.spacy", []),
+                "combined": (combined, []),
+                # the English model of the same seed, fine-tuned on the projected data
+                "sequential": (corpus_dir / "train.spacy", ["--initialize.after_init.initial_weights", str(english)]),
+            }
+            for system, (train, overrides) in systems.items():
+                model_dir = work / lang / seeded_name(system, seed, settings)
+                training = train_pipeline(settings, model_dir, train, corpus_dir / "dev.spacy", lang, log, seed=seed, overrides=overrides)
+                evaluate_row(results, row_key(lang, system, seed), lang, model_dir / "model-best", training, settings, log)
     return results.data
 
 
 def render_transfer_table(data: Dict) -> str:
+    """F1 per language, gold set and system (one value per seed; the gains compare means over seeds),
+    then training time and tagging speed per system (means over seeds)."""
     rows = data["rows"]
     setup = data.get("setup", {})
+    seeds = setup.get("seeds", [setup.get("seed", 0)])
+
+    def scores(lang: str, system: str) -> List[Dict]:
+        return [rows[key] for seed in seeds if (key := row_key(lang, system, seed)) in rows]
+
+    def mean(values: List[float]) -> Optional[float]:
+        return sum(values) / len(values) if values else None
+
     lines = [
         "| language | gold dev set | zero-shot F1 | projection F1 | combined F1 | sequential F1 | projection - zero-shot | sequential - zero-shot |",
         "|---|---|---|---|---|---|---|---|",
     ]
-
-    def gain(f1: Dict, system: str) -> str:
-        return f"{f1[system] - f1['zero-shot']:+.1f}" if f1[system] is not None and f1["zero-shot"] is not None else ""
-
-    for lang in sorted({key.split("/")[0] for key in rows}):
+    langs = sorted({key.split("/")[0] for key in rows})
+    for lang in langs:
         for gold_name in GOLD_SETS.get(lang, {}):
-            f1 = {system: rows.get(f"{lang}/{system}", {}).get("gold", {}).get(gold_name, {}).get("f") for system in SYSTEMS}
-            cells = [f"{f1[s]:.1f}" if f1[s] is not None else "" for s in SYSTEMS]
-            lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + f" | {gain(f1, 'projection')} | {gain(f1, 'sequential')} |")
+            f1 = {system: [row["gold"][gold_name]["f"] for row in scores(lang, system) if gold_name in row["gold"]] for system in SYSTEMS}
+            cells = [" / ".join(f"{value:.1f}" for value in f1[system]) for system in SYSTEMS]
+            gains = []
+            for system in ("projection", "sequential"):
+                both = f1[system] and f1["zero-shot"]
+                gains.append(f"{mean(f1[system]) - mean(f1['zero-shot']):+.1f}" if both else "")
+            lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + " | " + " | ".join(gains) + " |")
     lines.append("")
     lines.append("| language | system | training time (min) | tagging speed (words/s, mean over gold sets) |")
     lines.append("|---|---|---|---|")
-    for key in sorted(rows):
-        row = rows[key]
-        speeds = [s["words_per_second"] for s in row["gold"].values() if s.get("words_per_second")]
-        lines.append(f"| {key.split('/')[0]} | {key.split('/')[1]} | {row['train_seconds'] / 60:.1f} | {sum(speeds) / len(speeds):.0f} |")
+    for lang in langs:
+        for system in sorted(SYSTEMS):
+            measured = scores(lang, system)
+            if not measured:
+                continue
+            speeds = [s["words_per_second"] for row in measured for s in row["gold"].values() if s.get("words_per_second")]
+            lines.append(f"| {lang} | {system} | {mean([row['train_seconds'] for row in measured]) / 60:.1f} | {mean(speeds):.0f} |")
     lines.append("")
+    per_seed = f"one value per training seed ({', '.join(map(str, seeds))}), gains between means; " if len(seeds) > 1 else ""
     lines.append(
         f"Setup: {setup.get('pairs')} parallel pairs per language, {setup.get('max_steps')} training steps per model, "
-        f"at most {setup.get('eval_limit')} sentences per gold set; the zero-shot model is the English teacher itself "
-        "(trained once, its training time is repeated on each language's row)."
+        f"at most {setup.get('eval_limit')} sentences per gold set; {per_seed}the zero-shot model is the English teacher itself "
+        "(trained once per seed, its training time is repeated on each language's row)."
     )
     return "\n".join(lines) + "\n"

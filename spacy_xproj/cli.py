@@ -348,7 +348,7 @@ def bench_transfer(
     pairs: int = typer.Option(3000, "--pairs", help="Parallel sentence pairs projected per language."),
     max_steps: int = typer.Option(250, "--max-steps", help="Training steps per model."),
     eval_limit: int = typer.Option(1000, "--eval-limit", help="Sentences scored per gold set (0: all)."),
-    seed: int = typer.Option(0, "--seed"),
+    seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds; every model is trained once per seed. The first also samples the parallel text and trains the projection's teacher."),
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- MARKER:start/end --> in this file."),
     readme_marker: str = typer.Option("bench-transfer", "--readme-marker", help="The README block to update (one block per config measured)."),
@@ -357,8 +357,11 @@ def bench_transfer(
     from .bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
 
     shared_data_or_exit(shared_data)
-    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed)
-    data = run_transfer_benchmark(settings, output, [lang.strip() for lang in langs.split(",") if lang.strip()], fresh, log=lambda m: typer.echo(m, err=True))
+    seed_list = [int(seed) for seed in seeds.split(",") if seed.strip()]
+    if not seed_list:
+        raise typer.BadParameter("give at least one seed", param_hint="--seeds")
+    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed_list[0])
+    data = run_transfer_benchmark(settings, output, [lang.strip() for lang in langs.split(",") if lang.strip()], fresh, log=lambda m: typer.echo(m, err=True), seeds=seed_list)
     table = render_transfer_table(data)
     report_table(table, readme, readme_marker)
 

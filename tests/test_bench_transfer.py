@@ -25,17 +25,29 @@ def test_transfer_table_shows_each_gold_set_and_the_projection_gain():
     def row(f1s, seconds):
         return {"gold": {name: {"f": f, "words_per_second": 500.0} for name, f in f1s.items()}, "train_seconds": seconds, "train_command": "x"}
 
-    data = {"setup": {"pairs": 3000, "max_steps": 250, "eval_limit": 1000}, "rows": {
-        "nl/zero-shot": row({"conll2002": 60.0, "wikiann": 50.0}, 600),
-        "nl/projection": row({"conll2002": 65.5, "wikiann": 48.0}, 540),
-        "nl/combined": row({"conll2002": 67.0, "wikiann": 52.0}, 660),
-        "nl/sequential": row({"conll2002": 68.5}, 300),
+    data = {"setup": {"pairs": 3000, "max_steps": 250, "eval_limit": 1000, "seeds": [0]}, "rows": {
+        "nl/zero-shot/seed0": row({"conll2002": 60.0, "wikiann": 50.0}, 600),
+        "nl/projection/seed0": row({"conll2002": 65.5, "wikiann": 48.0}, 540),
+        "nl/combined/seed0": row({"conll2002": 67.0, "wikiann": 52.0}, 660),
+        "nl/sequential/seed0": row({"conll2002": 68.5}, 300),
     }}
     table = render_transfer_table(data)
     assert "| nl | conll2002 | 60.0 | 65.5 | 67.0 | 68.5 | +5.5 | +8.5 |" in table
     assert "| nl | wikiann | 50.0 | 48.0 | 52.0 |  | -2.0 |  |" in table
     assert "| nl | projection | 9.0 | 500 |" in table
     assert "3000 parallel pairs per language, 250 training steps" in table
+    assert "one value per training seed" not in table
+
+    # a second seed: one value per seed in each cell, gains and times between means
+    data["setup"]["seeds"] = [0, 1]
+    data["rows"].update({
+        "nl/zero-shot/seed1": row({"conll2002": 62.0, "wikiann": 50.0}, 660),
+        "nl/sequential/seed1": row({"conll2002": 70.5}, 420),
+    })
+    table = render_transfer_table(data)
+    assert "| nl | conll2002 | 60.0 / 62.0 | 65.5 | 67.0 | 68.5 / 70.5 | +4.5 | +8.5 |" in table
+    assert "| nl | sequential | 6.0 | 500 |" in table
+    assert "one value per training seed (0, 1), gains between means" in table
 
 
 def tiny_shared_data(shared: Path, n_pairs: int, parallel_folder: str, source_name: str, target_name: str):
@@ -61,10 +73,10 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     output = tmp_path / "transfer.json"
 
     data = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None)
-    assert set(data["rows"]) == {"nl/zero-shot", "nl/projection", "nl/combined", "nl/sequential"}
+    assert set(data["rows"]) == {"nl/zero-shot/seed0", "nl/projection/seed0", "nl/combined/seed0", "nl/sequential/seed0"}
     english_model = tmp_path / "work" / "en" / "model" / "model-best"
-    assert f"--initialize.after_init.initial_weights {english_model}" in data["rows"]["nl/sequential"]["train_command"]
-    assert "initial_weights" not in data["rows"]["nl/projection"]["train_command"]
+    assert f"--initialize.after_init.initial_weights {english_model}" in data["rows"]["nl/sequential/seed0"]["train_command"]
+    assert "initial_weights" not in data["rows"]["nl/projection/seed0"]["train_command"]
     for row in data["rows"].values():
         assert set(row["gold"]) == {"conll2002", "wikiann"}
         assert row["gold"]["conll2002"]["sentences"] == 8 and row["gold"]["wikiann"]["support"] == 1
@@ -77,6 +89,17 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     again = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None)
     assert again["rows"] == data["rows"]
     assert sorted(p.stat().st_mtime for p in (tmp_path / "work").rglob("training.json")) == trained
+    # a second training seed: every model again with that seed (the sequential one from that seed's
+    # English model), on the same projected corpus; the first seed's rows stay as they were
+    corpus = (tmp_path / "work" / "en-nl" / "train.spacy").stat().st_mtime
+    seeded = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None, seeds=[0, 1])
+    assert set(seeded["rows"]) == set(data["rows"]) | {f"nl/{system}/seed1" for system in ("zero-shot", "projection", "combined", "sequential")}
+    assert all(seeded["rows"][key] == row for key, row in data["rows"].items())
+    assert "--system.seed 1" in seeded["rows"]["nl/projection/seed1"]["train_command"]
+    second_english = tmp_path / "work" / "en" / "model-seed1" / "model-best"
+    assert f"--initialize.after_init.initial_weights {second_english}" in seeded["rows"]["nl/sequential/seed1"]["train_command"]
+    assert (tmp_path / "work" / "en-nl" / "train.spacy").stat().st_mtime == corpus
+    assert seeded["setup"]["seeds"] == [0, 1]
     with pytest.raises(ValueError, match="not \\['fr'\\]"):
         run_transfer_benchmark(settings, output, ["fr"])
 
