@@ -25,6 +25,7 @@ GOLD_SETS: Dict[str, Dict[str, str]] = {
     "es": {"conll2002": "conll/esp.testa", "wikiann": "wikiann/es/val.conllu", "europarl": "europarl-ner/es-europarl.test.conll02"},
     "nl": {"conll2002": "conll/ned.testa", "wikiann": "wikiann/nl/val.conllu"},
 }
+ENCODER_FLAG = "--components.transformer.model.name"
 SYSTEMS = ("zero-shot", "projection", "combined", "sequential")
 
 
@@ -63,16 +64,22 @@ def train_pipeline(
     config: Optional[Path] = None, seed: Optional[int] = None, overrides: Sequence[str] = (),
 ) -> Dict:
     """`python -m spacy train` on an NER config (default: the settings'); resumable (a finished
-    training leaves training.json)."""
-    record_path = output / "training.json"
-    if record_path.exists():
-        return json.loads(record_path.read_text())
+    training leaves training.json). A finished training by another command is refused, not reused."""
     command = [
         sys.executable, "-m", "spacy", "train", str(config or settings.config), "--output", str(output),
         "--paths.train", str(train), "--paths.dev", str(dev), "--nlp.lang", lang,
-        "--components.transformer.model.name", settings.encoder, "--training.max_steps", str(settings.max_steps),
+        ENCODER_FLAG, settings.encoder, "--training.max_steps", str(settings.max_steps),
         "--corpora.dev.limit", "500", "--system.seed", str(settings.seed if seed is None else seed), *overrides,
     ]
+    record_path = output / "training.json"
+    if record_path.exists():
+        record = json.loads(record_path.read_text())
+        if comparable(record["command"].split()) != comparable(command[1:]):
+            raise ValueError(
+                f"{output} holds a model trained by another command ({record['command']}), not by "
+                f"{' '.join(command[1:])}: delete {output} to train it again, or use another --work-dir"
+            )
+        return record
     log(" ".join(command))
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -81,6 +88,18 @@ def train_pipeline(
     record = {"seconds": round(time.perf_counter() - start, 1), "max_steps": settings.max_steps, "train": str(train), "command": " ".join(command[1:])}
     record_path.write_text(json.dumps(record, indent=2))
     return record
+
+
+def comparable(command: Sequence[str]) -> List[str]:
+    """A training command with the encoder replaced by its identity (the same materialized encoder may
+    live in two folders)."""
+    from .encoders import encoder_identity
+
+    words = list(command)
+    if ENCODER_FLAG in words[:-1]:
+        position = words.index(ENCODER_FLAG) + 1
+        words[position] = encoder_identity(words[position])
+    return words
 
 
 def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, training: Dict, settings: TransferSettings, log: Callable[[str], None]) -> None:

@@ -141,6 +141,16 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
+def encoder_identity(name: str) -> str:
+    """What decides an encoder's weights: for a materialized embedded encoder, its source file's digest and
+    conversion version (two materializations of one file are the same model); otherwise the name itself."""
+    marker = Path(name) / COMPLETE_MARKER
+    if marker.is_file():
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        return f"materialized:{record.get('source_sha256')}:v{record.get('conversion_version')}"
+    return name
+
+
 def load_encoder(name: str, num_layers: Optional[int] = None) -> Tuple[object, object]:
     """Load (tokenizer, model) for a name or path, keeping only the first `num_layers` layers.
 

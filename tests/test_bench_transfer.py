@@ -1,9 +1,10 @@
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from spacy_xproj.bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark, sample_parallel_lines
+from spacy_xproj.bench_transfer import TransferSettings, comparable, render_transfer_table, run_transfer_benchmark, sample_parallel_lines
 
 from .test_project_workflow import tiny_corpus, write_conll
 
@@ -102,6 +103,22 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     assert seeded["setup"]["seeds"] == [0, 1]
     with pytest.raises(ValueError, match="not \\['fr'\\]"):
         run_transfer_benchmark(settings, output, ["fr"])
+    # other settings in the same work folder: the finished trainings are refused, not reused
+    with pytest.raises(ValueError, match=r"en/model holds a model trained by another command .*--training.max_steps 6.*delete"):
+        run_transfer_benchmark(dataclasses.replace(settings, max_steps=7), tmp_path / "other.json", ["nl"], log=lambda m: None)
+
+
+def test_training_commands_compare_materialized_encoders_by_their_source(tmp_path):
+    for folder, source in (("a", "1571fc"), ("b", "1571fc"), ("c", "99aa00")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "xproj-encoder.json").write_text(json.dumps({"source_sha256": source, "conversion_version": 3}))
+
+    def command(encoder):
+        return ["train", "x.cfg", "--components.transformer.model.name", str(encoder), "--system.seed", "0"]
+
+    assert comparable(command(tmp_path / "a")) == comparable(command(tmp_path / "b"))
+    assert comparable(command(tmp_path / "a")) != comparable(command(tmp_path / "c"))
+    assert comparable(command("xlm-roberta-large")) == command("xlm-roberta-large")
 
 
 def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_model_dir):
