@@ -225,8 +225,8 @@ def render_transfer_table(data: Dict) -> str:
         return sum(values) / len(values) if values else None
 
     lines = [
-        "| language | gold dev set | zero-shot F1 | projection F1 | combined F1 | sequential F1 | projection - zero-shot | sequential - zero-shot |",
-        "|---|---|---|---|---|---|---|---|",
+        "| language | gold dev set | zero-shot F1 | projection F1 | combined F1 | sequential F1 | projection - zero-shot | combined - zero-shot | sequential - zero-shot |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     langs = sorted({key.split("/")[0] for key in rows})
     for lang in langs:
@@ -234,7 +234,7 @@ def render_transfer_table(data: Dict) -> str:
             f1 = {system: [row["gold"][gold_name]["f"] for row in scores(lang, system) if gold_name in row["gold"]] for system in SYSTEMS}
             cells = [" / ".join(f"{value:.1f}" for value in f1[system]) for system in SYSTEMS]
             gains = []
-            for system in ("projection", "sequential"):
+            for system in SYSTEMS[1:]:
                 both = f1[system] and f1["zero-shot"]
                 gains.append(f"{mean(f1[system]) - mean(f1['zero-shot']):+.1f}" if both else "")
             lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + " | " + " | ".join(gains) + " |")
