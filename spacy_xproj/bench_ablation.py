@@ -2,24 +2,26 @@
 + layer mix; reverse focal + self-training, each with several seeds, scored on every gold dev set. It shares the
 transfer benchmark's work folder, so the English teacher and the projected corpora are reused.
 
-A model folder whose finished training (its training.json) used another config or other options than the
-run would use is refused with a message naming the folder to delete: `train_pipeline` keeps any finished
-training as it is. Self-labelled data is named after everything that decides it."""
+A model folder whose finished training used another config or other options than the run would use is
+refused by `train_pipeline`, with the folder to delete. Self-labelled data is named after everything
+that decides it."""
 import hashlib
 import json
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from .bench_transfer import (
     GOLD_SETS,
     PARALLEL,
     TransferSettings,
+    command_differences,
     english_model,
     evaluate_row,
     projected_corpus,
     resolved,
     sample_parallel_lines,
     train_pipeline,
+    training_command,
 )
 from .metrics import Results
 
@@ -38,24 +40,6 @@ SELF_TRAINING_BASE = "token-ner-rfl"
 SELF_TRAINED = f"{SELF_TRAINING_BASE}-self"
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
 MEASURED_WITH = ("encoder", "pairs", "max_steps", "eval_limit", "gamma", "self_training_threshold")
-
-
-def recorded_config(command: str) -> Optional[Path]:
-    """The config of a recorded `-m spacy train CONFIG --output ...` command; None if it is not of that form."""
-    head, output_found, _ = command.partition(" --output ")
-    _, train_found, config = head.partition(" train ")
-    return Path(config) if output_found and train_found and config else None
-
-
-def training_differences(out: Path, config: Path, options: Sequence[Tuple[str, str]]) -> Optional[List[str]]:
-    """What the finished training in `out` did not use of `config` and the `--flag value` options
-    (empty: trained that way); None when `out` holds no finished training."""
-    if not (out / "training.json").exists():
-        return None
-    command = json.loads((out / "training.json").read_text())["command"]
-    used = recorded_config(command)
-    differences = [] if used is not None and used.resolve() == config.resolve() else [f"config {config} (it used {used})"]
-    return differences + [f"{flag} {value}" for flag, value in options if f" {flag} {value} " not in f" {command} "]
 
 
 def run_ablation_benchmark(
@@ -97,13 +81,6 @@ def run_ablation_benchmark(
     def measured(lang: str, seed: int, row: str) -> bool:
         return results.has(f"{lang}/{row}/seed{seed}")
 
-    def train(out: Path, corpus_dir: Path, train_data: Path, lang: str, config: Path, seed: int, overrides: List[str]) -> Dict:
-        """train_pipeline, refused when `out` holds a finished training with other settings."""
-        differences = training_differences(out, config, train_options(settings, train_data, corpus_dir / "dev.spacy", seed, overrides))
-        if differences:
-            raise ValueError(f"{out} holds a model trained with other settings (not with {'; '.join(differences)}); delete {out} to train it again.")
-        return train_pipeline(settings, out, train_data, corpus_dir / "dev.spacy", lang, log, config=config, seed=seed, overrides=overrides)
-
     def model_needed(lang: str, seed: int, row: str) -> bool:
         """Rows already measured train nothing, except the self-training teacher while its student is missing."""
         return not measured(lang, seed, row) or (row == SELF_TRAINING_BASE and not measured(lang, seed, SELF_TRAINED))
@@ -119,10 +96,10 @@ def run_ablation_benchmark(
                 out = settings.work_dir / lang / "ablation" / f"{row}-seed{seed}"
                 row_overrides = [o.format(**shape) for o in overrides]
                 projection = settings.work_dir / lang / "projection"  # the transfer benchmark's model: reused if trained this way
-                options = train_options(settings, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", seed, row_overrides)
-                if row == "spacy-ner" and training_differences(projection, config_dir / config, options) == []:
+                as_projection = training_command(settings, projection, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, config_dir / config, seed, row_overrides)
+                if row == "spacy-ner" and command_differences(projection, as_projection) == []:
                     out = projection
-                training = train(out, corpus_dir, corpus_dir / "train.spacy", lang, config_dir / config, seed, row_overrides)
+                training = train_pipeline(settings, out, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log, config=config_dir / config, seed=seed, overrides=row_overrides)
                 evaluate_row(results, f"{lang}/{row}/seed{seed}", lang, out / "model-best", training, settings, log)
 
             # teacher-student: the reverse-focal model labels unseen target sentences; a student learns them with the projected data
@@ -141,17 +118,9 @@ def run_ablation_benchmark(
                 merge_docbins([corpus_dir / "train.spacy", self_labelled], student_data)
             config, overrides = ROWS[SELF_TRAINING_BASE]
             out = ablation / f"{SELF_TRAINED}-seed{seed}"
-            training = train(out, corpus_dir, student_data, lang, config_dir / config, seed, [o.format(**shape) for o in overrides])
+            training = train_pipeline(settings, out, student_data, corpus_dir / "dev.spacy", lang, log, config=config_dir / config, seed=seed, overrides=[o.format(**shape) for o in overrides])
             evaluate_row(results, f"{lang}/{SELF_TRAINED}/seed{seed}", lang, out / "model-best", training, settings, log)
     return results.data
-
-
-def train_options(settings: TransferSettings, train: Path, dev: Path, seed: int, overrides: Sequence[str]) -> List[Tuple[str, str]]:
-    """The `--flag value` pairs of a training that decide its model, as `train_pipeline` passes them."""
-    return [
-        ("--paths.train", str(train)), ("--paths.dev", str(dev)), ("--components.transformer.model.name", settings.encoder),
-        ("--training.max_steps", str(settings.max_steps)), ("--system.seed", str(seed)), *zip(overrides[::2], overrides[1::2]),
-    ]
 
 
 def self_labelled_name(teacher_command: str, threshold: float, settings: TransferSettings) -> str:

@@ -59,47 +59,76 @@ def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, s
     return lines[skip : skip + pairs]
 
 
+def training_command(
+    settings: TransferSettings, output: Path, train: Path, dev: Path, lang: str,
+    config: Optional[Path] = None, seed: Optional[int] = None, overrides: Sequence[str] = (),
+) -> List[str]:
+    """The `python -m spacy train` arguments (after the interpreter) of one model."""
+    return [
+        "-m", "spacy", "train", str(config or settings.config), "--output", str(output),
+        "--paths.train", str(train), "--paths.dev", str(dev), "--nlp.lang", lang,
+        ENCODER_FLAG, settings.encoder, "--training.max_steps", str(settings.max_steps),
+        "--corpora.dev.limit", "500", "--system.seed", str(settings.seed if seed is None else seed), *overrides,
+    ]
+
+
+def recorded_config(command: str) -> Optional[Path]:
+    """The config of a recorded `-m spacy train CONFIG --output ...` command; None if it is not of that form."""
+    head, output_found, _ = command.partition(" --output ")
+    _, train_found, config = head.partition(" train ")
+    return Path(config) if output_found and train_found and config else None
+
+
+def training_differences(out: Path, config: Path, options: Sequence[Tuple[str, str]]) -> Optional[List[str]]:
+    """What the finished training in `out` did not use of `config` and the `--flag value` options
+    (empty: trained that way); None when `out` holds no finished training. Encoders compare by
+    `encoder_identity`: the same materialized encoder may live in two folders."""
+    from .encoders import encoder_identity
+
+    if not (out / "training.json").exists():
+        return None
+    command = json.loads((out / "training.json").read_text())["command"]
+    used = recorded_config(command)
+    differences = [] if used is not None and used.resolve() == config.resolve() else [f"config {config} (it used {used})"]
+    for flag, value in options:
+        if flag == ENCODER_FLAG:
+            recorded = command.partition(f" {flag} ")[2].split(" ")[0]
+            if encoder_identity(recorded) != encoder_identity(value):
+                differences.append(f"{flag} {value}")
+        elif f" {flag} {value} " not in f" {command} ":
+            differences.append(f"{flag} {value}")
+    return differences
+
+
+def command_differences(out: Path, command: Sequence[str]) -> Optional[List[str]]:
+    """`training_differences` of a `training_command` (its output folder aside)."""
+    options = [(flag, value) for flag, value in zip(command[4::2], command[5::2]) if flag != "--output"]
+    return training_differences(out, Path(command[3]), options)
+
+
 def train_pipeline(
     settings: TransferSettings, output: Path, train: Path, dev: Path, lang: str, log: Callable[[str], None],
     config: Optional[Path] = None, seed: Optional[int] = None, overrides: Sequence[str] = (),
 ) -> Dict:
     """`python -m spacy train` on an NER config (default: the settings'); resumable (a finished
-    training leaves training.json). A finished training by another command is refused, not reused."""
-    command = [
-        sys.executable, "-m", "spacy", "train", str(config or settings.config), "--output", str(output),
-        "--paths.train", str(train), "--paths.dev", str(dev), "--nlp.lang", lang,
-        ENCODER_FLAG, settings.encoder, "--training.max_steps", str(settings.max_steps),
-        "--corpora.dev.limit", "500", "--system.seed", str(settings.seed if seed is None else seed), *overrides,
-    ]
-    record_path = output / "training.json"
-    if record_path.exists():
-        record = json.loads(record_path.read_text())
-        if comparable(record["command"].split()) != comparable(command[1:]):
-            raise ValueError(
-                f"{output} holds a model trained by another command ({record['command']}), not by "
-                f"{' '.join(command[1:])}: delete {output} to train it again, or use another --work-dir"
-            )
-        return record
-    log(" ".join(command))
+    training leaves training.json). A finished training with other settings is refused, not reused."""
+    command = training_command(settings, output, train, dev, lang, config, seed, overrides)
+    differences = command_differences(output, command)
+    if differences:
+        raise ValueError(
+            f"{output} holds a model trained with other settings (not with {'; '.join(differences)}); "
+            f"delete {output} to train it again, or use another --work-dir."
+        )
+    if differences == []:
+        return json.loads((output / "training.json").read_text())
+    log(" ".join([sys.executable, *command]))
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(output / "train.log", "w") as train_log:
-        subprocess.run(command, check=True, stdout=train_log, stderr=subprocess.STDOUT)
-    record = {"seconds": round(time.perf_counter() - start, 1), "max_steps": settings.max_steps, "train": str(train), "command": " ".join(command[1:])}
-    record_path.write_text(json.dumps(record, indent=2))
+        subprocess.run([sys.executable, *command], check=True, stdout=train_log, stderr=subprocess.STDOUT)
+    record = {"seconds": round(time.perf_counter() - start, 1), "max_steps": settings.max_steps, "train": str(train), "command": " ".join(command)}
+    (output / "training.json").write_text(json.dumps(record, indent=2))
     return record
-
-
-def comparable(command: Sequence[str]) -> List[str]:
-    """A training command with the encoder replaced by its identity (the same materialized encoder may
-    live in two folders)."""
-    from .encoders import encoder_identity
-
-    words = list(command)
-    if ENCODER_FLAG in words[:-1]:
-        position = words.index(ENCODER_FLAG) + 1
-        words[position] = encoder_identity(words[position])
-    return words
 
 
 def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, training: Dict, settings: TransferSettings, log: Callable[[str], None]) -> None:
@@ -184,20 +213,25 @@ def run_transfer_benchmark(
     settings = resolved(settings)
     work = settings.work_dir
 
+    # the projected corpora come from the first seed's English model and serve every seed
     teacher, _ = english_model(settings, settings.seed, log)
+    corpora = {}
+    for lang in langs:
+        corpus_dir, report = projected_corpus(settings, lang, teacher, log)
+        if report is not None:
+            results.data.setdefault("projection_reports", {})[lang] = report
+            results.save()
+        combined = work / f"en+{lang}.spacy"
+        if not combined.exists():
+            merge_docbins([work / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
+        corpora[lang] = (corpus_dir, combined)
+
     for seed in seeds:
         english, english_training = english_model(settings, seed, log)
         for lang in langs:
             evaluate_row(results, row_key(lang, "zero-shot", seed), lang, english, english_training, settings, log)
-
         for lang in langs:
-            corpus_dir, report = projected_corpus(settings, lang, teacher, log)
-            if report is not None:
-                results.data.setdefault("projection_reports", {})[lang] = report
-                results.save()
-            combined = work / f"en+{lang}.spacy"
-            if not combined.exists():
-                merge_docbins([work / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
+            corpus_dir, combined = corpora[lang]
             systems = {
                 "projection": (corpus_dir / "train.spacy", []),
                 "combined": (combined, []),
