@@ -13,6 +13,7 @@ alignment sets and one from the Europarl-NER pairs, their text only (no links, n
 eflomal learns from the sentences it aligns. Its rows are transductive and labelled so.
 """
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -51,8 +52,18 @@ def gold_sentence_keys(shared_data: Path) -> set:
     return keys
 
 
+def sample_pairs(lines: List, source_lang: str, target_lang: str, count: int, excluded: set, seed: int) -> Tuple[List[WordPair], Dict[str, int]]:
+    """`count` random pairs of `lines`, tokenized, none sharing a side with `excluded`."""
+    lines = list(lines)
+    random.Random(seed).shuffle(lines)
+    # tokenize a margin beyond `count`, so excluded and empty pairs can be replaced
+    tokenized, _ = tokenize_pairs(iter(lines[: int(count * 1.2) + 50]), source_lang, target_lang)
+    kept = [p for p in tokenized if _sentence_key(p[0]) not in excluded and _sentence_key(p[1]) not in excluded]
+    return kept[:count], {"available": len(lines), "excluded_as_gold": len(tokenized) - len(kept), "used": min(count, len(kept))}
+
+
 def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: int, excluded: set, seed: int) -> Tuple[List[WordPair], Dict]:
-    """`per_lang` random pairs per language (English first), none sharing a side with `excluded`."""
+    """`per_lang` random news pairs per language (English first), none sharing a side with `excluded`."""
     from .parallel import read_line_aligned
 
     pairs: List[WordPair] = []
@@ -68,12 +79,8 @@ def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: in
                 lines.extend(read_line_aligned(english_file, other_file))
         if not lines:
             raise FileNotFoundError(f"No *{english_suffix} / *{other_suffix} files in {parallel_dir / folder}")
-        random.Random(seed).shuffle(lines)
-        # tokenize a margin beyond per_lang, so excluded and empty pairs can be replaced
-        tokenized, _ = tokenize_pairs(iter(lines[: int(per_lang * 1.2) + 50]), "en", lang)
-        kept = [p for p in tokenized if _sentence_key(p[0]) not in excluded and _sentence_key(p[1]) not in excluded]
-        report[lang] = {"available": len(lines), "excluded_as_gold": len(tokenized) - len(kept), "used": min(per_lang, len(kept))}
-        pairs.extend(kept[:per_lang])
+        sampled, report[lang] = sample_pairs(lines, "en", lang, per_lang, excluded, seed)
+        pairs.extend(sampled)
     random.Random(seed).shuffle(pairs)
     return pairs, report
 
@@ -113,14 +120,21 @@ def run_finetune_benchmark(
     adapt_steps: int = 100,
     fresh: bool = False,
     log: Callable[[str], None] = print,
+    in_language: Sequence["InLanguageText"] = (),
+    in_language_sizes: Sequence[Optional[int]] = (None,),
+    in_language_seeds: Sequence[int] = (0,),
 ) -> Dict:
-    from .alignment import score_alignments
+    from .parallel import read_line_aligned
 
     settings.check()
     if not langs:
         raise ValueError("Name at least one training language (--langs).")
     if adapt_steps < 1:
         raise ValueError(f"adapt_steps must be at least 1, got {adapt_steps}.")
+    if in_language and (not in_language_sizes or not in_language_seeds or any(size is not None and size < 1 for size in in_language_sizes)):
+        raise ValueError(f"In-language training needs sample sizes of at least one pair and a seed, got sizes {list(in_language_sizes)}, seeds {list(in_language_seeds)}.")
+    # read (and so check) the in-language text before anything trains
+    in_language_lines = [(text, list(read_line_aligned(text.source, text.target))) for text in in_language]
     results = Results(output, fresh)
     tuned_dir = work_dir / "aligner"
     per_lang = settings.steps * settings.batch_size // len(langs)  # sampled per language; pairs over max_subwords are left out later
@@ -147,17 +161,7 @@ def run_finetune_benchmark(
     train("adapted-training/europarl-text", europarl_text, work_dir / "adapted-europarl", adapt_settings)
 
     encoders = {"default": model, "fine-tuned": str(tuned_dir), "adapted": str(work_dir / "adapted-alignment-gold")}
-    for name, (_, _, _) in GOLD_SETS.items():
-        pairs, sure, possible = read_gold_set(shared_data / "alignment-gold", name)
-        for method in SCORED_METHODS:
-            for encoder, path in encoders.items():
-                key = f"{encoder}/{name}/{method}"
-                if results.has(key):
-                    continue
-                links, seconds = run_xlmr_aligner(path, pairs, METHODS[method], settings.layer, "subwords", 32, repeats=1)
-                row = {k: round(v, 4) for k, v in score_alignments(links, sure, possible).as_dict().items()}
-                results.put(key, row)
-                log(f"{key}: AER {row['aer']:.4f}")
+    score_gold_sets(results, shared_data, encoders, settings.layer, log)
     encoders["adapted"] = str(work_dir / "adapted-europarl")
     for lang in PROJECTION_LANGS:
         for encoder, path in encoders.items():
@@ -165,7 +169,80 @@ def run_finetune_benchmark(
             if not results.has(key):
                 results.put(key, projection_f1(shared_data, path, lang, settings.layer))
                 log(f"{key}: F1 {results.data['rows'][key]['f']}")
+    for text, lines in in_language_lines:
+        run_in_language_rows(results, shared_data, work_dir, settings, text, lines, in_language_sizes, in_language_seeds, fresh, log)
     return results.data
+
+
+def score_gold_sets(results: Results, shared_data: Path, encoders: Dict[str, str], layer: int, log: Callable[[str], None]) -> None:
+    """AER rows `<encoder>/<gold set>/<method>` for every encoder that has none yet."""
+    from .alignment import score_alignments
+
+    for name in GOLD_SETS:
+        pairs, sure, possible = read_gold_set(shared_data / "alignment-gold", name)
+        for method in SCORED_METHODS:
+            for encoder, path in encoders.items():
+                key = f"{encoder}/{name}/{method}"
+                if results.has(key):
+                    continue
+                links, _ = run_xlmr_aligner(path, pairs, METHODS[method], layer, "subwords", 32, repeats=1)
+                row = {k: round(v, 4) for k, v in score_alignments(links, sure, possible).as_dict().items()}
+                results.put(key, row)
+                log(f"{key}: AER {row['aer']:.4f}")
+
+
+@dataclass
+class InLanguageText:
+    """Line-aligned English-`lang` text (from `catalog-pairs`, or a user's own) that trains one extra encoder per seed."""
+
+    lang: str
+    source: Path
+    target: Path
+
+    @classmethod
+    def parse(cls, spec: str) -> "InLanguageText":
+        """LANG=ENGLISH_FILE,LANG_FILE"""
+        lang, _, files = spec.partition("=")
+        paths = [p.strip() for p in files.split(",")]
+        if not lang or len(paths) != 2 or not all(paths):
+            raise ValueError(f"--in-language-text {spec!r}: expected LANG=ENGLISH_FILE,LANG_FILE (e.g. ro=corpus/catalogs/en-ro.en,corpus/catalogs/en-ro.ro)")
+        return cls(lang, Path(paths[0]), Path(paths[1]))
+
+
+def sample_label(size: Optional[int]) -> str:
+    return "all" if size is None else str(size)
+
+
+def run_in_language_rows(
+    results: Results, shared_data: Path, work_dir: Path, settings: AlignerTrainingSettings, text: InLanguageText, lines: List,
+    sizes: Sequence[Optional[int]], seeds: Sequence[int], fresh: bool, log: Callable[[str], None],
+) -> None:
+    """Encoders `in-language-<lang>/<size>/seed<n>`: `train-aligner` for one pass over a random sample of
+    `size` pairs of `text` (None: all of it), none sharing a side with a gold sentence; scored on every gold set.
+
+    The text's files are recorded per language, apart from the news setup, so adding in-language
+    text to an existing run keeps the rows already measured.
+    """
+    setup = {"source": str(text.source), "target": str(text.target)}
+    recorded = results.data.setdefault("in_language_setup", {})
+    if recorded.get(text.lang, setup) != setup and any(k.startswith(f"in-language-{text.lang}/") for k in results.data["rows"]):
+        raise ValueError(f"{results.path} holds en-{text.lang} rows measured on {recorded[text.lang]}, not {setup}; pass --fresh or use another --output.")
+    recorded[text.lang] = setup
+    results.save()
+    excluded = gold_sentence_keys(shared_data)
+    for size in sizes:
+        for seed in seeds:
+            name = f"in-language-{text.lang}/{sample_label(size)}/seed{seed}"
+            directory = work_dir / name.replace("/", "-")
+            if not results.has(f"{name}/training"):
+                pairs, report = sample_pairs(lines, "en", text.lang, len(lines) if size is None else size, excluded, seed)
+                log(f"{name}: {report}")
+                steps = -(-len(pairs) // settings.batch_size)  # one pass
+                config = AlignerTrainingSettings(**{**vars(settings), "steps": steps, "seed": seed})
+                summary = train_aligner(pairs, directory, config, restart=fresh, log=log)
+                results.put(f"{name}/training", {"pairs": summary["pairs"], "steps": summary["steps"], "seconds": summary["training_seconds"],
+                                                 "first_loss": summary["first_loss"], "last_loss": summary["last_loss"], "sample": report})
+            score_gold_sets(results, shared_data, {name: str(directory)}, settings.layer, log)
 
 
 def render_finetune_table(data: Dict) -> str:
@@ -174,21 +251,17 @@ def render_finetune_table(data: Dict) -> str:
         "| gold set | measure | default encoder | fine-tuned on news | change | adapted to the text (transductive) | change |",
         "|---|---|---|---|---|---|---|",
     ]
-
-    def cells(base: float, others: Sequence[Optional[float]]) -> str:
-        return " | ".join(f"{v:.1f} | {v - base:+.1f}" if v is not None else " | " for v in others)
-
     for name in GOLD_SETS:
         for method in SCORED_METHODS:
             base = rows.get(f"default/{name}/{method}")
             if base:
                 others = [100 * rows[k]["aer"] if k in rows else None for k in (f"fine-tuned/{name}/{method}", f"adapted/{name}/{method}")]
-                lines.append(f"| {name} | AER {method} | {100 * base['aer']:.1f} | {cells(100 * base['aer'], others)} |")
+                lines.append(f"| {name} | AER {method} | {100 * base['aer']:.1f} | {_change_cells(100 * base['aer'], others)} |")
     for lang in PROJECTION_LANGS:
         base = rows.get(f"default/projection-en-{lang}")
         if base:
             others = [rows[k]["f"] if k in rows else None for k in (f"fine-tuned/projection-en-{lang}", f"adapted/projection-en-{lang}")]
-            lines.append(f"| europarl en-{lang} | projection F1 ({base['method']}) | {base['f']:.1f} | {cells(base['f'], others)} |")
+            lines.append(f"| europarl en-{lang} | projection F1 ({base['method']}) | {base['f']:.1f} | {_change_cells(base['f'], others)} |")
     training = rows.get("training")
     if training:
         setup = data["setup"]["training"]
@@ -202,4 +275,50 @@ def render_finetune_table(data: Dict) -> str:
         lines.append("Adapted: the same training, " + "; ".join(
             f"{row['steps']} steps on the text of {label} ({row['pairs']} pairs, no links or entities, {row['seconds'] / 60:.1f} min)" for row, label in adapted
         ) + ".")
+    in_language = in_language_table(data)
+    if in_language:
+        lines += ["", in_language.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def _change_cells(base: float, others: Sequence[Optional[float]]) -> str:
+    return " | ".join(f"{v:.1f} | {v - base:+.1f}" if v is not None else " | " for v in others)
+
+
+def in_language_table(data: Dict) -> str:
+    """AER of the encoders trained on in-language text, one column per sample size (a value per seed,
+    the change of their mean), against the default encoder."""
+    rows, text = data["rows"], ""
+    for lang, setup in sorted(data.get("in_language_setup", {}).items()):
+        trained: Dict[str, Dict[str, Dict]] = {}
+        for key, row in rows.items():
+            parts = key.split("/")
+            if parts[0] == f"in-language-{lang}" and parts[-1] == "training":
+                trained.setdefault(parts[1], {})[parts[2]] = row
+        if not trained:
+            continue
+        sizes = sorted(trained, key=lambda label: float("inf") if label == "all" else int(label))
+        by_seed = {label: sorted(trained[label], key=lambda seed: int(seed[4:])) for label in sizes}
+        text += "| gold set | measure | default encoder | " + " | ".join(f"en-{lang} text, {label} pairs | change" for label in sizes) + " |\n"
+        text += "|---|---|---|" + "---|---|" * len(sizes) + "\n"
+        for name in GOLD_SETS:
+            for method in SCORED_METHODS:
+                base = rows.get(f"default/{name}/{method}")
+                if not base:
+                    continue
+                cells = []
+                for label in sizes:
+                    values = [100 * rows[k]["aer"] for seed in by_seed[label] if (k := f"in-language-{lang}/{label}/{seed}/{name}/{method}") in rows]
+                    mean = sum(values) / len(values) if values else None
+                    cells.append(f"{' / '.join(f'{v:.2f}' for v in values)} | {mean - 100 * base['aer']:+.2f}" if values else " | ")
+                text += f"| {name} | AER {method} | {100 * base['aer']:.2f} | {' | '.join(cells)} |\n"
+        text += f"\nIn-language: en-{lang} text from `{setup['source']}` / `{setup['target']}`, one pass each, otherwise the news training's settings; one value per seed, the change of their mean:\n"
+        for label in sizes:
+            runs = [trained[label][seed] for seed in by_seed[label]]
+            minutes = " / ".join(f"{r['seconds'] / 60:.1f}" for r in runs)
+            text += (
+                f"- {label} pairs: seeds {', '.join(seed[4:] for seed in by_seed[label])}, "
+                f"{' / '.join(str(r['pairs']) for r in runs)} pairs trained (longer ones left out), {runs[0]['steps']} steps, "
+                f"{minutes} min\n"
+            )
+    return text

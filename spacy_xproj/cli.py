@@ -165,6 +165,31 @@ def train_aligner_command(
     typer.echo(str(output))
 
 
+@app.command("catalog-pairs")
+def catalog_pairs_command(
+    lang: str = typer.Argument(..., help="Catalog language as the locale folder names it (ro, pt_BR, ...)."),
+    output: Path = typer.Argument(..., help="Output prefix: writes OUTPUT.en and OUTPUT.LANG, line-aligned."),
+    locale_dir: Path = typer.Option(Path("/usr/share/locale"), "--locale-dir", help="Folder with LANG/LC_MESSAGES/*.mo."),
+    min_words: int = typer.Option(5, "--min-words", min=1, help="Keep messages of at least this many English words."),
+) -> None:
+    """English-LANG sentence pairs from the machine's gettext message catalogs, as training text for train-aligner."""
+    from .catalogs import catalog_pairs, write_pairs
+
+    try:
+        pairs, report = catalog_pairs(locale_dir, lang, min_words)
+    except FileNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    for problem in report.unreadable:
+        typer.echo(f"skipped: {problem}", err=True)
+    if not pairs:
+        typer.echo(f"error: none of the {report.messages} messages in {report.files} catalogs is a sentence of {min_words}+ words", err=True)
+        raise typer.Exit(1)
+    source_path, target_path = output.with_name(output.name + ".en"), output.with_name(f"{output.name}.{lang}")
+    write_pairs(pairs, source_path, target_path)
+    typer.echo(f"{len(pairs)} pairs from {report.messages} messages in {report.files} catalogs -> {source_path}, {target_path}", err=True)
+
+
 @app.command("bench-align")
 def bench_align(
     gold_dir: Path = typer.Option(..., "--gold-dir", help="Folder with <set>.src-tgt and <set>.gold (e.g. ../shared/data/alignment-gold)."),
@@ -446,25 +471,31 @@ def bench_aligner_finetune(
     work_dir: Path = typer.Option(Path("training/aligner-finetune"), "--work-dir", help="Where the fine-tuned encoder is written (large; not committed)."),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     langs: str = typer.Option("fr,es,it,de", "--langs", help="Languages whose English news pairs train the aligner (fr, de, es, it, ru, zh)."),
-    layer: int = typer.Option(7, "--layer"),
-    objective: str = typer.Option("contrastive", "--objective", help="contrastive | self-training"),
-    steps: int = typer.Option(100, "--steps", min=1),
-    batch_size: int = typer.Option(16, "--batch-size", min=1),
-    learn_rate: float = typer.Option(5e-5, "--learn-rate"),
-    adapt_steps: int = typer.Option(100, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
-    seed: int = typer.Option(0, "--seed"),
+    layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer"),
+    objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive | self-training"),
+    steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1),
+    batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1),
+    learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate"),
+    adapt_steps: int = typer.Option(AlignerTrainingSettings.steps, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
+    seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed"),
+    in_language_text: List[str] = typer.Option([], "--in-language-text", help="LANG=ENGLISH_FILE,LANG_FILE: also train one encoder per --in-language-seeds on this line-aligned text (e.g. from catalog-pairs) and score it on every gold set (repeatable)."),
+    in_language_pairs: str = typer.Option("all", "--in-language-pairs", help="Sample sizes of the in-language text, comma-separated ('all' for all of it); one encoder per size and seed, one pass each."),
+    in_language_seeds: str = typer.Option("0,1", "--in-language-seeds", help="Seeds of the in-language encoders (sample and training), comma-separated."),
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows and checkpoints (the encoders in --work-dir are replaced only by finished runs)."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
 ) -> None:
     """Default vs fine-tuned encoder: AER on the gold alignments and projection F1 on Europarl-NER, with training time; resumable."""
-    from .aligner_training import AlignerTrainingSettings
-    from .bench_aligner_finetune import render_finetune_table, run_finetune_benchmark
+    from .bench_aligner_finetune import InLanguageText, render_finetune_table, run_finetune_benchmark
 
     shared_data_or_exit(shared_data)
     settings = AlignerTrainingSettings(model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
     try:
+        texts = [InLanguageText.parse(spec) for spec in in_language_text]
+        seeds = [int(x) for x in in_language_seeds.split(",") if x.strip()]
+        sizes = [None if x.strip() == "all" else int(x) for x in in_language_pairs.split(",") if x.strip()]
         data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, [x.strip() for x in langs.split(",") if x.strip()],
-                                      adapt_steps=adapt_steps, fresh=fresh, log=lambda m: typer.echo(m, err=True))
+                                      adapt_steps=adapt_steps, fresh=fresh, log=lambda m: typer.echo(m, err=True),
+                                      in_language=texts, in_language_sizes=sizes, in_language_seeds=seeds)
     except (ValueError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from spacy_xproj.aligner_training import AlignerTrainingSettings
 from spacy_xproj.bench_aligner_finetune import render_finetune_table, run_finetune_benchmark, sample_training_pairs
 
@@ -60,16 +62,70 @@ def test_benchmark_trains_once_scores_both_encoders_and_resumes(tmp_path, tiny_m
     assert model_file.stat().st_mtime_ns == stamp and again["rows"] == json.loads(output.read_text())["rows"]
 
 
-def test_benchmark_refuses_to_mix_rows_of_other_settings(tmp_path, tiny_model_dir):
-    import pytest
-
+def finished_small_run(tmp_path, model_dir):
+    """A benchmark run on en-fr news only, 2 steps of 4: (shared data, output, work dir, settings)."""
     shared = tmp_path / "shared"
     tiny_benchmark_data(shared)
     output, work = tmp_path / "metrics.json", tmp_path / "work"
-    settings = AlignerTrainingSettings(model=tiny_model_dir, layer=1, steps=2, batch_size=4)
-    run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None)
+    settings = AlignerTrainingSettings(model=model_dir, layer=1, steps=2, batch_size=4)
+    run_finetune_benchmark(shared, output, work, model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None)
+    return shared, output, work, settings
+
+
+def test_benchmark_refuses_to_mix_rows_of_other_settings(tmp_path, tiny_model_dir):
+    shared, output, work, settings = finished_small_run(tmp_path, tiny_model_dir)
     changed = AlignerTrainingSettings(model=tiny_model_dir, layer=1, steps=3, batch_size=4)
     with pytest.raises(ValueError, match="--fresh"):
         run_finetune_benchmark(shared, output, work, tiny_model_dir, changed, langs=("fr",), adapt_steps=1, log=lambda m: None)
     data = run_finetune_benchmark(shared, output, work, tiny_model_dir, changed, langs=("fr",), adapt_steps=1, fresh=True, log=lambda m: None)
     assert data["rows"]["training"]["steps"] == 3
+
+
+def test_in_language_text_adds_an_encoder_per_seed_without_retraining_the_rest(tmp_path, tiny_model_dir):
+    from spacy_xproj.bench_aligner_finetune import InLanguageText
+
+    shared, output, work, settings = finished_small_run(tmp_path, tiny_model_dir)
+    news_model = work / "aligner" / "model.safetensors"
+    stamp = news_model.stat().st_mtime_ns
+
+    english = [f"the cat sits on the mat number {k}" for k in range(30)] + ["the mat"]  # the last one is a gold sentence
+    (tmp_path / "t.en").write_text("\n".join(english) + "\n", encoding="utf-8")
+    (tmp_path / "t.ro").write_text("\n".join(f"pisica stă pe covor {k}" for k in range(31)) + "\n", encoding="utf-8")
+    text = InLanguageText.parse(f"ro={tmp_path / 't.en'},{tmp_path / 't.ro'}")
+    data = run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
+                                  in_language=[text], in_language_sizes=(12, None), in_language_seeds=(0, 1))
+    rows = data["rows"]
+    assert news_model.stat().st_mtime_ns == stamp  # the news rows were kept, not retrained
+    for seed in (0, 1):
+        training = rows[f"in-language-ro/12/seed{seed}/training"]
+        assert training["steps"] == 3 and training["pairs"] == 12  # one pass: 12 pairs in batches of 4
+        assert training["sample"] == {"available": 31, "excluded_as_gold": 1, "used": 12}  # "the mat" is a gold sentence
+        everything = rows[f"in-language-ro/all/seed{seed}/training"]
+        assert everything["pairs"] == 30 and everything["steps"] == 8  # all 31 lines but the gold one, 4 a step
+        for name in ("enfr", "roen", "jaen"):
+            assert 0.0 <= rows[f"in-language-ro/12/seed{seed}/{name}/itermax"]["aer"] <= 1.0
+    table = render_finetune_table(data)
+    assert "| default encoder | en-ro text, 12 pairs | change | en-ro text, all pairs | change |" in table
+    assert table.count("| roen | AER") == 6  # three methods in the news table and three in the in-language table
+    roen = rows["in-language-ro/all/seed0/roen/bisoftmax"]["aer"], rows["in-language-ro/all/seed1/roen/bisoftmax"]["aer"]
+    assert f"| {100 * roen[0]:.2f} / {100 * roen[1]:.2f} | {50 * (roen[0] + roen[1]) - 100 * rows['default/roen/bisoftmax']['aer']:+.2f} |" in table
+    assert "- all pairs: seeds 0, 1, 30 / 30 pairs trained (longer ones left out), 8 steps" in table
+
+    (tmp_path / "u.en").write_text("the cat\n", encoding="utf-8")
+    (tmp_path / "u.ro").write_text("pisica\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="en-ro rows measured on"):
+        run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
+                               in_language=[InLanguageText.parse(f"ro={tmp_path / 'u.en'},{tmp_path / 'u.ro'}")])
+    (tmp_path / "t.ro").write_text("pisica\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="t.ro"):  # line counts differ: refused before anything trains
+        run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
+                               in_language=[text])
+
+
+def test_in_language_text_spec_is_checked():
+    from spacy_xproj.bench_aligner_finetune import InLanguageText
+
+    assert InLanguageText.parse("ro=a.en,b.ro").target.name == "b.ro"
+    for bad in ("ro", "ro=a.en", "=a.en,b.ro", "ro=a.en,"):
+        with pytest.raises(ValueError, match="LANG=ENGLISH_FILE,LANG_FILE"):
+            InLanguageText.parse(bad)
