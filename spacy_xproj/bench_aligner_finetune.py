@@ -124,6 +124,8 @@ def run_finetune_benchmark(
     in_language_sizes: Sequence[Optional[int]] = (None,),
     in_language_seeds: Sequence[int] = (0,),
 ) -> Dict:
+    from spacy.util import get_lang_class
+
     from .parallel import read_line_aligned
 
     settings.check()
@@ -133,6 +135,11 @@ def run_finetune_benchmark(
         raise ValueError(f"adapt_steps must be at least 1, got {adapt_steps}.")
     if in_language and (not in_language_sizes or not in_language_seeds or any(size is not None and size < 1 for size in in_language_sizes)):
         raise ValueError(f"In-language training needs sample sizes of at least one pair and a seed, got sizes {list(in_language_sizes)}, seeds {list(in_language_seeds)}.")
+    for text in in_language:
+        try:
+            get_lang_class(text.lang)
+        except ImportError:
+            raise ValueError(f"--in-language-text {text.lang}=...: spaCy has no language {text.lang!r} to tokenize it with") from None
     # read (and so check) the in-language text before anything trains
     in_language_lines = [(text, list(read_line_aligned(text.source, text.target))) for text in in_language]
     results = Results(output, fresh)

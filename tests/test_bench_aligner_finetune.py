@@ -116,6 +116,9 @@ def test_in_language_text_adds_an_encoder_per_seed_without_retraining_the_rest(t
     with pytest.raises(ValueError, match="en-ro rows measured on"):
         run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
                                in_language=[InLanguageText.parse(f"ro={tmp_path / 'u.en'},{tmp_path / 'u.ro'}")])
+    with pytest.raises(ValueError, match="no language 'qq'"):
+        run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
+                               in_language=[InLanguageText.parse(f"qq={tmp_path / 't.en'},{tmp_path / 't.ro'}")])
     (tmp_path / "t.ro").write_text("pisica\n", encoding="utf-8")
     with pytest.raises(ValueError, match="t.ro"):  # line counts differ: refused before anything trains
         run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
