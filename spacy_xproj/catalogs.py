@@ -37,7 +37,10 @@ def read_mo(path: Path) -> Iterator[Tuple[str, str]]:
     _, count, originals_at, translations_at = struct.unpack(order + "4I", data[4:20])
 
     def entry(table_at: int, index: int) -> bytes:
-        length, offset = struct.unpack(order + "2I", data[table_at + 8 * index: table_at + 8 * index + 8])
+        at = table_at + 8 * index
+        if at + 8 > len(data):
+            raise CatalogFormatError(f"{path}: the table of message {index} lies past the end of the file")
+        length, offset = struct.unpack(order + "2I", data[at: at + 8])
         if offset + length > len(data):
             raise CatalogFormatError(f"{path}: message {index} points past the end of the file")
         return data[offset: offset + length]

@@ -58,6 +58,10 @@ def test_catalog_charset_comes_from_the_header(tmp_path):
     (tmp_path / "short.mo").write_bytes(b"\xde\x12\x04\x95")
     with pytest.raises(CatalogFormatError, match="too short"):
         list(read_mo(tmp_path / "short.mo"))
+    truncated = path.read_bytes()[:40]  # the header promises two messages whose tables were cut off
+    (tmp_path / "truncated.mo").write_bytes(truncated)
+    with pytest.raises(CatalogFormatError, match="past the end of the file"):
+        list(read_mo(tmp_path / "truncated.mo"))
 
 
 def test_catalog_pairs_command_writes_training_text(tmp_path):
