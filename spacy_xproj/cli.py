@@ -1,6 +1,6 @@
 """Command line: `python -m spacy_xproj COMMAND` (also installed as `spacy-xproj`)."""
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import typer
 
@@ -15,6 +15,25 @@ FORMAT = typer.Option("lines", "--format", help="lines | pharaoh | tsv")
 SOURCE_LANG = typer.Option("en", "--source-lang")
 MODEL = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging Face name or path.")
 LAYER = typer.Option(7, "--layer", help="Hidden state compared (0 = embeddings).")
+
+
+def comma_list(value: str) -> List[str]:
+    """The non-empty items of a comma-separated option."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def comma_ints(value: str, option: str, words: Sequence[str] = ()) -> List:
+    """The integers of a comma-separated option (and any of `words`, kept as text); a clear error otherwise."""
+    items = []
+    for item in comma_list(value):
+        if item in words:
+            items.append(item)
+        elif item.lstrip("-").isdigit():
+            items.append(int(item))
+        else:
+            expected = "whole numbers" + "".join(f" or '{word}'" for word in words)
+            raise typer.BadParameter(f"{item!r} in {value!r}: expected {expected}, comma-separated", param_hint=option)
+    return items
 
 
 def report_table(table: str, readme: Optional[Path], marker: str) -> None:
@@ -382,11 +401,11 @@ def bench_transfer(
     from .bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
 
     shared_data_or_exit(shared_data)
-    seed_list = [int(seed) for seed in seeds.split(",") if seed.strip()]
+    seed_list = comma_ints(seeds, "--seeds")
     if not seed_list:
         raise typer.BadParameter("give at least one seed", param_hint="--seeds")
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed_list[0])
-    data = run_transfer_benchmark(settings, output, [lang.strip() for lang in langs.split(",") if lang.strip()], fresh, log=lambda m: typer.echo(m, err=True), seeds=seed_list)
+    data = run_transfer_benchmark(settings, output, comma_list(langs), fresh, log=lambda m: typer.echo(m, err=True), seeds=seed_list)
     table = render_transfer_table(data)
     report_table(table, readme, readme_marker)
 
@@ -457,7 +476,7 @@ def bench_ablation(
     shared_data_or_exit(shared_data)
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit)
     data = run_ablation_benchmark(
-        settings, output, [x.strip() for x in langs.split(",") if x.strip()], [int(x) for x in seeds.split(",") if x.strip()],
+        settings, output, comma_list(langs), comma_ints(seeds, "--seeds"),
         gamma=gamma, threshold=threshold, fresh=fresh, log=lambda m: typer.echo(m, err=True),
     )
     table = render_ablation_table(data)
@@ -491,11 +510,10 @@ def bench_aligner_finetune(
     settings = AlignerTrainingSettings(model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
     try:
         texts = [InLanguageText.parse(spec) for spec in in_language_text]
-        seeds = [int(x) for x in in_language_seeds.split(",") if x.strip()]
-        sizes = [None if x.strip() == "all" else int(x) for x in in_language_pairs.split(",") if x.strip()]
-        data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, [x.strip() for x in langs.split(",") if x.strip()],
+        data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, comma_list(langs),
                                       adapt_steps=adapt_steps, fresh=fresh, log=lambda m: typer.echo(m, err=True),
-                                      in_language=texts, in_language_sizes=sizes, in_language_seeds=seeds)
+                                      in_language=texts, in_language_seeds=comma_ints(in_language_seeds, "--in-language-seeds"),
+                                      in_language_sizes=[None if size == "all" else size for size in comma_ints(in_language_pairs, "--in-language-pairs", ["all"])])
     except (ValueError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)

@@ -73,3 +73,10 @@ def test_train_aligner_names_the_line_of_a_broken_corpus(tmp_path, tiny_model_di
                                  "--target-lang", "de", "--model", tiny_model_dir])
     assert result.exit_code == 1
     assert "de.txt ends at line 2" in result.output and not (tmp_path / "out").exists()
+
+
+def test_comma_separated_numbers_fail_with_the_option_named(tmp_path):
+    result = runner.invoke(app, ["bench-aligner-finetune", "--shared-data", str(tmp_path), "--in-language-pairs", "3200,lots"])
+    assert result.exit_code == 2 and "--in-language-pairs" in result.output and "'lots'" in result.output
+    result = runner.invoke(app, ["bench-transfer", "--shared-data", str(tmp_path), "--seeds", "0,one"])
+    assert result.exit_code == 2 and "--seeds" in result.output and "'one'" in result.output
