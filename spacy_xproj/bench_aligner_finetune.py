@@ -135,6 +135,8 @@ def run_finetune_benchmark(
         raise ValueError(f"adapt_steps must be at least 1, got {adapt_steps}.")
     if in_language and (not in_language_sizes or not in_language_seeds or any(size is not None and size < 1 for size in in_language_sizes)):
         raise ValueError(f"In-language training needs sample sizes of at least one pair and a seed, got sizes {list(in_language_sizes)}, seeds {list(in_language_seeds)}.")
+    if len({text.lang for text in in_language}) < len(in_language):
+        raise ValueError(f"One --in-language-text per language, got {[text.lang for text in in_language]}.")
     for text in in_language:
         try:
             get_lang_class(text.lang)
@@ -143,6 +145,8 @@ def run_finetune_benchmark(
     # read (and so check) the in-language text before anything trains
     in_language_lines = [(text, list(read_line_aligned(text.source, text.target))) for text in in_language]
     results = Results(output, fresh)
+    for text in in_language:
+        check_in_language_setup(results, text)
     tuned_dir = work_dir / "aligner"
     per_lang = settings.steps * settings.batch_size // len(langs)  # sampled per language; pairs over max_subwords are left out later
     setup = {"base_model": model, "training": {**vars(settings), "langs": list(langs), "pairs_per_lang": per_lang}, "adapt_steps": adapt_steps}
@@ -216,6 +220,25 @@ class InLanguageText:
         return cls(lang, Path(paths[0]), Path(paths[1]))
 
 
+def check_in_language_setup(results: Results, text: InLanguageText) -> None:
+    """Record which text trains the en-`lang` encoders, by the digest of its two files: the same text
+    at another path is the same, and a file rewritten with other text (catalogs change with the
+    installed packages) is refused while rows measured on the old text remain."""
+    import hashlib
+
+    setup = {"source": str(text.source), "target": str(text.target),
+             "sha256": hashlib.sha256(text.source.read_bytes() + b"\0" + text.target.read_bytes()).hexdigest()}
+    recorded = results.data.setdefault("in_language_setup", {})
+    measured = any(key.startswith(f"in-language-{text.lang}/") for key in results.data["rows"])
+    if measured and recorded.get(text.lang, {}).get("sha256") != setup["sha256"]:
+        raise ValueError(
+            f"{results.path} holds en-{text.lang} rows measured on other text than {text.source} / {text.target} "
+            f"(recorded: {recorded.get(text.lang)}); pass --fresh or use another --output."
+        )
+    recorded[text.lang] = setup
+    results.save()
+
+
 def sample_label(size: Optional[int]) -> str:
     return "all" if size is None else str(size)
 
@@ -224,18 +247,12 @@ def run_in_language_rows(
     results: Results, shared_data: Path, work_dir: Path, settings: AlignerTrainingSettings, text: InLanguageText, lines: List,
     sizes: Sequence[Optional[int]], seeds: Sequence[int], fresh: bool, log: Callable[[str], None],
 ) -> None:
-    """Encoders `in-language-<lang>/<size>/seed<n>`: `train-aligner` for one pass over a random sample of
+    """Encoders `in-language-<lang>/<size>/seed<n>`: `train-aligner` for about one pass over a random sample of
     `size` pairs of `text` (None: all of it), none sharing a side with a gold sentence; scored on every gold set.
 
-    The text's files are recorded per language, apart from the news setup, so adding in-language
-    text to an existing run keeps the rows already measured.
+    The text is recorded per language (`check_in_language_setup`), apart from the news setup, so
+    adding in-language text to an existing run keeps the rows already measured.
     """
-    setup = {"source": str(text.source), "target": str(text.target)}
-    recorded = results.data.setdefault("in_language_setup", {})
-    if recorded.get(text.lang, setup) != setup and any(k.startswith(f"in-language-{text.lang}/") for k in results.data["rows"]):
-        raise ValueError(f"{results.path} holds en-{text.lang} rows measured on {recorded[text.lang]}, not {setup}; pass --fresh or use another --output.")
-    recorded[text.lang] = setup
-    results.save()
     excluded = gold_sentence_keys(shared_data)
     for size in sizes:
         for seed in seeds:
@@ -244,7 +261,7 @@ def run_in_language_rows(
             if not results.has(f"{name}/training"):
                 pairs, report = sample_pairs(lines, "en", text.lang, len(lines) if size is None else size, excluded, seed)
                 log(f"{name}: {report}")
-                steps = -(-len(pairs) // settings.batch_size)  # one pass
+                steps = -(-len(pairs) // settings.batch_size)  # about one pass: train_aligner still drops pairs over max_subwords
                 config = AlignerTrainingSettings(**{**vars(settings), "steps": steps, "seed": seed})
                 summary = train_aligner(pairs, directory, config, restart=fresh, log=log)
                 results.put(f"{name}/training", {"pairs": summary["pairs"], "steps": summary["steps"], "seconds": summary["training_seconds"],
@@ -319,13 +336,13 @@ def in_language_table(data: Dict) -> str:
                     mean = sum(values) / len(values) if values else None
                     cells.append(f"{' / '.join(f'{v:.2f}' for v in values)} | {mean - 100 * base['aer']:+.2f}" if values else " | ")
                 text += f"| {name} | AER {method} | {100 * base['aer']:.2f} | {' | '.join(cells)} |\n"
-        text += f"\nIn-language: en-{lang} text from `{setup['source']}` / `{setup['target']}`, one pass each, otherwise the news training's settings; one value per seed, the change of their mean:\n"
+        text += f"\nIn-language: en-{lang} text from `{setup['source']}` / `{setup['target']}`, about one pass each (steps x batch size = pairs sampled), otherwise the news training's settings; one value per seed, the change of their mean:\n"
         for label in sizes:
             runs = [trained[label][seed] for seed in by_seed[label]]
             minutes = " / ".join(f"{r['seconds'] / 60:.1f}" for r in runs)
             text += (
-                f"- {label} pairs: seeds {', '.join(seed[4:] for seed in by_seed[label])}, "
-                f"{' / '.join(str(r['pairs']) for r in runs)} pairs trained (longer ones left out), {runs[0]['steps']} steps, "
+                f"- {label} pairs: seeds {', '.join(seed[4:] for seed in by_seed[label])}: "
+                f"{' / '.join(str(r['pairs']) for r in runs)} pairs trained (pairs over {data['setup']['training']['max_subwords']} subwords left out), {' / '.join(str(r['steps']) for r in runs)} steps, "
                 f"{minutes} min\n"
             )
     return text

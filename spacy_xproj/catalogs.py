@@ -6,6 +6,7 @@ are the only English-Romanian text on a machine without a download, and `train-a
 from them (see the README's fine-tuning results). The `.mo` layout is GNU gettext's documented
 binary format: a magic number, the message count, and two tables of (length, offset) pairs.
 """
+import codecs
 import re
 import struct
 from dataclasses import dataclass, field
@@ -15,8 +16,9 @@ from typing import Dict, Iterator, List, Tuple
 MO_MAGIC = 0x950412DE
 CONTEXT_SEPARATOR = "\x04"  # msgctxt and msgid are stored as "context\x04msgid"
 PLURAL_SEPARATOR = "\x00"  # plural forms are stored NUL-separated
-# printf and brace placeholders, shell variables, markup, accelerators and line breaks make a
-# message a template rather than a sentence; its words would not align one to one
+# printf and brace placeholders, shell variables, markup, escapes and line breaks make a message a
+# template rather than a sentence, whose words would not align one to one (accelerators, "_" and
+# "&", are checked on the English side, where they mark menu items)
 TEMPLATE_MARKS = re.compile(r"%|\{|\}|\$|<|>|\n|\t|\\")
 
 
@@ -49,9 +51,14 @@ def read_mo(path: Path) -> Iterator[Tuple[str, str]]:
     charset = "utf-8"
     for msgid, msgstr in raw:
         if msgid == b"":  # the header: "Content-Type: text/plain; charset=..."
-            found = re.search(rb"charset=([\w-]+)", msgstr)
+            found = re.search(rb"charset=([^\s;]+)", msgstr)
+            # untranslated templates keep the placeholder "CHARSET"
             if found and found.group(1).lower() != b"charset":
-                charset = found.group(1).decode("ascii")
+                charset = found.group(1).decode("ascii", errors="replace")
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise CatalogFormatError(f"{path}: unknown charset {charset!r} in its header") from None
     for msgid, msgstr in raw:
         if msgid:
             yield msgid.decode(charset, errors="replace"), msgstr.decode(charset, errors="replace")

@@ -1,4 +1,5 @@
 """Command line: `python -m spacy_xproj COMMAND` (also installed as `spacy-xproj`)."""
+import re
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -28,7 +29,7 @@ def comma_ints(value: str, option: str, words: Sequence[str] = ()) -> List:
     for item in comma_list(value):
         if item in words:
             items.append(item)
-        elif item.lstrip("-").isdigit():
+        elif re.fullmatch(r"-?[0-9]+", item):
             items.append(int(item))
         else:
             expected = "whole numbers" + "".join(f" or '{word}'" for word in words)
@@ -194,6 +195,9 @@ def catalog_pairs_command(
     """English-LANG sentence pairs from the machine's gettext message catalogs, as training text for train-aligner."""
     from .catalogs import catalog_pairs, write_pairs
 
+    if lang.split("_")[0] == "en":
+        typer.echo(f"error: {lang} catalogs translate English into English; name the other language of the pair", err=True)
+        raise typer.Exit(1)
     try:
         pairs, report = catalog_pairs(locale_dir, lang, min_words)
     except FileNotFoundError as err:
@@ -495,7 +499,7 @@ def bench_aligner_finetune(
     steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1),
     batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1),
     learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate"),
-    adapt_steps: int = typer.Option(AlignerTrainingSettings.steps, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
+    adapt_steps: int = typer.Option(100, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
     seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed"),
     in_language_text: List[str] = typer.Option([], "--in-language-text", help="LANG=ENGLISH_FILE,LANG_FILE: also train one encoder per --in-language-seeds on this line-aligned text (e.g. from catalog-pairs) and score it on every gold set (repeatable)."),
     in_language_pairs: str = typer.Option("all", "--in-language-pairs", help="Sample sizes of the in-language text, comma-separated ('all' for all of it); one encoder per size and seed, one pass each."),

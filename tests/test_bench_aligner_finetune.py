@@ -109,13 +109,25 @@ def test_in_language_text_adds_an_encoder_per_seed_without_retraining_the_rest(t
     assert table.count("| roen | AER") == 6  # three methods in the news table and three in the in-language table
     roen = rows["in-language-ro/all/seed0/roen/bisoftmax"]["aer"], rows["in-language-ro/all/seed1/roen/bisoftmax"]["aer"]
     assert f"| {100 * roen[0]:.2f} / {100 * roen[1]:.2f} | {50 * (roen[0] + roen[1]) - 100 * rows['default/roen/bisoftmax']['aer']:+.2f} |" in table
-    assert "- all pairs: seeds 0, 1, 30 / 30 pairs trained (longer ones left out), 8 steps" in table
+    assert "- all pairs: seeds 0, 1: 30 / 30 pairs trained (pairs over 96 subwords left out), 8 / 8 steps" in table
 
-    (tmp_path / "u.en").write_text("the cat\n", encoding="utf-8")
-    (tmp_path / "u.ro").write_text("pisica\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="en-ro rows measured on"):
+    # the same text at another path: recognised, nothing trains again
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("t.en", "t.ro"):
+        (moved / name).write_bytes((tmp_path / name).read_bytes())
+    in_language_model = work / "in-language-ro-all-seed0" / "model.safetensors"
+    stamp = in_language_model.stat().st_mtime_ns
+    again = run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
+                                   in_language=[InLanguageText.parse(f"ro={moved / 't.en'},{moved / 't.ro'}")], in_language_sizes=(12, None), in_language_seeds=(0, 1))
+    assert in_language_model.stat().st_mtime_ns == stamp and again["rows"] == rows
+    # other text under the same path: refused
+    (moved / "t.ro").write_text("\n".join(f"câinele stă pe covor {k}" for k in range(31)) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="en-ro rows measured on other text"):
         run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
-                               in_language=[InLanguageText.parse(f"ro={tmp_path / 'u.en'},{tmp_path / 'u.ro'}")])
+                               in_language=[InLanguageText.parse(f"ro={moved / 't.en'},{moved / 't.ro'}")])
+    with pytest.raises(ValueError, match="One --in-language-text per language"):
+        run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None, in_language=[text, text])
     with pytest.raises(ValueError, match="no language 'qq'"):
         run_finetune_benchmark(shared, output, work, tiny_model_dir, settings, langs=("fr",), adapt_steps=1, log=lambda m: None,
                                in_language=[InLanguageText.parse(f"qq={tmp_path / 't.en'},{tmp_path / 't.ro'}")])

@@ -10,8 +10,9 @@ from spacy_xproj.parallel import read_line_aligned
 
 def write_mo(path, messages, charset="UTF-8", byte_order="<"):
     """A compiled gettext catalog: header, count, the two (length, offset) tables, then the strings."""
+    encoding = "utf-8" if charset == "CHARSET" else charset  # "CHARSET": the placeholder of untranslated templates
     messages = [(b"", f"Content-Type: text/plain; charset={charset}\n".encode("ascii"))] + [
-        (msgid.encode(charset), msgstr.encode(charset)) for msgid, msgstr in messages
+        (msgid.encode(encoding), msgstr.encode(encoding)) for msgid, msgstr in messages
     ]
     count, header_size = len(messages), 28
     originals_at, translations_at = header_size, header_size + 8 * len(messages)
@@ -58,10 +59,23 @@ def test_catalog_charset_comes_from_the_header(tmp_path):
     (tmp_path / "short.mo").write_bytes(b"\xde\x12\x04\x95")
     with pytest.raises(CatalogFormatError, match="too short"):
         list(read_mo(tmp_path / "short.mo"))
-    truncated = path.read_bytes()[:40]  # the header promises two messages whose tables were cut off
-    (tmp_path / "truncated.mo").write_bytes(truncated)
-    with pytest.raises(CatalogFormatError, match="past the end of the file"):
-        list(read_mo(tmp_path / "truncated.mo"))
+    (tmp_path / "no-tables.mo").write_bytes(path.read_bytes()[:30])  # the header promises two messages; their table is gone
+    with pytest.raises(CatalogFormatError, match="the table of message 0 lies past the end"):
+        list(read_mo(tmp_path / "no-tables.mo"))
+    (tmp_path / "no-strings.mo").write_bytes(path.read_bytes()[:60])  # the tables are there, the strings they point to are not
+    with pytest.raises(CatalogFormatError, match="message 0 points past the end"):
+        list(read_mo(tmp_path / "no-strings.mo"))
+
+
+def test_unknown_charsets_skip_the_catalog_and_the_template_placeholder_means_utf8(tmp_path):
+    folder = tmp_path / "ro" / "LC_MESSAGES"
+    write_mo(folder / "a.mo", MESSAGES[:1], charset="CHARSET")  # an untranslated template's header
+    write_mo(folder / "b.mo", [("Could not read the disk label now", "Eticheta discului nu a putut fi citită")], charset="UTF-8")
+    b = (folder / "b.mo").read_bytes().replace(b"charset=UTF-8", b"charset=NOSUCH")  # same length: offsets stay valid
+    (folder / "b.mo").write_bytes(b)
+    pairs, report = catalog_pairs(tmp_path, "ro")
+    assert pairs == [MESSAGES[0]]
+    assert len(report.unreadable) == 1 and "unknown charset 'NOSUCH'" in report.unreadable[0]
 
 
 def test_catalog_pairs_command_writes_training_text(tmp_path):
@@ -78,3 +92,5 @@ def test_catalog_pairs_command_writes_training_text(tmp_path):
     too_long = runner.invoke(app, ["catalog-pairs", "ro", str(tmp_path / "out" / "long"), "--locale-dir", str(tmp_path / "locale"), "--min-words", "50"])
     assert too_long.exit_code == 1 and "none of the" in too_long.output
     assert not (tmp_path / "out" / "long.en").exists()
+    english = runner.invoke(app, ["catalog-pairs", "en_GB", str(tmp_path / "out" / "en-gb"), "--locale-dir", str(tmp_path / "locale")])
+    assert english.exit_code == 1 and "English into English" in english.output

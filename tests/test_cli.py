@@ -78,5 +78,6 @@ def test_train_aligner_names_the_line_of_a_broken_corpus(tmp_path, tiny_model_di
 def test_comma_separated_numbers_fail_with_the_option_named(tmp_path):
     result = runner.invoke(app, ["bench-aligner-finetune", "--shared-data", str(tmp_path), "--in-language-pairs", "3200,lots"])
     assert result.exit_code == 2 and "--in-language-pairs" in result.output and "'lots'" in result.output
-    result = runner.invoke(app, ["bench-transfer", "--shared-data", str(tmp_path), "--seeds", "0,one"])
-    assert result.exit_code == 2 and "--seeds" in result.output and "'one'" in result.output
+    for bad in ("0,one", "--5", "\u00b2"):  # a word, a doubled sign, a superscript digit (isdigit() says yes)
+        result = runner.invoke(app, ["bench-transfer", "--shared-data", str(tmp_path), "--seeds", bad])
+        assert result.exit_code == 2 and "--seeds" in result.output and "expected whole numbers" in result.output
