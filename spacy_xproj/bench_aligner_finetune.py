@@ -145,8 +145,8 @@ def run_finetune_benchmark(
     # read (and so check) the in-language text before anything trains
     in_language_lines = [(text, list(read_line_aligned(text.source, text.target))) for text in in_language]
     results = Results(output, fresh)
-    for text in in_language:
-        check_in_language_setup(results, text)
+    for text, lines in in_language_lines:
+        check_in_language_setup(results, text, lines)
     tuned_dir = work_dir / "aligner"
     per_lang = settings.steps * settings.batch_size // len(langs)  # sampled per language; pairs over max_subwords are left out later
     setup = {"base_model": model, "training": {**vars(settings), "langs": list(langs), "pairs_per_lang": per_lang}, "adapt_steps": adapt_steps}
@@ -156,14 +156,12 @@ def run_finetune_benchmark(
     results.save()
 
     def train(key: str, pairs: List[WordPair], directory: Path, config: AlignerTrainingSettings, **extra) -> None:
-        if results.has(key):
-            return
-        summary = train_aligner(pairs, directory, config, restart=fresh, log=log)
-        results.put(key, {"pairs": summary["pairs"], "steps": summary["steps"], "seconds": summary["training_seconds"],
-                          "first_loss": summary["first_loss"], "last_loss": summary["last_loss"], **extra})
+        if not results.has(key):
+            results.put(key, training_row(train_aligner(pairs, directory, config, restart=fresh, log=log), **extra))
 
+    gold_keys = gold_sentence_keys(shared_data)
     if not results.has("training"):
-        pairs, report = sample_training_pairs(shared_data / "parallel", langs, per_lang, gold_sentence_keys(shared_data), settings.seed)
+        pairs, report = sample_training_pairs(shared_data / "parallel", langs, per_lang, gold_keys, settings.seed)
         log(f"training pairs: {report}")
         train("training", pairs, tuned_dir, settings, per_language=report)
     alignment_text, europarl_text = gold_text_pairs(shared_data)
@@ -181,8 +179,14 @@ def run_finetune_benchmark(
                 results.put(key, projection_f1(shared_data, path, lang, settings.layer))
                 log(f"{key}: F1 {results.data['rows'][key]['f']}")
     for text, lines in in_language_lines:
-        run_in_language_rows(results, shared_data, work_dir, settings, text, lines, in_language_sizes, in_language_seeds, fresh, log)
+        run_in_language_rows(results, shared_data, work_dir, settings, text, lines, gold_keys, in_language_sizes, in_language_seeds, fresh, log)
     return results.data
+
+
+def training_row(summary: Dict, **extra) -> Dict:
+    """The row a finished `train_aligner` run leaves in the results."""
+    return {"pairs": summary["pairs"], "steps": summary["steps"], "seconds": summary["training_seconds"],
+            "first_loss": summary["first_loss"], "last_loss": summary["last_loss"], **extra}
 
 
 def score_gold_sets(results: Results, shared_data: Path, encoders: Dict[str, str], layer: int, log: Callable[[str], None]) -> None:
@@ -220,14 +224,14 @@ class InLanguageText:
         return cls(lang, Path(paths[0]), Path(paths[1]))
 
 
-def check_in_language_setup(results: Results, text: InLanguageText) -> None:
-    """Record which text trains the en-`lang` encoders, by the digest of its two files: the same text
-    at another path is the same, and a file rewritten with other text (catalogs change with the
+def check_in_language_setup(results: Results, text: InLanguageText, lines: List) -> None:
+    """Record which text trains the en-`lang` encoders, by the digest of its lines: the same text at
+    another path is the same, and a file rewritten with other text (catalogs change with the
     installed packages) is refused while rows measured on the old text remain."""
     import hashlib
 
-    setup = {"source": str(text.source), "target": str(text.target),
-             "sha256": hashlib.sha256(text.source.read_bytes() + b"\0" + text.target.read_bytes()).hexdigest()}
+    digest = hashlib.sha256("".join(f"{line.source}\t{line.target}\n" for line in lines).encode("utf-8")).hexdigest()
+    setup = {"source": str(text.source), "target": str(text.target), "sha256": digest}
     recorded = results.data.setdefault("in_language_setup", {})
     measured = any(key.startswith(f"in-language-{text.lang}/") for key in results.data["rows"])
     if measured and recorded.get(text.lang, {}).get("sha256") != setup["sha256"]:
@@ -239,13 +243,9 @@ def check_in_language_setup(results: Results, text: InLanguageText) -> None:
     results.save()
 
 
-def sample_label(size: Optional[int]) -> str:
-    return "all" if size is None else str(size)
-
-
 def run_in_language_rows(
     results: Results, shared_data: Path, work_dir: Path, settings: AlignerTrainingSettings, text: InLanguageText, lines: List,
-    sizes: Sequence[Optional[int]], seeds: Sequence[int], fresh: bool, log: Callable[[str], None],
+    excluded: set, sizes: Sequence[Optional[int]], seeds: Sequence[int], fresh: bool, log: Callable[[str], None],
 ) -> None:
     """Encoders `in-language-<lang>/<size>/seed<n>`: `train-aligner` for about one pass over a random sample of
     `size` pairs of `text` (None: all of it), none sharing a side with a gold sentence; scored on every gold set.
@@ -253,19 +253,16 @@ def run_in_language_rows(
     The text is recorded per language (`check_in_language_setup`), apart from the news setup, so
     adding in-language text to an existing run keeps the rows already measured.
     """
-    excluded = gold_sentence_keys(shared_data)
     for size in sizes:
         for seed in seeds:
-            name = f"in-language-{text.lang}/{sample_label(size)}/seed{seed}"
+            name = f"in-language-{text.lang}/{'all' if size is None else size}/seed{seed}"
             directory = work_dir / name.replace("/", "-")
             if not results.has(f"{name}/training"):
                 pairs, report = sample_pairs(lines, "en", text.lang, len(lines) if size is None else size, excluded, seed)
                 log(f"{name}: {report}")
                 steps = -(-len(pairs) // settings.batch_size)  # about one pass: train_aligner still drops pairs over max_subwords
                 config = AlignerTrainingSettings(**{**vars(settings), "steps": steps, "seed": seed})
-                summary = train_aligner(pairs, directory, config, restart=fresh, log=log)
-                results.put(f"{name}/training", {"pairs": summary["pairs"], "steps": summary["steps"], "seconds": summary["training_seconds"],
-                                                 "first_loss": summary["first_loss"], "last_loss": summary["last_loss"], "sample": report})
+                results.put(f"{name}/training", training_row(train_aligner(pairs, directory, config, restart=fresh, log=log), sample=report))
             score_gold_sets(results, shared_data, {name: str(directory)}, settings.layer, log)
 
 

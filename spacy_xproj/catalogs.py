@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
+from .files import atomic_write_bytes
+
 MO_MAGIC = 0x950412DE
 CONTEXT_SEPARATOR = "\x04"  # msgctxt and msgid are stored as "context\x04msgid"
 PLURAL_SEPARATOR = "\x00"  # plural forms are stored NUL-separated
@@ -114,7 +116,4 @@ def catalog_pairs(locale_dir: Path, lang: str, min_words: int = 5) -> Tuple[List
 def write_pairs(pairs: List[Tuple[str, str]], source_path: Path, target_path: Path) -> None:
     """Line-aligned files, as `train-aligner SOURCE --target TARGET` reads them."""
     for path, side in ((source_path, 0), (target_path, 1)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text("".join(pair[side] + "\n" for pair in pairs), encoding="utf-8")
-        partial.replace(path)
+        atomic_write_bytes(path, "".join(pair[side] + "\n" for pair in pairs).encode("utf-8"))
