@@ -68,12 +68,7 @@ def run_ablation_benchmark(
         "encoder": settings.encoder, "pairs": settings.pairs, "max_steps": settings.max_steps, "eval_limit": settings.eval_limit,
         "seeds": list(seeds), "gamma": gamma, "self_training_threshold": threshold, "rows": list(ROWS) + [SELF_TRAINED],
     }
-    previous = results.data.get("setup", {})
-    changed = [f"{key} {previous.get(key)} (now {setup[key]})" for key in MEASURED_WITH if previous.get(key) != setup[key]]
-    if results.data["rows"] and changed:
-        raise ValueError(f"{output} holds rows measured with other settings: {', '.join(changed)}; pass --fresh to measure again, or use another --output.")
-    results.data["setup"] = setup
-    results.save()
+    results.use_setup(setup, MEASURED_WITH, {})
     settings = resolved(settings)
     encoder_config = json.loads((Path(settings.encoder) / "config.json").read_text())
     shape = {"gamma": gamma, "layers": encoder_config["num_hidden_layers"] + 1, "width": encoder_config["hidden_size"]}

@@ -1,7 +1,7 @@
 """Benchmark results: a JSON file written row by row (so runs resume) and README tables kept in sync."""
 import json
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Sequence
 
 from .files import atomic_write_bytes
 
@@ -13,6 +13,20 @@ class Results:
         self.path = path
         self.data: Dict[str, Dict] = {} if fresh or not path.exists() else json.loads(path.read_text())
         self.data.setdefault("rows", {})
+
+    def use_setup(self, setup: Dict, measured_with: Sequence[str], defaults: Dict) -> None:
+        """Record the run's setup. Rows measured under other values of `measured_with` are not mixed
+        in: refused, naming the entries that changed (an entry missing from an older file counts
+        as its value in `defaults`)."""
+        previous = self.data.get("setup", {})
+        changed = [
+            f"{key} {previous.get(key, defaults.get(key))} (now {setup[key]})"
+            for key in measured_with if previous.get(key, defaults.get(key)) != setup[key]
+        ]
+        if self.data["rows"] and changed:
+            raise ValueError(f"{self.path} holds rows measured with other settings: {', '.join(changed)}; pass --fresh to measure again, or use another --output.")
+        self.data["setup"] = setup
+        self.save()
 
     def has(self, key: str) -> bool:
         return key in self.data["rows"]
