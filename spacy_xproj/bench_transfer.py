@@ -27,6 +27,9 @@ GOLD_SETS: Dict[str, Dict[str, str]] = {
 }
 ENCODER_FLAG = "--components.transformer.model.name"
 SYSTEMS = ("zero-shot", "projection", "combined", "sequential")
+# the setup entries that decide the measured values: rows measured under other ones are not mixed in
+# (the encoder is checked where it matters, on each trained model, by `encoder_identity`)
+MEASURED_WITH = ("config", "layer", "pairs", "max_steps", "eval_limit", "seed", "drop_derived_adjectives")
 
 
 @dataclass
@@ -40,6 +43,7 @@ class TransferSettings:
     max_steps: int = 250
     eval_limit: int = 1000
     seed: int = 0
+    drop_derived_adjectives: bool = False  # the projector's setting
 
 
 def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, skip: int = 0) -> list:
@@ -165,6 +169,12 @@ def seeded_name(name: str, seed: int, settings: TransferSettings) -> str:
     return name if seed == settings.seed else f"{name}-seed{seed}"
 
 
+def target_name(lang: str, settings: TransferSettings) -> str:
+    """The name of a language's projected corpus and models in the work folder: projections made
+    with other projector settings live beside the default ones and share the English teacher."""
+    return f"{lang}-no-derived-adjectives" if settings.drop_derived_adjectives else lang
+
+
 def row_key(lang: str, system: str, seed: int) -> str:
     return f"{lang}/{system}/seed{seed}"
 
@@ -173,11 +183,12 @@ def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: 
     """Projected training data for `lang` (train.spacy, dev.spacy); the report when made in this call."""
     from .corpus import CorpusSettings, build_training_data
 
-    corpus_dir = settings.work_dir / f"en-{lang}"
+    corpus_dir = settings.work_dir / f"en-{target_name(lang, settings)}"
     if (corpus_dir / "train.spacy").exists():
         return corpus_dir, None
     lines = sample_parallel_lines(settings.shared_data, lang, settings.pairs, settings.seed)
-    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(teacher), label_map={}, model=settings.encoder, layer=settings.layer, seed=settings.seed)
+    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(teacher), label_map={}, model=settings.encoder, layer=settings.layer, seed=settings.seed,
+                                   drop_derived_adjectives=settings.drop_derived_adjectives)
     report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
@@ -205,11 +216,12 @@ def run_transfer_benchmark(
     if seeds[0] != settings.seed:
         seeds = [settings.seed] + [seed for seed in seeds if seed != settings.seed]
     results = Results(output, fresh)
-    results.data["setup"] = {
+    setup = {
         "encoder": settings.encoder, "config": str(settings.config), "layer": settings.layer, "pairs": settings.pairs, "max_steps": settings.max_steps,
         "eval_limit": settings.eval_limit, "seed": settings.seed, "seeds": seeds, "parallel": {lang: PARALLEL[lang][0] for lang in langs},
+        "drop_derived_adjectives": settings.drop_derived_adjectives,
     }
-    results.save()
+    results.use_setup(setup, MEASURED_WITH, {"drop_derived_adjectives": False})
     settings = resolved(settings)
     work = settings.work_dir
 
@@ -221,7 +233,7 @@ def run_transfer_benchmark(
         if report is not None:
             results.data.setdefault("projection_reports", {})[lang] = report
             results.save()
-        combined = work / f"en+{lang}.spacy"
+        combined = work / f"en+{target_name(lang, settings)}.spacy"
         if not combined.exists():
             merge_docbins([work / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
         corpora[lang] = (corpus_dir, combined)
@@ -239,7 +251,7 @@ def run_transfer_benchmark(
                 "sequential": (corpus_dir / "train.spacy", ["--initialize.after_init.initial_weights", str(english)]),
             }
             for system, (train, overrides) in systems.items():
-                model_dir = work / lang / seeded_name(system, seed, settings)
+                model_dir = work / target_name(lang, settings) / seeded_name(system, seed, settings)
                 training = train_pipeline(settings, model_dir, train, corpus_dir / "dev.spacy", lang, log, seed=seed, overrides=overrides)
                 evaluate_row(results, row_key(lang, system, seed), lang, model_dir / "model-best", training, settings, log)
     return results.data

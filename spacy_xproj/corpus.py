@@ -36,6 +36,7 @@ class CorpusSettings:
     method: str = PROJECTION_METHOD
     layer: int = 7
     on_incomplete: str = "missing"
+    drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
     dev_fraction: float = 0.1
     chunk_size: int = 500
     seed: int = 0
@@ -58,7 +59,10 @@ def build_pipelines(settings: CorpusSettings) -> tuple:
 
 def projector_config(settings: CorpusSettings) -> Dict:
     label_map = settings.label_map if settings.label_map is not None else {"@misc": "spacy-xproj.ontonotes_to_conll.v1"}
-    return {"label_map": label_map, "unmapped": settings.unmapped, "on_incomplete": settings.on_incomplete}
+    return {
+        "label_map": label_map, "unmapped": settings.unmapped, "on_incomplete": settings.on_incomplete,
+        "drop_derived_adjectives": settings.drop_derived_adjectives,
+    }
 
 
 def projector_identity(settings: CorpusSettings) -> Dict:

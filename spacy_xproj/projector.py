@@ -11,7 +11,7 @@ from spacy.vocab import Vocab
 
 from .parallel import PROJECTION_EXT, get_alignment, get_source
 from .serialization import ConfigOnlySerialization
-from .projection import Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, trim_function_words, validate
+from .projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
 UNMAPPED = ("keep", "drop", "error")
@@ -109,6 +109,7 @@ def make_naive_projection() -> ProjectionPolicy:
         "balance_brackets": True,
         "trim_function_words": True,
         "derived_adjective_label": "MISC",
+        "drop_derived_adjectives": False,
         "label_map": {},
         "unmapped": "keep",
         "on_incomplete": "missing",
@@ -123,6 +124,7 @@ def make_entity_projector(
     balance_brackets: bool,
     trim_function_words: bool,
     derived_adjective_label: Optional[str],
+    drop_derived_adjectives: bool,
     label_map: Dict[str, Optional[str]],
     unmapped: str,
     on_incomplete: str,
@@ -138,6 +140,8 @@ def make_entity_projector(
     derived_adjective_label (Optional[str]): label of a PER, ORG or LOC entity projected onto one
         lowercase target word, an adjective derived from a name ("comunitaria" from "Community"):
         CoNLL tags those MISC. null keeps the (mapped) source label.
+    drop_derived_adjectives (bool): instead, make every entity projected onto one lowercase target
+        word "O", for target annotations that tag no such adjectives (CoNLL-2002 Spanish).
     label_map (Dict[str, Optional[str]]): source label -> target label; null drops the label.
     unmapped (str): labels missing from a non-empty map are "keep"-t, "drop"-ped, or an "error".
     on_incomplete (str): when some source entity could not be projected: "missing" marks the tokens
@@ -147,7 +151,7 @@ def make_entity_projector(
     """
     return EntityProjector(
         nlp.vocab, name, policy=policy, balance_brackets=balance_brackets, trim_function_words=trim_function_words,
-        derived_adjective_label=derived_adjective_label, label_map=label_map, unmapped=unmapped,
+        derived_adjective_label=derived_adjective_label, drop_derived_adjectives=drop_derived_adjectives, label_map=label_map, unmapped=unmapped,
         on_incomplete=on_incomplete, scorer=scorer,
     )
 
@@ -162,6 +166,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         balance_brackets: bool = True,
         trim_function_words: bool = True,
         derived_adjective_label: Optional[str] = "MISC",
+        drop_derived_adjectives: bool = False,
         label_map: Optional[Dict[str, Optional[str]]] = None,
         unmapped: str = "keep",
         on_incomplete: str = "missing",
@@ -178,6 +183,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         self.cfg: Dict[str, Any] = {
             "label_map": dict(label_map or {}), "unmapped": unmapped, "on_incomplete": on_incomplete, "balance_brackets": balance_brackets,
             "trim_function_words": trim_function_words, "derived_adjective_label": derived_adjective_label,
+            "drop_derived_adjectives": drop_derived_adjectives,
         }
 
     def initialize(self, get_examples: Optional[Callable[[], Iterable[Example]]] = None, *, nlp: Optional[Language] = None) -> None:
@@ -230,19 +236,24 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
             projection.entities = trim_function_words(projection.entities, function_word, source.words, entities, source_function_word)
         if self.cfg["balance_brackets"]:
             projection.entities = close_brackets(projection.entities, [t.text for t in doc])
-        if self.cfg["derived_adjective_label"] is not None:
+        not_entities: List[ProjectedEntity] = []
+        if self.cfg["drop_derived_adjectives"]:
+            projection.entities, not_entities = split_off_derived_adjectives(projection.entities, [t.text for t in doc])
+        elif self.cfg["derived_adjective_label"] is not None:
             projection.entities = relabel_derived_adjectives(projection.entities, [t.text for t in doc], self.cfg["derived_adjective_label"])
-        self.set_annotations(doc, projection)
+        self.set_annotations(doc, projection, not_entities)
         return doc
 
-    def set_annotations(self, doc: Doc, projection: Projection) -> None:
+    def set_annotations(self, doc: Doc, projection: Projection, not_entities: Sequence[ProjectedEntity] = ()) -> None:
+        """`not_entities`: projected words known not to be entities, "O" even where other tokens are missing."""
         spans = [Span(doc, e.start, e.end, label=e.label) for e in projection.entities]
+        outside = [Span(doc, e.start, e.end) for e in not_entities]
         status = "complete" if projection.complete else "partial"
         if not projection.complete and self.cfg["on_incomplete"] == "drop":
             status = "dropped"
             doc.set_ents([], default="missing")
         elif not projection.complete and self.cfg["on_incomplete"] == "missing":
-            doc.set_ents(spans, default="missing")
+            doc.set_ents(spans, outside=outside, default="missing")
         else:
             doc.set_ents(spans, default="outside")
         doc._.set(PROJECTION_EXT, {

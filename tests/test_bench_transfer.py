@@ -106,6 +106,18 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     # other settings in the same work folder: the finished trainings are refused, not reused
     with pytest.raises(ValueError, match=r"en/model holds a model trained with other settings \(not with --training.max_steps 7\); delete"):
         run_transfer_benchmark(dataclasses.replace(settings, max_steps=7), tmp_path / "other.json", ["nl"], log=lambda m: None)
+    # another projector setting: its rows are not mixed into this output, and its corpus and models live
+    # beside the default ones, with the same English teacher
+    dropping = dataclasses.replace(settings, drop_derived_adjectives=True)
+    with pytest.raises(ValueError, match=r"rows measured with other settings: drop_derived_adjectives False \(now True\)"):
+        run_transfer_benchmark(dropping, output, ["nl"], log=lambda m: None)
+    teacher = (tmp_path / "work" / "en" / "model" / "training.json").stat().st_mtime
+    dropped = run_transfer_benchmark(dropping, tmp_path / "dropped.json", ["nl"], log=lambda m: None)
+    assert set(dropped["rows"]) == set(data["rows"]) and dropped["setup"]["drop_derived_adjectives"] is True
+    assert (tmp_path / "work" / "en" / "model" / "training.json").stat().st_mtime == teacher
+    assert (tmp_path / "work" / "en-nl-no-derived-adjectives" / "train.spacy").exists()
+    assert f"--paths.train {tmp_path / 'work' / 'en-nl-no-derived-adjectives' / 'train.spacy'}" in dropped["rows"]["nl/projection/seed0"]["train_command"]
+    assert (tmp_path / "work" / "nl-no-derived-adjectives" / "sequential" / "model-best").exists()
 
 
 def test_training_commands_compare_materialized_encoders_by_their_source(tmp_path):

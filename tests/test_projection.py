@@ -6,7 +6,7 @@ from spacy_xproj import get_source, make_parallel_doc
 from spacy_xproj.conll import read_conll_ner, score_entities, tags_to_spans
 from spacy_xproj.parallel import get_projection, set_alignment
 from spacy_xproj.projection import (
-    ProjectedEntity, close_brackets, naive_projection, project_spans, quantile, relabel_derived_adjectives, resolve_overlaps, trim_function_words,
+    ProjectedEntity, close_brackets, naive_projection, project_spans, quantile, relabel_derived_adjectives, resolve_overlaps, split_off_derived_adjectives, trim_function_words,
     validate,
 )
 from spacy_xproj.projector import projection_status
@@ -130,6 +130,30 @@ def test_component_relabels_derived_adjectives_unless_told_not_to():
         nlp.add_pipe("entity_projector", config={"derived_adjective_label": label})
         doc = nlp(aligned_doc(nlp, source, target, [(0, 1, "ORG")], links))
         assert [(e.text, e.label_) for e in doc.ents] == [("comunitaria", expected)]
+
+
+def test_derived_adjectives_split_off_whatever_their_label_but_names_stay():
+    words = "la multinacional española Telefónica y la ayuda comunitaria".split()
+    projected = [ProjectedEntity(2, 3, "MISC", 0.9, 0), ProjectedEntity(3, 4, "ORG", 0.9, 1), ProjectedEntity(7, 8, "ORG", 0.8, 2), ProjectedEntity(6, 7, "EVENT", 0.5, 3)]
+    kept, dropped = split_off_derived_adjectives(projected, words)
+    assert [(e.start, e.label) for e in kept] == [(3, "ORG"), (6, "EVENT")]
+    assert [(e.start, e.label) for e in dropped] == [(2, "MISC"), (7, "ORG")]
+
+
+def test_component_drops_derived_adjectives_as_outside_even_in_a_partial_projection():
+    source, target = ["the", "Spanish", "company", "Telefonica", "and", "Iberia"], ["la", "multinacional", "española", "Telefónica", "e", "Iberia"]
+    ents = [(1, 2, "MISC"), (3, 4, "ORG"), (5, 6, "ORG")]
+    links = [(1, 2, 0.9), (2, 1, 0.9), (3, 3, 0.95)]  # "Iberia" unaligned: the projection is partial
+    nlp = spacy.blank("es")
+    nlp.add_pipe("entity_projector", config={"drop_derived_adjectives": True})
+    doc = nlp(aligned_doc(nlp, source, target, ents, links))
+    assert [(e.text, e.label_) for e in doc.ents] == [("Telefónica", "ORG")]
+    assert doc[2].ent_iob_ == "O"  # known not to be an entity
+    assert doc[1].ent_iob_ == "" and doc[5].ent_iob_ == ""  # unknown
+    assert doc._.xproj_projection["status"] == "partial"
+    complete = nlp(aligned_doc(nlp, source[:4], target[:4], ents[:2], links))
+    assert [e.text for e in complete.ents] == ["Telefónica"] and complete[2].ent_iob_ == "O"
+    assert complete._.xproj_projection["status"] == "complete"
 
 
 def test_component_trims_articles_unless_told_not_to():
