@@ -16,9 +16,19 @@ FORMAT = typer.Option("lines", "--format", help="lines | pharaoh | tsv")
 SOURCE_LANG = typer.Option("en", "--source-lang")
 MODEL = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging Face name or path.")
 LAYER = typer.Option(7, "--layer", help="Hidden state compared (0 = embeddings).")
-DROP_DERIVED_ADJECTIVES = typer.Option(
-    False, "--drop-derived-adjectives",
-    help="Project no entity onto one lowercase target word ('española'): for target annotations that tag no adjectives derived from names, such as CoNLL-2002 Spanish. Default: label them MISC.",
+DERIVED_ADJECTIVES = ("misc", "drop")
+
+
+def drops_derived_adjectives(value: str) -> bool:
+    """The `--derived-adjectives` choice as the projector's `drop_derived_adjectives` setting."""
+    if value not in DERIVED_ADJECTIVES:
+        raise typer.BadParameter(f"{value!r}: expected {' or '.join(DERIVED_ADJECTIVES)}", param_hint="--derived-adjectives")
+    return value == "drop"
+
+
+DERIVED_ADJECTIVES_OPTION = typer.Option(
+    "misc", "--derived-adjectives",
+    help="An entity projected onto one lowercase target word ('española' from 'Spanish'): 'misc' labels it MISC, as English CoNLL-2003 and Europarl-NER tag such adjectives; 'drop' makes it no entity, for annotations that tag none, such as CoNLL-2002 Spanish.",
 )
 
 
@@ -251,7 +261,7 @@ def project_corpus(
     method: str = typer.Option("spacy-xproj.IterMax.v1", "--method", help="Extraction method; IterMax projects best (README)."),
     layer: int = LAYER,
     on_incomplete: str = typer.Option("missing", "--on-incomplete", help="missing | drop | keep"),
-    drop_derived_adjectives: bool = DROP_DERIVED_ADJECTIVES,
+    derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
     dev_fraction: float = typer.Option(0.1, "--dev-fraction"),
     chunk_size: int = typer.Option(500, "--chunk-size", help="Pairs per resumable chunk."),
     limit: int = typer.Option(0, "--limit", help="Use the first N pairs only (0: all)."),
@@ -272,7 +282,7 @@ def project_corpus(
         mapping = json.loads(Path(label_map).read_text())
     settings = CorpusSettings(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
-        layer=layer, on_incomplete=on_incomplete, drop_derived_adjectives=drop_derived_adjectives, dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
+        layer=layer, on_incomplete=on_incomplete, drop_derived_adjectives=drops_derived_adjectives(derived_adjectives), dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
     )
     lines = read_corpus_or_exit(source, format, target)
     if limit:
@@ -402,7 +412,7 @@ def bench_transfer(
     max_steps: int = typer.Option(250, "--max-steps", help="Training steps per model."),
     eval_limit: int = typer.Option(1000, "--eval-limit", help="Sentences scored per gold set (0: all)."),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds; every model is trained once per seed. The first also samples the parallel text and trains the projection's teacher."),
-    drop_derived_adjectives: bool = DROP_DERIVED_ADJECTIVES,
+    derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- MARKER:start/end --> in this file."),
     readme_marker: str = typer.Option("bench-transfer", "--readme-marker", help="The README block to update (one block per config measured)."),
@@ -415,7 +425,7 @@ def bench_transfer(
     if not seed_list:
         raise typer.BadParameter("give at least one seed", param_hint="--seeds")
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed_list[0],
-                                drop_derived_adjectives=drop_derived_adjectives)
+                                drop_derived_adjectives=drops_derived_adjectives(derived_adjectives))
     data = run_transfer_benchmark(settings, output, comma_list(langs), fresh, log=lambda m: typer.echo(m, err=True), seeds=seed_list)
     table = render_transfer_table(data)
     report_table(table, readme, readme_marker)

@@ -69,13 +69,19 @@ def test_project_corpus_resumes_after_an_interrupted_chunk(corpus_files, tiny_mo
 
 def test_project_corpus_refuses_chunks_made_with_other_settings(corpus_files, tiny_model_dir):
     assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
-    for option in (["--on-incomplete", "drop"], ["--drop-derived-adjectives"]):
+    for option in (["--on-incomplete", "drop"], ["--derived-adjectives", "drop"]):
         result = run_project_corpus(corpus_files, tiny_model_dir, *option)
         assert result.exit_code != 0 and "other settings" in str(result.exception)
     shutil.rmtree(corpus_files / "out")
-    assert run_project_corpus(corpus_files, tiny_model_dir, "--drop-derived-adjectives").exit_code == 0
+    assert run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "drop").exit_code == 0
     recorded = json.loads((corpus_files / "out" / "chunks" / "settings.json").read_text())
     assert recorded["drop_derived_adjectives"] is True and recorded["projector"]["drop_derived_adjectives"] is True
+
+
+def test_project_corpus_refuses_an_unknown_derived_adjectives_choice_before_any_work(corpus_files, tiny_model_dir):
+    result = run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "O")
+    assert result.exit_code == 2 and "'O': expected misc or drop" in result.output
+    assert not (corpus_files / "out").exists()
 
 
 def test_project_corpus_names_mismatched_files(corpus_files, tiny_model_dir):

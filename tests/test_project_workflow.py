@@ -167,6 +167,10 @@ def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
     assert missing.returncode != 0 and "assets/nowhere" in missing.stdout + missing.stderr
     assert not (project / "training").exists() or not any((project / "training").iterdir())
 
+    convention = run_workflow(project, "all", tiny_model_dir, derived_adjectives="none")
+    assert convention.returncode != 0 and "'none': expected misc or drop" in convention.stdout + convention.stderr
+    assert not (project / "corpus/en-de/train.spacy").exists()
+
     target = project / "assets/tiny/tgt.txt"
     target.write_text("\n".join(target.read_text(encoding="utf-8").splitlines()[:-3]) + "\n", encoding="utf-8")
     mismatched = run_workflow(project, "all", tiny_model_dir)
