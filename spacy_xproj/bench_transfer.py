@@ -225,10 +225,14 @@ def run_transfer_benchmark(
     settings = resolved(settings)
     work = settings.work_dir
 
+    # a recorded row needs no model: a run resumes from the output alone, even without the work folder
+    pending = [(lang, system, seed) for seed in seeds for lang in langs for system in SYSTEMS if not results.has(row_key(lang, system, seed))]
     # the projected corpora come from the first seed's English model and serve every seed
-    teacher, _ = english_model(settings, settings.seed, log)
+    projected_langs = [lang for lang in langs if any(row_lang == lang and system != "zero-shot" for row_lang, system, _ in pending)]
+    if projected_langs:
+        teacher, _ = english_model(settings, settings.seed, log)
     corpora = {}
-    for lang in langs:
+    for lang in projected_langs:
         corpus_dir, report = projected_corpus(settings, lang, teacher, log)
         if report is not None:
             results.data.setdefault("projection_reports", {})[lang] = report
@@ -239,21 +243,20 @@ def run_transfer_benchmark(
         corpora[lang] = (corpus_dir, combined)
 
     for seed in seeds:
-        english, english_training = english_model(settings, seed, log)
-        for lang in langs:
-            evaluate_row(results, row_key(lang, "zero-shot", seed), lang, english, english_training, settings, log)
-        for lang in langs:
+        rows = [(lang, system) for lang, system, row_seed in pending if row_seed == seed]
+        if any(system in ("zero-shot", "sequential") for _, system in rows):
+            english, english_training = english_model(settings, seed, log)
+        for lang, system in rows:
+            if system == "zero-shot":
+                evaluate_row(results, row_key(lang, system, seed), lang, english, english_training, settings, log)
+                continue
             corpus_dir, combined = corpora[lang]
-            systems = {
-                "projection": (corpus_dir / "train.spacy", []),
-                "combined": (combined, []),
-                # the English model of the same seed, fine-tuned on the projected data
-                "sequential": (corpus_dir / "train.spacy", ["--initialize.after_init.initial_weights", str(english)]),
-            }
-            for system, (train, overrides) in systems.items():
-                model_dir = work / target_name(lang, settings) / seeded_name(system, seed, settings)
-                training = train_pipeline(settings, model_dir, train, corpus_dir / "dev.spacy", lang, log, seed=seed, overrides=overrides)
-                evaluate_row(results, row_key(lang, system, seed), lang, model_dir / "model-best", training, settings, log)
+            train = combined if system == "combined" else corpus_dir / "train.spacy"
+            # sequential: the English model of the same seed, fine-tuned on the projected data
+            overrides = ["--initialize.after_init.initial_weights", str(english)] if system == "sequential" else []
+            model_dir = work / target_name(lang, settings) / seeded_name(system, seed, settings)
+            training = train_pipeline(settings, model_dir, train, corpus_dir / "dev.spacy", lang, log, seed=seed, overrides=overrides)
+            evaluate_row(results, row_key(lang, system, seed), lang, model_dir / "model-best", training, settings, log)
     return results.data
 
 

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,11 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     assert (tmp_path / "work" / "en-nl-no-derived-adjectives" / "train.spacy").exists()
     assert f"--paths.train {tmp_path / 'work' / 'en-nl-no-derived-adjectives' / 'train.spacy'}" in dropped["rows"]["nl/projection/seed0"]["train_command"]
     assert (tmp_path / "work" / "nl-no-derived-adjectives" / "sequential" / "model-best").exists()
+    # the recorded rows alone resume a run: without the work folder nothing is trained again
+    shutil.rmtree(tmp_path / "work")
+    resumed = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None, seeds=[0, 1])
+    assert resumed["rows"] == seeded["rows"]
+    assert not list((tmp_path / "work").rglob("training.json"))
 
 
 def test_training_commands_compare_materialized_encoders_by_their_source(tmp_path):
@@ -138,7 +144,6 @@ def test_training_commands_compare_materialized_encoders_by_their_source(tmp_pat
 
 def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_model_dir):
     import re
-    import shutil
 
     from spacy_xproj.bench_ablation import SELF_TRAINED, render_ablation_table, run_ablation_benchmark
     from spacy_xproj.bench_transfer import GOLD_SETS
