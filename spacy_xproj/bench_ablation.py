@@ -19,6 +19,7 @@ from .bench_transfer import (
     evaluate_row,
     projected_corpus,
     resolved,
+    row_key,
     sample_parallel_lines,
     train_pipeline,
     training_command,
@@ -74,7 +75,7 @@ def run_ablation_benchmark(
     shape = {"gamma": gamma, "layers": encoder_config["num_hidden_layers"] + 1, "width": encoder_config["hidden_size"]}
 
     def measured(lang: str, seed: int, row: str) -> bool:
-        return results.has(f"{lang}/{row}/seed{seed}")
+        return results.has(row_key(lang, row, seed))
 
     def model_needed(lang: str, seed: int, row: str) -> bool:
         """Rows already measured train nothing, except the self-training teacher while its student is missing."""
@@ -95,7 +96,7 @@ def run_ablation_benchmark(
                 if row == "spacy-ner" and command_differences(projection, as_projection) == []:
                     out = projection
                 training = train_pipeline(settings, out, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log, config=config_dir / config, seed=seed, overrides=row_overrides)
-                evaluate_row(results, f"{lang}/{row}/seed{seed}", lang, out / "model-best", training, settings, log)
+                evaluate_row(results, row_key(lang, row, seed), lang, out / "model-best", training, settings, log)
 
             # teacher-student: the reverse-focal model labels unseen target sentences; a student learns them with the projected data
             if measured(lang, seed, SELF_TRAINED):
@@ -114,7 +115,7 @@ def run_ablation_benchmark(
             config, overrides = ROWS[SELF_TRAINING_BASE]
             out = ablation / f"{SELF_TRAINED}-seed{seed}"
             training = train_pipeline(settings, out, student_data, corpus_dir / "dev.spacy", lang, log, config=config_dir / config, seed=seed, overrides=[o.format(**shape) for o in overrides])
-            evaluate_row(results, f"{lang}/{SELF_TRAINED}/seed{seed}", lang, out / "model-best", training, settings, log)
+            evaluate_row(results, row_key(lang, SELF_TRAINED, seed), lang, out / "model-best", training, settings, log)
     return results.data
 
 
@@ -131,7 +132,7 @@ def render_ablation_table(data: Dict) -> str:
 
     def results_of(row: str) -> List[Dict]:
         """The results of `row` for the setup's seeds, in the setup's language order."""
-        return [rows[key] for lang in langs for seed in seeds if (key := f"{lang}/{row}/seed{seed}") in rows]
+        return [rows[key] for lang in langs for seed in seeds if (key := row_key(lang, row, seed)) in rows]
 
     lines = ["| language | gold dev set | " + " | ".join(data["setup"]["rows"]) + " |", "|---|---|" + "---|" * len(data["setup"]["rows"])]
     for lang in langs:
@@ -139,7 +140,7 @@ def render_ablation_table(data: Dict) -> str:
             cells: List[str] = []
             for row in data["setup"]["rows"]:
                 # one place per seed, in the setup's order; a blank one where that seed has no value
-                values = [rows.get(f"{lang}/{row}/seed{seed}", {}).get("gold", {}).get(gold_name, {}).get("f") for seed in seeds]
+                values = [rows.get(row_key(lang, row, seed), {}).get("gold", {}).get(gold_name, {}).get("f") for seed in seeds]
                 cells.append(" / ".join("" if v is None else f"{v:.1f}" for v in values) if any(v is not None for v in values) else "")
             lines.append(f"| {lang} | {gold_name} | " + " | ".join(cells) + " |")
     means = []
