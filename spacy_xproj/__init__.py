@@ -3,7 +3,7 @@ from .aligner import XLMRAligner, make_xlmr_aligner
 from .alignment import parse_pharaoh, score_alignments
 from .encoders import EMBEDDED_ENCODER, materialize_embedded_encoder
 from .projector import EntityProjector, make_entity_projector
-from . import layer_mix, losses, training  # noqa: F401  (register the listener, losses and training callback)
+from . import frozen_features, layer_mix, losses, training  # noqa: F401  (register the architectures, losses and training callbacks)
 from .token_ner import TokenNER, make_token_ner
 from .parallel import (
     SourceSide,

