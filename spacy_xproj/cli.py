@@ -360,6 +360,40 @@ def convert_conll(
     typer.echo(f"{output}: {n_docs} sentences, {n_ents} entities")
 
 
+@app.command("train-ner")
+def train_ner_command(
+    config: Path = typer.Argument(..., help="spaCy training config (configs/frozen_ner.cfg, configs/token_ner_layer_mix.cfg, ...)."),
+    output: Path = typer.Argument(..., help="Training output folder (model-best/, model-last/, training.json)."),
+    train: Path = typer.Option(..., "--train", help="Training DocBin."),
+    dev: Path = typer.Option(..., "--dev", help="Dev DocBin (early stopping)."),
+    lang: str = typer.Option(..., "--lang", help="Language of the pipeline."),
+    encoder: str = MODEL,
+    initial_weights: Optional[Path] = typer.Option(None, "--initial-weights", help="A trained pipeline whose head (same labels) the training starts from, e.g. the English teacher."),
+    seed: int = typer.Option(0, "--seed", help="[system] seed."),
+    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override [training] max_epochs (0: the config's)."),
+    max_steps: int = typer.Option(0, "--max-steps", min=0, help="Override [training] max_steps (0: the config's)."),
+) -> None:
+    """`spacy train` with the encoder's shape, one evaluation an epoch for frozen-encoder configs, and the training time recorded."""
+    from .ner_training import train_ner
+
+    for path, option in ((config, "CONFIG"), (train, "--train"), (dev, "--dev")):
+        if not path.is_file():
+            typer.echo(f"error: {path} ({option}) not found", err=True)
+            raise typer.Exit(1)
+    check_language_or_exit(lang, "--lang")
+    overrides: dict = {"system.seed": seed}
+    if max_epochs:
+        overrides["training.max_epochs"] = max_epochs
+    if max_steps:
+        overrides["training.max_steps"] = max_steps
+    try:
+        seconds = train_ner(config, output, train, dev, lang, encoder, initial_weights=initial_weights, overrides=overrides)
+    except (ValueError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{output / 'model-best'} ({seconds / 60:.1f} min)")
+
+
 @app.command("train-teacher")
 def train_teacher(
     train: Path = typer.Argument(..., help="English gold NER for training, CoNLL-2003 layout (e.g. ../shared/data/conll/eng.train)."),

@@ -1,13 +1,13 @@
 """The English teacher whose entities every projection carries: trained on English gold when there is
 some, the shipped en_core_web_sm copy otherwise; and the label map a teacher's labels call for."""
 import json
-import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 from spacy.language import Language
 
 from .files import atomic_write_bytes
+from .ner_training import train_ner
 
 CONLL_LABELS = ("LOC", "MISC", "ORG", "PER")
 
@@ -40,42 +40,6 @@ def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Option
     )
 
 
-def encoder_shape(encoder: str) -> Tuple[int, int]:
-    """(hidden states, hidden size) of an encoder, read from its config: what FrozenEncoderBiLSTM.v1's
-    `layers` and `width` must be."""
-    from transformers import AutoConfig
-
-    from .encoders import resolve_encoder
-
-    config = AutoConfig.from_pretrained(resolve_encoder(encoder))
-    return config.num_hidden_layers + 1, config.hidden_size
-
-
-def epoch_schedule(config: Path, n_train: int, patience_epochs: int = 2, min_patience_steps: int = 100) -> Dict[str, int]:
-    """Evaluate once an epoch and stop after `patience_epochs` without gain (never before
-    `min_patience_steps`: on a small corpus the first epochs may find no entity at all), in steps of the
-    config's sequence batcher (spaCy counts both in steps, not epochs)."""
-    from spacy.util import load_config
-
-    batcher = load_config(config)["training"]["batcher"]
-    if batcher.get("@batchers") != "spacy.batch_by_sequence.v1":
-        return {}
-    steps = max(1, -(-n_train // int(batcher["size"])))
-    return {"training.eval_frequency": steps, "training.patience": max(patience_epochs * steps, min_patience_steps)}
-
-
-def train_pipeline(config: Path, output: Path, overrides: Dict[str, object]) -> float:
-    """`spacy train` in this process; returns its wall-clock seconds, also written to output/training.json."""
-    from spacy.cli.train import train
-
-    start = time.perf_counter()
-    train(config, output, overrides=overrides)
-    seconds = time.perf_counter() - start
-    record = {"config": str(config), "overrides": {k: str(v) for k, v in overrides.items()}, "seconds": round(seconds, 1)}
-    atomic_write_bytes(Path(output) / "training.json", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
-    return seconds
-
-
 def prepare_teacher(
     train_file: Path, dev_file: Path, output: Path, config: Path, encoder: str, fallback: str,
     overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print,
@@ -100,15 +64,10 @@ def prepare_teacher(
         record: Dict = {"teacher": fallback, "trained": False, "reason": f"not found: {', '.join(missing)}"}
     else:
         corpus = output / "corpus"
-        sizes = {}
         for path, split in ((train_file, "train"), (dev_file, "dev")):
-            sizes[split], n_ents = convert_gold_file(Path(path), corpus / f"{split}.spacy", "en")
-            log(f"{path}: {sizes[split]} sentences, {n_ents} entities")
-        layers, width = encoder_shape(encoder)
-        tok2vec = "components.token_ner.model.tok2vec"
-        settings = {"paths.train": str(corpus / "train.spacy"), "paths.dev": str(corpus / "dev.spacy"), "paths.encoder": encoder, "nlp.lang": "en",
-                    f"{tok2vec}.layers": layers, f"{tok2vec}.width": width, **epoch_schedule(Path(config), sizes["train"]), **(overrides or {})}
-        seconds = train_pipeline(Path(config), output, settings)
+            n_docs, n_ents = convert_gold_file(Path(path), corpus / f"{split}.spacy", "en")
+            log(f"{path}: {n_docs} sentences, {n_ents} entities")
+        seconds = train_ner(Path(config), output, corpus / "train.spacy", corpus / "dev.spacy", "en", encoder, overrides=overrides)
         scores = evaluate_on_gold_files(spacy.load(output / "model-best"), [("dev", Path(dev_file))])["dev"]
         log(f"teacher: F1 {scores['f']:.1f} on {dev_file} after {seconds / 60:.1f} min of training")
         record = {"teacher": str(output / "model-best"), "trained": True, "train_seconds": round(seconds, 1), "train": str(train_file),
