@@ -167,11 +167,6 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
         for doc, (links, scores) in zip(docs, alignments):
             set_alignment(doc, ((i, j, s) for (i, j), s in zip(links.tolist(), scores.tolist())))
 
-    def _load_cfg(self, cfg: Dict[str, Any]) -> None:
-        if cfg != self.cfg:
-            self.cfg.update(cfg)
-            self._encoder = None  # settings changed: load the encoder again on next use
-
 
 @util.registry.scorers("spacy-xproj.alignment_scorer.v1")
 def make_alignment_scorer() -> Callable[..., Dict[str, Optional[float]]]:

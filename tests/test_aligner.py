@@ -76,8 +76,27 @@ def test_to_disk_from_disk_and_bytes(tiny_model_dir, tmp_path):
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.get_pipe("xlmr_aligner").cfg == nlp.get_pipe("xlmr_aligner").cfg
     assert get_alignment(loaded(identical_pair(loaded, SENTENCES[0]))) == before
-    from_bytes = aligner_nlp(tiny_model_dir).from_bytes(nlp.to_bytes())
-    assert from_bytes.get_pipe("xlmr_aligner").cfg["window_overlap"] == 8
+    same_config = aligner_nlp(tiny_model_dir, window_overlap=8).from_bytes(nlp.to_bytes())
+    assert same_config.get_pipe("xlmr_aligner").cfg == nlp.get_pipe("xlmr_aligner").cfg
+    assert get_alignment(same_config(identical_pair(same_config, SENTENCES[0]))) == before
+
+
+def test_config_overrides_win_over_the_saved_settings(tiny_model_dir, tmp_path):
+    # issue 19: spacy.load(..., config=...) aligned with the saved layer, not the configured one
+    nlp = aligner_nlp(tiny_model_dir, window_overlap=8)
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline", config={"components": {"xlmr_aligner": {"layer": 1, "model": "elsewhere/encoder"}}})
+    aligner = loaded.get_pipe("xlmr_aligner")
+    assert aligner.cfg["layer"] == 1 and aligner.cfg["model"] == "elsewhere/encoder" and aligner.cfg["window_overlap"] == 8
+    assert loaded.config["components"]["xlmr_aligner"]["layer"] == 1
+    layer_1 = spacy.load(tmp_path / "pipeline", config={"components": {"xlmr_aligner": {"layer": 1}}})
+    fresh = aligner_nlp(tiny_model_dir, window_overlap=8, layer=1)
+    fresh.initialize()
+    words = "die katze sitzt auf der matte".split()
+    assert get_alignment(layer_1(make_parallel_doc(layer_1, words, words[::-1]))) == get_alignment(fresh(make_parallel_doc(fresh, words, words[::-1])))
+    # the settings a pipeline is built with are the ones its config reports, after from_bytes too
+    other = aligner_nlp(tiny_model_dir).from_bytes(nlp.to_bytes())
+    assert other.get_pipe("xlmr_aligner").cfg["window_overlap"] == other.config["components"]["xlmr_aligner"]["window_overlap"] == 64
 
 
 def test_docbin_round_trip_keeps_source_and_alignment(tiny_model_dir):
