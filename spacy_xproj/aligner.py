@@ -55,8 +55,8 @@ def make_xlmr_aligner(
     method (Callable): registered extraction method, e.g. {"@misc": "spacy-xproj.ArgMax.v1"}.
     subword_pooling (str): "subwords" (align subwords, map links to words), "mean" or "first" (pool into word vectors first).
     batch_size (int): sentence windows per transformer forward pass.
-    max_window (Optional[int]): subwords per window for long sentences; default: the model's limit.
-    window_overlap (int): subwords shared by consecutive windows.
+    max_window (Optional[int]): positions per window for long sentences, the model's special tokens included; default: the model's limit.
+    window_overlap (int): subwords shared by consecutive windows (0 or more, less than max_window; at most half a window is used).
     precision (str): "float32" (exact), or "bfloat16": 1.9-2.9x faster in bench-align on a CPU with AMX, slightly different links.
     scorer (Optional[Callable]): scores predicted against reference alignments.
     """
@@ -86,10 +86,19 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
             raise ValueError(f"[{name}] unknown precision {precision!r}: use one of {PRECISIONS}.")
         if subword_pooling not in POOLINGS:
             raise ValueError(f"[{name}] unknown subword_pooling {subword_pooling!r}: use one of {POOLINGS}.")
+        for setting, value in (("layer", layer), ("batch_size", batch_size), ("window_overlap", window_overlap), ("max_window", max_window)):
+            if not (isinstance(value, int) and not isinstance(value, bool)) and not (setting == "max_window" and value is None):
+                raise ValueError(f"[{name}] {setting} must be a whole number, got {value!r}.")
         if layer < 0:
             raise ValueError(f"[{name}] layer must be >= 0 (0 = embeddings), got {layer}.")
         if batch_size < 1:
             raise ValueError(f"[{name}] batch_size must be >= 1, got {batch_size}.")
+        if window_overlap < 0:
+            raise ValueError(f"[{name}] window_overlap must be >= 0, got {window_overlap}.")
+        if max_window is not None and max_window < 1:
+            raise ValueError(f"[{name}] max_window must be >= 1 or null (the model's limit), got {max_window}.")
+        if max_window is not None and window_overlap >= max_window:
+            raise ValueError(f"[{name}] window_overlap {window_overlap} must be smaller than max_window {max_window}.")
         self.vocab = vocab
         self.name = name
         self.method = method

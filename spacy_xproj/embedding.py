@@ -89,6 +89,8 @@ class SubwordEncoder:
             model_limit -= self.model.config.pad_token_id + 1
         n_special = len(self.tokenizer.build_inputs_with_special_tokens([]))
         self.max_window = min(max_window or model_limit, model_limit) - n_special
+        if self.max_window < 1:
+            raise ValueError(f"max_window {max_window} leaves no room for subwords: {model!r} adds {n_special} special tokens to every window; use at least {n_special + 1}.")
         self.window_overlap = window_overlap
         self.batch_size = batch_size
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0

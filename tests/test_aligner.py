@@ -238,3 +238,26 @@ def test_real_encoder_on_gold_en_fr_pairs(real_model_dir, shared_data):
 def test_parse_gold_helper_consistency():
     sure, possible = parse_pharaoh("1-1", one_based=True)
     assert links_as_set(numpy.array([[0, 0]])) == sure == possible
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"window_overlap": -1}, "window_overlap must be >= 0, got -1"),
+        ({"max_window": 100, "window_overlap": 600}, "window_overlap 600 must be smaller than max_window 100"),
+        ({"max_window": 2}, "window_overlap 64 must be smaller than max_window 2"),
+        ({"max_window": 0, "window_overlap": 0}, "max_window must be >= 1 or null"),
+        ({"layer": "7"}, "layer must be a whole number, got '7'"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+    ],
+)
+def test_bad_settings_are_refused_when_the_component_is_created(settings, message):
+    # issue 19: these were accepted and failed later, on long text, or with a TypeError naming no setting
+    with pytest.raises(ValueError, match=message):
+        spacy.blank("de").add_pipe("xlmr_aligner", config=settings)
+
+
+def test_a_window_too_small_for_the_special_tokens_names_max_window(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir, max_window=2, window_overlap=0)
+    with pytest.raises(ValueError, match="max_window 2 leaves no room for subwords: .* adds 2 special tokens to every window; use at least 3"):
+        nlp.initialize()
