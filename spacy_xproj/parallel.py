@@ -164,12 +164,40 @@ class ParallelFormatError(ValueError):
 
 
 def _open_lines(path: Path, encoding: str) -> Iterator[str]:
+    """The lines of a text file without their line ends or a leading byte order mark; text that is not
+    `encoding` is a ParallelFormatError naming the file and line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Parallel corpus file not found: {path}")
     with path.open(encoding=encoding, newline="") as f:
-        for line in f:
+        lines = iter(f)
+        number = 0
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as err:
+                raise ParallelFormatError(f"{path}:{_line_of_byte(path, encoding, number)}: not {encoding} text ({err.reason}); "
+                                          "give the file's encoding with --encoding (e.g. latin-1)") from None
+            number += 1
+            if number == 1:
+                line = line.lstrip("\ufeff")
             yield line.rstrip("\r\n")
+
+
+def _line_of_byte(path: Path, encoding: str, lines_read: int) -> int:
+    """The 1-based line holding the first byte that is not `encoding` (text files decode in blocks, so the
+    line the reader had reached may be earlier)."""
+    import io
+
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as err:
+        prefix = data[: err.start].decode(encoding, errors="replace")
+        return 1 + sum(1 for line in io.StringIO(prefix, newline="") if line.endswith(("\n", "\r")))
+    return lines_read + 1
 
 
 def read_line_aligned(source_path: Path, target_path: Path, encoding: str = "utf-8") -> Iterator[ParallelLine]:
