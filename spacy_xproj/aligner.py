@@ -1,4 +1,5 @@
 """The `xlmr_aligner` component: word alignment of parallel Docs with a multilingual transformer."""
+import warnings
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
@@ -13,15 +14,15 @@ from . import methods  # noqa: F401  (registers the extraction methods the defau
 from .alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignments
 from .embedding import PRECISIONS, SubwordEncoder
 from .encoders import EMBEDDED_ENCODER
-from .parallel import ALIGNMENT_EXT, get_alignment, get_source, set_alignment
+from .parallel import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, set_alignment
 from .serialization import ConfigOnlySerialization
 
-Alignment = Tuple[numpy.ndarray, numpy.ndarray]
+Alignment = Tuple[numpy.ndarray, numpy.ndarray, int]  # links [n, 2], scores [n], encoder windows of the longer side
 
 
 @Language.factory(
     "xlmr_aligner",
-    assigns=[f"doc._.{ALIGNMENT_EXT}"],
+    assigns=[f"doc._.{ALIGNMENT_EXT}", f"doc._.{WINDOWS_EXT}"],
     default_config={
         "model": EMBEDDED_ENCODER,
         "layer": 7,
@@ -108,6 +109,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
             "batch_size": batch_size, "max_window": max_window, "window_overlap": window_overlap, "precision": precision,
         }
         self._encoder: Optional[SubwordEncoder] = None  # loaded in initialize() or on first use
+        self._warned_long = False
 
     @property
     def encoder(self) -> SubwordEncoder:
@@ -156,7 +158,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
                         error_handler(self.name, self, [doc], e)
 
     def predict(self, docs: Sequence[Doc]) -> List[Alignment]:
-        """Word links (source index, target index) and scores for each Doc."""
+        """Word links (source index, target index), scores and the number of encoder windows of the longer side, per Doc."""
         if not docs:
             return []
         sources = [get_source(doc).words for doc in docs]
@@ -164,17 +166,25 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
         vectors = self.encoder.encode(sources + targets)
         result = []
         for source, target in zip(vectors[: len(docs)], vectors[len(docs) :]):
-            result.append(
-                align_vectors(
-                    self.method, source.vectors, target.vectors, source.word_index, target.word_index,
-                    source.n_words, target.n_words, self.cfg["subword_pooling"],
-                )
+            links, scores = align_vectors(
+                self.method, source.vectors, target.vectors, source.word_index, target.word_index,
+                source.n_words, target.n_words, self.cfg["subword_pooling"],
             )
+            result.append((links, scores, max(source.windows, target.windows)))
         return result
 
     def set_annotations(self, docs: Sequence[Doc], alignments: Sequence[Alignment]) -> None:
-        for doc, (links, scores) in zip(docs, alignments):
+        for doc, (links, scores, windows) in zip(docs, alignments):
             set_alignment(doc, ((i, j, s) for (i, j), s in zip(links.tolist(), scores.tolist())))
+            doc._.set(WINDOWS_EXT, windows if windows > 1 else None)
+            if windows > 1 and not self._warned_long:
+                self._warned_long = True
+                warnings.warn(
+                    f"[{self.name}] a pair longer than the encoder's window ({self.encoder.max_window} subwords) is aligned in "
+                    f"{windows} overlapping windows, which finds fewer links (doc._.{WINDOWS_EXT} marks such pairs; first: "
+                    f"{doc.text[:40]!r}). Split long texts into sentences. Warned once per component.",
+                    UserWarning,
+                )
 
 
 @util.registry.scorers("spacy-xproj.alignment_scorer.v1")

@@ -1,5 +1,6 @@
 """Command line: `python -m spacy_xproj COMMAND` (also installed as `spacy-xproj`)."""
 import re
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -117,6 +118,14 @@ def read_corpus_or_exit(source: Path, format: str, target: Optional[Path], encod
         raise typer.Exit(1)
 
 
+def warn_long_pairs(locations: Sequence[str], window: int) -> None:
+    """One warning for the pairs longer than the encoder's window (they align with fewer links), naming their lines."""
+    if locations:
+        shown = ", ".join(locations[:10]) + (f" and {len(locations) - 10} more" if len(locations) > 10 else "")
+        typer.echo(f"warning: {len(locations)} pairs are longer than the encoder's window of {window} subwords and were aligned "
+                   f"in overlapping windows, which finds fewer links: {shown}. Split such lines into sentences.", err=True)
+
+
 def writable_or_exit(path: Path, kind: str = "file") -> None:
     """Fail before any work when `path` cannot be written (a folder where a file belongs, under a file, read-only)."""
     from .files import OutputPathError, check_writable
@@ -171,7 +180,7 @@ def align(
 
     from .alignment import format_pharaoh
     from .files import atomic_open
-    from .parallel import get_alignment, read_parallel_docs
+    from .parallel import WINDOWS_EXT, get_alignment, read_parallel_docs
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
@@ -186,16 +195,21 @@ def align(
         raise typer.Exit(1)
     docs = read_parallel_docs(nlp, lines, source_lang)
     count = 0
+    long_pairs: List[str] = []
     try:
-        with atomic_open(output) as f:  # a hidden sibling, renamed over OUTPUT only when complete
+        with warnings.catch_warnings(), atomic_open(output) as f:  # a hidden sibling, renamed over OUTPUT only when complete
+            warnings.filterwarnings("ignore", message=r"\[xlmr_aligner\] a pair longer")  # reported below, with the lines
             for doc in nlp.pipe(docs, batch_size=batch_size):
                 f.write(format_pharaoh((i, j) for i, j, _ in get_alignment(doc) or []) + "\n")
+                if doc._.get(WINDOWS_EXT):
+                    long_pairs.append(lines[count].location)
                 count += 1
                 if count % batch_size == 0:
                     typer.echo(f"aligned {count} pairs", err=True)
     except (ValueError, OSError) as err:
         typer.echo(f"error after {count} pairs: {err}", err=True)
         raise typer.Exit(1)
+    warn_long_pairs(long_pairs, nlp.get_pipe("xlmr_aligner").encoder.max_window)
     typer.echo(f"aligned {count} pairs -> {output}", err=True)
 
 

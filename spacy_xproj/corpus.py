@@ -13,6 +13,7 @@ it is projected again. The input files (path, size, sha256) are recorded in
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -22,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 from .files import atomic_write_bytes
-from .parallel import ParallelLine, SourceSide, get_projection, set_source
+from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_projection, set_source
 
 
 # The extraction method used for projecting entities. xlmr_aligner's own default (BiSoftmax)
@@ -165,7 +166,11 @@ def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     aligner.set_error_handler(remember)
     projector.set_error_handler(remember)
     start = time.perf_counter()
-    aligned = list(aligner.pipe(docs, batch_size=1000))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\[xlmr_aligner\] a pair longer")  # reported with the lines, below
+        aligned = list(aligner.pipe(docs, batch_size=1000))
+    location = dict(usable)
+    long_pairs = [location[d.user_data["xproj_index"]].location for d in aligned if d._.get(WINDOWS_EXT)]
     seconds["align"] = time.perf_counter() - start
     start = time.perf_counter()
     projected = list(projector.pipe(aligned))
@@ -183,7 +188,8 @@ def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
         for _, _, label, _ in record["ents"]:
             labels[label] = labels.get(label, 0) + 1
         kept.append(doc)
-    return {"docs": kept, "counts": counts, "unprojected_reasons": reasons, "entities": labels, "seconds": seconds, "failures": failures[:20]}
+    return {"docs": kept, "counts": counts, "unprojected_reasons": reasons, "entities": labels, "seconds": seconds, "failures": failures[:20],
+            "long_pairs": long_pairs}
 
 
 def build_training_data(
@@ -244,13 +250,14 @@ def assemble(output_dir: Path, n_chunks: int, settings: CorpusSettings, log: Cal
     chunk_dir = output_dir / "chunks"
     vocab = spacy.blank(settings.target_lang).vocab
     train, dev = DocBin(store_user_data=True), DocBin(store_user_data=True)
-    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": []}
+    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": [], "long_pairs": []}
     for k in range(n_chunks):
         chunk = json.loads((chunk_dir / f"chunk-{k:05d}.json").read_text())
         for section in ("counts", "unprojected_reasons", "entities", "seconds"):
             for key, value in chunk[section].items():
                 report[section][key] = report[section].get(key, 0) + value
         report["failures"].extend(chunk["failures"])
+        report["long_pairs"].extend(chunk.get("long_pairs", []))
         for doc in DocBin(store_user_data=True).from_disk(chunk_dir / f"chunk-{k:05d}.spacy").get_docs(vocab):
             (dev if _is_dev(doc.user_data.get("xproj_index", 0), settings.seed, settings.dev_fraction) else train).add(doc)
     report["seconds"] = {k: round(v, 2) for k, v in report["seconds"].items()}
@@ -261,5 +268,10 @@ def assemble(output_dir: Path, n_chunks: int, settings: CorpusSettings, log: Cal
     atomic_write_bytes(output_dir / "train.spacy", train.to_bytes())
     atomic_write_bytes(output_dir / "dev.spacy", dev.to_bytes())
     atomic_write_bytes(output_dir / "report.json", json.dumps(report, indent=2, default=str).encode())
+    long_pairs, report["long_pairs"] = report["long_pairs"], {"count": len(report["long_pairs"]), "first": report["long_pairs"][:20]}
+    if long_pairs:
+        shown = ", ".join(long_pairs[:10]) + (f" and {len(long_pairs) - 10} more" if len(long_pairs) > 10 else "")
+        log(f"warning: {len(long_pairs)} pairs are longer than the encoder's window and were aligned in overlapping windows, "
+            f"which finds fewer links: {shown}. Split such lines into sentences.")
     log(f"{report['counts']} -> train {len(train)}, dev {len(dev)} docs in {output_dir}")
     return report

@@ -8,6 +8,8 @@ language) and its word alignment are plain data in Doc extensions, so
     doc._.xproj_alignment [[source_index, target_index, score], ...]   (None until aligned)
     doc._.xproj_projection {"status": "complete" | "partial" | "dropped",
                             "ents": [[start, end, label, confidence], ...], "unprojected": [[source_entity, reason], ...]}
+    doc._.xproj_windows   encoder windows the longer side was read in, set only when more than 1
+                          (a pair longer than the encoder's window aligns with fewer links)
 """
 import importlib.util
 from dataclasses import dataclass, field
@@ -22,12 +24,13 @@ from spacy.training import Example
 SOURCE_EXT = "xproj_source"
 ALIGNMENT_EXT = "xproj_alignment"
 PROJECTION_EXT = "xproj_projection"
+WINDOWS_EXT = "xproj_windows"
 FORMATS = ("lines", "pharaoh", "tsv")
 
 
 def install_extensions() -> None:
     """Register the Doc extensions (idempotent: safe to call from every entry point)."""
-    for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT):
+    for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT, WINDOWS_EXT):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
 

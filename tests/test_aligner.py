@@ -136,7 +136,8 @@ def test_long_sentence_is_windowed_not_truncated(tiny_model_dir):
     words = [vocabulary[k] for k in rng.integers(0, len(vocabulary), 2000)]
     nlp = aligner_nlp(tiny_model_dir, method={"@misc": "spacy-xproj.Match.v1"}, subword_pooling="mean", window_overlap=16)
     nlp.initialize()
-    links = get_alignment(nlp(make_parallel_doc(nlp, words, words)))
+    with pytest.warns(UserWarning, match="overlapping windows"):
+        links = get_alignment(nlp(make_parallel_doc(nlp, words, words)))
     assert len(links) == 2000  # a full matching: every word of both sides linked
     aligner = nlp.get_pipe("xlmr_aligner")
     assert aligner.encoder.max_window == 62
@@ -261,3 +262,16 @@ def test_a_window_too_small_for_the_special_tokens_names_max_window(tiny_model_d
     nlp = aligner_nlp(tiny_model_dir, max_window=2, window_overlap=0)
     with pytest.raises(ValueError, match="max_window 2 leaves no room for subwords: .* adds 2 special tokens to every window; use at least 3"):
         nlp.initialize()
+
+
+def test_pairs_longer_than_the_window_are_marked_and_warned_about_once(tiny_model_dir):
+    # issue 19: 90 sentences given as one line got 557 links against 1,980 one per line, silently
+    nlp = aligner_nlp(tiny_model_dir)
+    nlp.initialize()
+    long_words = (SENTENCES[0].split() * 20)[:130]  # 130 words > the tiny model's 62-subword window
+    with pytest.warns(UserWarning, match=r"longer than the encoder's window \(62 subwords\) is aligned in 4 overlapping windows") as record:
+        docs = list(nlp.pipe([identical_pair(nlp, SENTENCES[0]), make_parallel_doc(nlp, long_words, long_words), make_parallel_doc(nlp, long_words, long_words)]))
+    assert len([w for w in record if "longer than the encoder's window" in str(w.message)]) == 1
+    assert [d._.xproj_windows for d in docs] == [None, 4, 4]  # windows of 62 subwords overlapping by 31 (half a window)
+    restored = list(DocBin(docs=docs, store_user_data=True).get_docs(nlp.vocab))
+    assert [d._.xproj_windows for d in restored] == [None, 4, 4]
