@@ -180,8 +180,9 @@ def _open_lines(path: Path, encoding: str) -> Iterator[str]:
                 line = next(lines)
             except StopIteration:
                 return
-            except UnicodeDecodeError as err:
-                raise ParallelFormatError(f"{path}:{_line_of_byte(path, encoding, number)}: not {encoding} text ({err.reason}); "
+            except UnicodeError as err:  # UnicodeDecodeError, or e.g. utf-16 without a byte order mark
+                reason = err.reason if isinstance(err, UnicodeDecodeError) else str(err)
+                raise ParallelFormatError(f"{path}:{_line_of_byte(path, encoding, number)}: not {encoding} text ({reason}); "
                                           "give the file's encoding with --encoding (e.g. latin-1)") from None
             number += 1
             if number == 1:
@@ -200,6 +201,8 @@ def _line_of_byte(path: Path, encoding: str, lines_read: int) -> int:
     except UnicodeDecodeError as err:
         prefix = data[: err.start].decode(encoding, errors="replace")
         return 1 + sum(1 for line in io.StringIO(prefix, newline="") if line.endswith(("\n", "\r")))
+    except UnicodeError:
+        pass
     return lines_read + 1
 
 
