@@ -212,10 +212,6 @@ def build_training_data(
             f"{chunk_dir} holds chunks made with other settings or another version's projector; remove it or choose another output directory."
         )
     identities = check_inputs(chunk_dir, inputs)
-    chunk_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(settings_file, settings_json.encode("utf-8"))
-    if identities:
-        atomic_write_bytes(chunk_dir / "inputs.json", json.dumps(identities, indent=2).encode("utf-8"))
 
     n_chunks = (len(lines) + settings.chunk_size - 1) // settings.chunk_size
     teacher = target = None
@@ -233,6 +229,10 @@ def build_training_data(
             report_path.unlink()
         if teacher is None:
             teacher, target = build_pipelines(settings)
+            # recorded once the pipelines load, so a typo in --teacher or --model leaves nothing to refuse later
+            atomic_write_bytes(settings_file, settings_json.encode("utf-8"))
+            if identities:
+                atomic_write_bytes(chunk_dir / "inputs.json", json.dumps(identities, indent=2).encode("utf-8"))
         result = project_chunk(chunk_lines, k * settings.chunk_size, teacher, target)
         data = DocBin(store_user_data=True, docs=result.pop("docs")).to_bytes()
         result["pairs_sha256"], result["docbin_sha256"] = pairs, hashlib.sha256(data).hexdigest()

@@ -34,8 +34,8 @@ def align(*extra, model="{model}"):
     return ["align", "{tmp}/src.txt", "{tmp}/links.txt", "--target", "{tmp}/tgt.txt", "--model", model, "--layer", "2", *extra]
 
 
-def project(*extra, output="{tmp}/corpus"):
-    return ["project-corpus", "{tmp}/src.txt", output, "--target", "{tmp}/tgt.txt", "--model", "{model}", "--layer", "2", *extra]
+def project(*extra, output="{tmp}/corpus", model="{model}"):
+    return ["project-corpus", "{tmp}/src.txt", output, "--target", "{tmp}/tgt.txt", "--model", model, "--layer", "2", *extra]
 
 
 # (case id, arguments, exit code, fragments the output must hold)
@@ -62,6 +62,8 @@ CASES = [
     ("project-corpus --dev-fraction -0.1", project("--dev-fraction", "-0.1"), 2, ["'--dev-fraction'", "0<=x<1"]),
     ("project-corpus into a file", project(output="{tmp}/a-file"), 1, ["{tmp}/a-file is a file; give a folder"]),
     ("project-corpus --label-map not JSON", project("--label-map", "{tmp}/a-file"), 2, ["Invalid value for --label-map", "{tmp}/a-file: not a readable JSON file"]),
+    ("project-corpus --teacher missing", project("--teacher", "no_such_teacher_pipeline", "--target-lang", "de"), 1, ["no_such_teacher_pipeline"]),
+    ("project-corpus corrupt model.safetensors", project("--target-lang", "de", model="{corrupt}"), 1, ["{corrupt}/model.safetensors is truncated or corrupt"]),
     ("render a file that is not a DocBin", ["render", "{tmp}/not-a-docbin.spacy", "{tmp}/page.html"], 1,
      ["{tmp}/not-a-docbin.spacy is not a DocBin"]),
     ("render Docs that are not pairs", ["render", "{tmp}/plain.spacy", "{tmp}/page.html"], 1, ["has no source side"]),
