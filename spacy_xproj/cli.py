@@ -548,7 +548,9 @@ def self_label_command(
     try:
         lines = [line.strip() for line in raw_text.read_text(encoding="utf-8").lstrip("\ufeff").splitlines() if line.strip()]
     except UnicodeDecodeError as err:
-        typer.echo(f"error: {raw_text}: not utf-8 text at byte {err.start} ({err.reason})", err=True)
+        from .parallel import line_of_bad_byte
+
+        typer.echo(f"error: {raw_text}:{line_of_bad_byte(raw_text, 'utf-8', 0)}: not utf-8 text ({err.reason})", err=True)
         raise typer.Exit(1)
     if limit:
         lines = lines[:limit]

@@ -182,7 +182,7 @@ def _open_lines(path: Path, encoding: str) -> Iterator[str]:
                 return
             except UnicodeError as err:  # UnicodeDecodeError, or e.g. utf-16 without a byte order mark
                 reason = err.reason if isinstance(err, UnicodeDecodeError) else str(err)
-                raise ParallelFormatError(f"{path}:{_line_of_byte(path, encoding, number)}: not {encoding} text ({reason}); "
+                raise ParallelFormatError(f"{path}:{line_of_bad_byte(path, encoding, number)}: not {encoding} text ({reason}); "
                                           "give the file's encoding with --encoding (e.g. latin-1)") from None
             number += 1
             if number == 1:
@@ -190,7 +190,7 @@ def _open_lines(path: Path, encoding: str) -> Iterator[str]:
             yield line.rstrip("\r\n")
 
 
-def _line_of_byte(path: Path, encoding: str, lines_read: int) -> int:
+def line_of_bad_byte(path: Path, encoding: str, lines_read: int) -> int:
     """The 1-based line holding the first byte that is not `encoding` (text files decode in blocks, so the
     line the reader had reached may be earlier)."""
     import io

@@ -79,6 +79,7 @@ CASES = [
     ("train-aligner under a file", ["train-aligner", "{tmp}/src.txt", "{tmp}/a-file/enc", "--target", "{tmp}/tgt.txt", "--target-lang", "de"], 1,
      ["{tmp}/a-file is a file, not a folder"]),
     ("convert-conll --limit -1", ["convert-conll", "{tmp}/src.txt", "{tmp}/g.spacy", "--limit", "-1"], 2, ["'--limit'", "greater than or equal to 0"]),
+    ("self-label latin-1 text", ["self-label", "m", "{tmp}/latin1.txt", "{tmp}/s.spacy"], 1, ["{tmp}/latin1.txt:2: not utf-8 text"]),
     ("self-label --threshold 1.5", ["self-label", "m", "{tmp}/src.txt", "{tmp}/s.spacy", "--threshold", "1.5"], 2, ["'--threshold'"]),
 ]
 
