@@ -1,7 +1,6 @@
 """Every bad input of issue 19, as a table: each command exits non-zero with one line naming the file,
 line or option, and leaves an existing output as it was and no partial file behind.
 docs/failure-behaviour.md lists the same cases."""
-import os
 import shutil
 import time
 from pathlib import Path
@@ -107,14 +106,25 @@ def test_bad_input_is_one_line_naming_it_and_harms_no_output(files, tiny_model_d
     assert snapshot(files) == before  # nothing written, replaced, emptied, or left half-done
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_output_folder_is_named(files, tiny_model_dir):
-    (files / "a-folder").chmod(0o555)
-    try:
-        result = runner.invoke(app, ["align", str(files / "src.txt"), str(files / "a-folder" / "l.txt"), "--target", str(files / "tgt.txt"), "--model", tiny_model_dir])
-    finally:
-        (files / "a-folder").chmod(0o755)
-    assert result.exit_code == 1 and f"{files / 'a-folder'} is not writable" in result.output
+def test_read_only_output_folder_is_named(files, tiny_model_dir, monkeypatch):
+    import errno
+    import tempfile
+
+    from spacy_xproj import files as files_module
+
+    original = tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):  # root writes into chmod 555 folders, so a read-only file system is simulated
+        if Path(dir) == files / "a-folder":
+            raise OSError(errno.EROFS, "Read-only file system")
+        return original(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(files_module.tempfile, "TemporaryFile", read_only)
+    before = snapshot(files)
+    result = runner.invoke(app, ["align", str(files / "src.txt"), str(files / "a-folder" / "l.txt"), "--target", str(files / "tgt.txt"), "--model", tiny_model_dir])
+    assert result.exit_code == 1
+    assert f"cannot write {files / 'a-folder' / 'l.txt'}: {files / 'a-folder'} is not writable (Read-only file system)" in result.output
+    assert snapshot(files) == before
 
 
 def test_align_failing_midway_keeps_the_old_output(files, tiny_model_dir, monkeypatch):
