@@ -1,4 +1,5 @@
 """The `xlmr_aligner` component: word alignment of parallel Docs with a multilingual transformer."""
+import warnings
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
@@ -13,15 +14,15 @@ from . import methods  # noqa: F401  (registers the extraction methods the defau
 from .alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignments
 from .embedding import PRECISIONS, SubwordEncoder
 from .encoders import EMBEDDED_ENCODER
-from .parallel import ALIGNMENT_EXT, get_alignment, get_source, set_alignment
+from .parallel import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, set_alignment
 from .serialization import ConfigOnlySerialization
 
-Alignment = Tuple[numpy.ndarray, numpy.ndarray]
+Alignment = Tuple[numpy.ndarray, numpy.ndarray, int]  # links [n, 2], scores [n], encoder windows of the longer side
 
 
 @Language.factory(
     "xlmr_aligner",
-    assigns=[f"doc._.{ALIGNMENT_EXT}"],
+    assigns=[f"doc._.{ALIGNMENT_EXT}", f"doc._.{WINDOWS_EXT}"],
     default_config={
         "model": EMBEDDED_ENCODER,
         "layer": 7,
@@ -55,8 +56,8 @@ def make_xlmr_aligner(
     method (Callable): registered extraction method, e.g. {"@misc": "spacy-xproj.ArgMax.v1"}.
     subword_pooling (str): "subwords" (align subwords, map links to words), "mean" or "first" (pool into word vectors first).
     batch_size (int): sentence windows per transformer forward pass.
-    max_window (Optional[int]): subwords per window for long sentences; default: the model's limit.
-    window_overlap (int): subwords shared by consecutive windows.
+    max_window (Optional[int]): positions per window for long sentences, the model's special tokens included; default: the model's limit.
+    window_overlap (int): subwords shared by consecutive windows (0 or more, less than max_window; at most half a window is used).
     precision (str): "float32" (exact), or "bfloat16": 1.9-2.9x faster in bench-align on a CPU with AMX, slightly different links.
     scorer (Optional[Callable]): scores predicted against reference alignments.
     """
@@ -86,10 +87,19 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
             raise ValueError(f"[{name}] unknown precision {precision!r}: use one of {PRECISIONS}.")
         if subword_pooling not in POOLINGS:
             raise ValueError(f"[{name}] unknown subword_pooling {subword_pooling!r}: use one of {POOLINGS}.")
+        for setting, value in (("layer", layer), ("batch_size", batch_size), ("window_overlap", window_overlap), ("max_window", max_window)):
+            if not (isinstance(value, int) and not isinstance(value, bool)) and not (setting == "max_window" and value is None):
+                raise ValueError(f"[{name}] {setting} must be a whole number, got {value!r}.")
         if layer < 0:
             raise ValueError(f"[{name}] layer must be >= 0 (0 = embeddings), got {layer}.")
         if batch_size < 1:
             raise ValueError(f"[{name}] batch_size must be >= 1, got {batch_size}.")
+        if window_overlap < 0:
+            raise ValueError(f"[{name}] window_overlap must be >= 0, got {window_overlap}.")
+        if max_window is not None and max_window < 1:
+            raise ValueError(f"[{name}] max_window must be >= 1 or null (the model's limit), got {max_window}.")
+        if max_window is not None and window_overlap >= max_window:
+            raise ValueError(f"[{name}] window_overlap {window_overlap} must be smaller than max_window {max_window}.")
         self.vocab = vocab
         self.name = name
         self.method = method
@@ -99,6 +109,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
             "batch_size": batch_size, "max_window": max_window, "window_overlap": window_overlap, "precision": precision,
         }
         self._encoder: Optional[SubwordEncoder] = None  # loaded in initialize() or on first use
+        self._warned_long = False
 
     @property
     def encoder(self) -> SubwordEncoder:
@@ -147,7 +158,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
                         error_handler(self.name, self, [doc], e)
 
     def predict(self, docs: Sequence[Doc]) -> List[Alignment]:
-        """Word links (source index, target index) and scores for each Doc."""
+        """Word links (source index, target index), scores and the number of encoder windows of the longer side, per Doc."""
         if not docs:
             return []
         sources = [get_source(doc).words for doc in docs]
@@ -155,22 +166,25 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
         vectors = self.encoder.encode(sources + targets)
         result = []
         for source, target in zip(vectors[: len(docs)], vectors[len(docs) :]):
-            result.append(
-                align_vectors(
-                    self.method, source.vectors, target.vectors, source.word_index, target.word_index,
-                    source.n_words, target.n_words, self.cfg["subword_pooling"],
-                )
+            links, scores = align_vectors(
+                self.method, source.vectors, target.vectors, source.word_index, target.word_index,
+                source.n_words, target.n_words, self.cfg["subword_pooling"],
             )
+            result.append((links, scores, max(source.windows, target.windows)))
         return result
 
     def set_annotations(self, docs: Sequence[Doc], alignments: Sequence[Alignment]) -> None:
-        for doc, (links, scores) in zip(docs, alignments):
+        for doc, (links, scores, windows) in zip(docs, alignments):
             set_alignment(doc, ((i, j, s) for (i, j), s in zip(links.tolist(), scores.tolist())))
-
-    def _load_cfg(self, cfg: Dict[str, Any]) -> None:
-        if cfg != self.cfg:
-            self.cfg.update(cfg)
-            self._encoder = None  # settings changed: load the encoder again on next use
+            doc._.set(WINDOWS_EXT, windows if windows > 1 else None)
+            if windows > 1 and not self._warned_long:
+                self._warned_long = True
+                warnings.warn(
+                    f"[{self.name}] a pair longer than the encoder's window ({self.encoder.max_window} subwords) is aligned in "
+                    f"{windows} overlapping windows, which finds fewer links (doc._.{WINDOWS_EXT} marks such pairs; first: "
+                    f"{doc.text[:40]!r}). Split long texts into sentences. Warned once per component.",
+                    UserWarning,
+                )
 
 
 @util.registry.scorers("spacy-xproj.alignment_scorer.v1")

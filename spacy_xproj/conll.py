@@ -73,7 +73,7 @@ def read_gold_file(path: Path) -> List[Sentence]:
         raise FileNotFoundError(f"gold NER file not found: {path}")
     word_column = 1 if path.suffix == ".conllu" else 0
     try:
-        return read_conll_ner(path, "utf-8", word_column)
+        return read_conll_ner(path, "utf-8-sig", word_column)  # utf-8, without a leading byte order mark
     except UnicodeDecodeError:
         return read_conll_ner(path, "latin-1", word_column)
 

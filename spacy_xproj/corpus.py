@@ -4,10 +4,16 @@ Work is done in chunks; each chunk's DocBin and report are written atomically
 under `<output>/chunks/`, so an interrupted run resumes at the first missing
 chunk and a re-run duplicates nothing. `train.spacy` / `dev.spacy` and
 `report.json` are assembled from the chunks at the end, also atomically.
+
+A chunk is reused only if it was made from the same pairs (its report holds their
+hash) and its DocBin is the one written (the report holds that hash too); otherwise
+it is projected again. The input files (path, size, sha256) are recorded in
+`chunks/inputs.json`, and a run on other files is refused, naming the file.
 """
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -17,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 from .files import atomic_write_bytes
-from .parallel import ParallelLine, SourceSide, get_projection, set_source
+from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_projection, set_source
 
 
 # The extraction method used for projecting entities. xlmr_aligner's own default (BiSoftmax)
@@ -73,6 +79,60 @@ def projector_identity(settings: CorpusSettings) -> Dict:
     return nlp.config["components"]["entity_projector"]
 
 
+class InputMismatchError(ValueError):
+    pass
+
+
+def file_identity(path: Path) -> Dict:
+    """What decides a file's content: its path (for the message), size and sha256."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return {"path": str(path), "size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def check_inputs(chunk_dir: Path, inputs: Sequence[Path]) -> List[Dict]:
+    """The identities of the input files; an InputMismatchError naming the file when the chunks were made from others."""
+    current = [file_identity(path) for path in inputs]
+    record = chunk_dir / "inputs.json"
+    if current and record.exists():
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+        if len(recorded) != len(current):
+            raise InputMismatchError(f"{chunk_dir} holds chunks projected from {len(recorded)} input files, not {len(current)}; remove it or choose another output directory.")
+        for old, new in zip(recorded, current):
+            if (old["size"], old["sha256"]) != (new["size"], new["sha256"]):
+                raise InputMismatchError(
+                    f"{new['path']} ({new['size']} bytes, sha256 {new['sha256'][:12]}) is not the file the chunks in {chunk_dir} were projected from "
+                    f"({old['path']}, {old['size']} bytes, sha256 {old['sha256'][:12]}); remove {chunk_dir} or choose another output directory."
+                )
+    return current
+
+
+def pairs_digest(lines: Sequence[ParallelLine]) -> str:
+    """A hash of the text of some pairs: a chunk is reused only for the very pairs it was made from."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(json.dumps([line.source, line.target], ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def reusable_chunk(report_path: Path, docbin_path: Path, pairs: str) -> Optional[str]:
+    """None if the chunk on disk is complete and made from `pairs`; else why it must be projected again."""
+    if not report_path.exists():
+        return "missing"
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except ValueError:
+        return "its report is not JSON"
+    if report.get("pairs_sha256") != pairs:
+        return "made from other pairs" if "pairs_sha256" in report else "made by an older spacy_xproj"
+    if not docbin_path.is_file() or hashlib.sha256(docbin_path.read_bytes()).hexdigest() != report.get("docbin_sha256"):
+        return "its DocBin is missing, truncated or changed"
+    return None
+
+
 def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language) -> Dict:
     """Teacher-tag, align and project one chunk; returns its Docs (by index) and counts."""
     counts: Dict[str, int] = {"read": len(lines), "complete": 0, "partial": 0, "dropped": 0, "empty": 0, "failed": 0}
@@ -106,7 +166,11 @@ def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     aligner.set_error_handler(remember)
     projector.set_error_handler(remember)
     start = time.perf_counter()
-    aligned = list(aligner.pipe(docs, batch_size=1000))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\[xlmr_aligner\] a pair longer")  # reported with the lines, below
+        aligned = list(aligner.pipe(docs, batch_size=1000))
+    location = dict(usable)
+    long_pairs = [location[d.user_data["xproj_index"]].location for d in aligned if d._.get(WINDOWS_EXT)]
     seconds["align"] = time.perf_counter() - start
     start = time.perf_counter()
     projected = list(projector.pipe(aligned))
@@ -124,7 +188,8 @@ def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
         for _, _, label, _ in record["ents"]:
             labels[label] = labels.get(label, 0) + 1
         kept.append(doc)
-    return {"docs": kept, "counts": counts, "unprojected_reasons": reasons, "entities": labels, "seconds": seconds, "failures": failures[:20]}
+    return {"docs": kept, "counts": counts, "unprojected_reasons": reasons, "entities": labels, "seconds": seconds, "failures": failures[:20],
+            "long_pairs": long_pairs}
 
 
 def build_training_data(
@@ -132,33 +197,46 @@ def build_training_data(
     output_dir: Path,
     settings: CorpusSettings,
     log: Callable[[str], None] = print,
+    inputs: Sequence[Path] = (),
 ) -> Dict:
-    """Write `train.spacy`, `dev.spacy` and `report.json` for a parallel corpus; resumable by chunk."""
+    """Write `train.spacy`, `dev.spacy` and `report.json` for a parallel corpus; resumable by chunk.
+
+    inputs (Sequence[Path]): the files `lines` were read from; chunks made from other files are refused.
+    """
     output_dir = Path(output_dir)
     chunk_dir = output_dir / "chunks"
-    chunk_dir.mkdir(parents=True, exist_ok=True)
     settings_json = json.dumps({**settings.__dict__, "projector": projector_identity(settings)}, sort_keys=True, default=str)
     settings_file = chunk_dir / "settings.json"
     if settings_file.exists() and settings_file.read_text() != settings_json:
         raise ValueError(
             f"{chunk_dir} holds chunks made with other settings or another version's projector; remove it or choose another output directory."
         )
-    settings_file.write_text(settings_json)
+    identities = check_inputs(chunk_dir, inputs)
 
     n_chunks = (len(lines) + settings.chunk_size - 1) // settings.chunk_size
     teacher = target = None
     started = time.perf_counter()
     done_pairs = 0
     for k in range(n_chunks):
-        report_path = chunk_dir / f"chunk-{k:05d}.json"
+        report_path, docbin_path = chunk_dir / f"chunk-{k:05d}.json", chunk_dir / f"chunk-{k:05d}.spacy"
         chunk_lines = lines[k * settings.chunk_size : (k + 1) * settings.chunk_size]
-        if report_path.exists():
-            continue  # written last, so its presence means the chunk is complete
+        pairs = pairs_digest(chunk_lines)
+        why = reusable_chunk(report_path, docbin_path, pairs)
+        if why is None:
+            continue  # the report is written last, so a matching one means the chunk is complete
+        if why != "missing":
+            log(f"chunk {k + 1}/{n_chunks} is projected again: {why}")
+            report_path.unlink()
         if teacher is None:
             teacher, target = build_pipelines(settings)
+            # recorded once the pipelines load, so a typo in --teacher or --model leaves nothing to refuse later
+            atomic_write_bytes(settings_file, settings_json.encode("utf-8"))
+            if identities:
+                atomic_write_bytes(chunk_dir / "inputs.json", json.dumps(identities, indent=2).encode("utf-8"))
         result = project_chunk(chunk_lines, k * settings.chunk_size, teacher, target)
-        bin_ = DocBin(store_user_data=True, docs=result.pop("docs"))
-        atomic_write_bytes(chunk_dir / f"chunk-{k:05d}.spacy", bin_.to_bytes())
+        data = DocBin(store_user_data=True, docs=result.pop("docs")).to_bytes()
+        result["pairs_sha256"], result["docbin_sha256"] = pairs, hashlib.sha256(data).hexdigest()
+        atomic_write_bytes(docbin_path, data)
         atomic_write_bytes(report_path, json.dumps(result, indent=2).encode())
         done_pairs += len(chunk_lines)
         elapsed = time.perf_counter() - started
@@ -172,20 +250,28 @@ def assemble(output_dir: Path, n_chunks: int, settings: CorpusSettings, log: Cal
     chunk_dir = output_dir / "chunks"
     vocab = spacy.blank(settings.target_lang).vocab
     train, dev = DocBin(store_user_data=True), DocBin(store_user_data=True)
-    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": []}
+    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": [], "long_pairs": []}
     for k in range(n_chunks):
         chunk = json.loads((chunk_dir / f"chunk-{k:05d}.json").read_text())
         for section in ("counts", "unprojected_reasons", "entities", "seconds"):
             for key, value in chunk[section].items():
                 report[section][key] = report[section].get(key, 0) + value
         report["failures"].extend(chunk["failures"])
+        report["long_pairs"].extend(chunk.get("long_pairs", []))
         for doc in DocBin(store_user_data=True).from_disk(chunk_dir / f"chunk-{k:05d}.spacy").get_docs(vocab):
             (dev if _is_dev(doc.user_data.get("xproj_index", 0), settings.seed, settings.dev_fraction) else train).add(doc)
     report["seconds"] = {k: round(v, 2) for k, v in report["seconds"].items()}
     report["train_docs"], report["dev_docs"] = len(train), len(dev)
     report["settings"] = settings.__dict__
+    if (chunk_dir / "inputs.json").exists():
+        report["inputs"] = json.loads((chunk_dir / "inputs.json").read_text(encoding="utf-8"))
     atomic_write_bytes(output_dir / "train.spacy", train.to_bytes())
     atomic_write_bytes(output_dir / "dev.spacy", dev.to_bytes())
     atomic_write_bytes(output_dir / "report.json", json.dumps(report, indent=2, default=str).encode())
+    long_pairs, report["long_pairs"] = report["long_pairs"], {"count": len(report["long_pairs"]), "first": report["long_pairs"][:20]}
+    if long_pairs:
+        shown = ", ".join(long_pairs[:10]) + (f" and {len(long_pairs) - 10} more" if len(long_pairs) > 10 else "")
+        log(f"warning: {len(long_pairs)} pairs are longer than the encoder's window and were aligned in overlapping windows, "
+            f"which finds fewer links: {shown}. Split such lines into sentences.")
     log(f"{report['counts']} -> train {len(train)}, dev {len(dev)} docs in {output_dir}")
     return report

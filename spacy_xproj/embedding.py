@@ -23,6 +23,7 @@ class SentenceVectors:
     vectors: numpy.ndarray  # [n_subwords, H] (or [n_layers, n_subwords, H] when several layers are read)
     word_index: numpy.ndarray  # [n_subwords] int, non-decreasing
     n_words: int
+    windows: int = 1  # model windows the sentence was read in: more than 1 when it is longer than one window
 
 
 @dataclass
@@ -89,6 +90,8 @@ class SubwordEncoder:
             model_limit -= self.model.config.pad_token_id + 1
         n_special = len(self.tokenizer.build_inputs_with_special_tokens([]))
         self.max_window = min(max_window or model_limit, model_limit) - n_special
+        if self.max_window < 1:
+            raise ValueError(f"max_window {max_window} leaves no room for subwords: {model!r} adds {n_special} special tokens to every window; use at least {n_special + 1}.")
         self.window_overlap = window_overlap
         self.batch_size = batch_size
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -117,10 +120,12 @@ class SubwordEncoder:
 
         tokenized = self.tokenize(sentences)
         windows: List[_Window] = []
+        n_windows = [0] * len(tokenized)
         for k, (ids, _) in enumerate(tokenized):
             for start, end, keep_from, keep_to in plan_windows(len(ids), self.max_window, self.window_overlap):
                 if end > start:
                     windows.append(_Window(k, start, ids[start:end], keep_from - start, keep_to - start))
+                    n_windows[k] += 1
         hidden = self.model.config.hidden_size
         n_layers = len(self.layers)
         outputs = [numpy.zeros((n_layers, len(ids), hidden), dtype=numpy.float32) for ids, _ in tokenized]
@@ -146,6 +151,6 @@ class SubwordEncoder:
                 lo, hi = window.keep_from, window.keep_to
                 outputs[window.sentence][:, window.start + lo : window.start + hi] = states[row, :, prefix + lo : prefix + hi]
         return [
-            SentenceVectors(vectors=out[0] if n_layers == 1 else out, word_index=word_index, n_words=len(words))
-            for out, (_, word_index), words in zip(outputs, tokenized, sentences)
+            SentenceVectors(vectors=out[0] if n_layers == 1 else out, word_index=word_index, n_words=len(words), windows=max(count, 1))
+            for out, (_, word_index), words, count in zip(outputs, tokenized, sentences, n_windows)
         ]

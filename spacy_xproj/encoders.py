@@ -151,6 +151,26 @@ def encoder_identity(name: str) -> str:
     return name
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub can be reached: False at once when HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE)
+    is set, else a TCP connection to its endpoint within `timeout` seconds (assumed True behind a proxy)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        return False
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def load_encoder(name: str, num_layers: Optional[int] = None) -> Tuple[object, object]:
     """Load (tokenizer, model) for a name or path, keeping only the first `num_layers` layers.
 
@@ -164,14 +184,27 @@ def load_encoder(name: str, num_layers: Optional[int] = None) -> Tuple[object, o
     if looks_local and not Path(resolved).expanduser().exists():
         raise OSError(f"Could not load the encoder {name!r}: the local path does not exist. Materialize one with "
                       f"`python -m spacy_xproj materialize-encoder {resolved}` or name a Hugging Face model.")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved, use_fast=True)
-        model = AutoModel.from_pretrained(resolved)
-    except (OSError, ValueError) as err:
-        raise OSError(
-            f"Could not load the encoder {name!r} ({err}). Name a local model directory, a Hugging Face model "
-            f"available offline, or the embedded default {EMBEDDED_ENCODER!r}."
-        ) from err
+    fix = f"Name a local model directory, a Hugging Face model available offline, or the embedded default {EMBEDDED_ENCODER!r}."
+    from safetensors import SafetensorError
+
+    # A hub name: the local cache first; when it is not there and the hub cannot be reached, fail now
+    # rather than after the HTTP client's retries (46 s).
+    hub_name = not Path(resolved).expanduser().exists()
+    for cache_only in ((True, False) if hub_name else (False,)):
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(resolved, use_fast=True, local_files_only=cache_only)
+            model = AutoModel.from_pretrained(resolved, local_files_only=cache_only)
+            break
+        except (OSError, ValueError) as err:
+            if cache_only and hub_reachable():
+                continue
+            reason = "it is not in the local Hugging Face cache and the hub cannot be reached (offline)" if cache_only else str(err)
+            raise OSError(f"Could not load the encoder {name!r}: {reason}. {fix}") from err
+        except SafetensorError as err:
+            raise OSError(
+                f"Could not load the encoder {name!r}: {Path(resolved) / 'model.safetensors'} is truncated or corrupt ({err}). "
+                f"Write it again (`python -m spacy_xproj materialize-encoder --force {resolved}` for the embedded encoder) or download it again."
+            ) from err
     if num_layers is not None:
         layers = _encoder_layers(model)
         if not 0 <= num_layers <= len(layers):

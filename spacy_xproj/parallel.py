@@ -8,6 +8,8 @@ language) and its word alignment are plain data in Doc extensions, so
     doc._.xproj_alignment [[source_index, target_index, score], ...]   (None until aligned)
     doc._.xproj_projection {"status": "complete" | "partial" | "dropped",
                             "ents": [[start, end, label, confidence], ...], "unprojected": [[source_entity, reason], ...]}
+    doc._.xproj_windows   encoder windows the longer side was read in, set only when more than 1
+                          (a pair longer than the encoder's window aligns with fewer links)
 """
 import importlib.util
 from dataclasses import dataclass, field
@@ -22,12 +24,13 @@ from spacy.training import Example
 SOURCE_EXT = "xproj_source"
 ALIGNMENT_EXT = "xproj_alignment"
 PROJECTION_EXT = "xproj_projection"
+WINDOWS_EXT = "xproj_windows"
 FORMATS = ("lines", "pharaoh", "tsv")
 
 
 def install_extensions() -> None:
     """Register the Doc extensions (idempotent: safe to call from every entry point)."""
-    for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT):
+    for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT, WINDOWS_EXT):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
 
@@ -164,12 +167,43 @@ class ParallelFormatError(ValueError):
 
 
 def _open_lines(path: Path, encoding: str) -> Iterator[str]:
+    """The lines of a text file without their line ends or a leading byte order mark; text that is not
+    `encoding` is a ParallelFormatError naming the file and line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Parallel corpus file not found: {path}")
     with path.open(encoding=encoding, newline="") as f:
-        for line in f:
+        lines = iter(f)
+        number = 0
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except UnicodeError as err:  # UnicodeDecodeError, or e.g. utf-16 without a byte order mark
+                reason = err.reason if isinstance(err, UnicodeDecodeError) else str(err)
+                raise ParallelFormatError(f"{path}:{line_of_bad_byte(path, encoding, number)}: not {encoding} text ({reason}); "
+                                          "give the file's encoding with --encoding (e.g. latin-1)") from None
+            number += 1
+            if number == 1:
+                line = line.lstrip("\ufeff")
             yield line.rstrip("\r\n")
+
+
+def line_of_bad_byte(path: Path, encoding: str, lines_read: int) -> int:
+    """The 1-based line holding the first byte that is not `encoding` (text files decode in blocks, so the
+    line the reader had reached may be earlier)."""
+    import io
+
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as err:
+        prefix = data[: err.start].decode(encoding, errors="replace")
+        return 1 + sum(1 for line in io.StringIO(prefix, newline="") if line.endswith(("\n", "\r")))
+    except UnicodeError:
+        pass
+    return lines_read + 1
 
 
 def read_line_aligned(source_path: Path, target_path: Path, encoding: str = "utf-8") -> Iterator[ParallelLine]:

@@ -1,4 +1,10 @@
-"""Serialization for components whose whole state is their `cfg` (weights are referenced by name, never copied)."""
+"""Serialization for components whose whole state is their settings (weights are referenced by name, never copied).
+
+The settings come from the pipeline's config, as for spaCy's `SpanRuler`: `spacy.load(path, config={...})`
+overrides and an edited `config.cfg` must win. The `cfg` file written next to them is a record of the settings
+a pipeline was saved with; loading restores only keys the config did not set (none, for this package's
+components), so a saved value never silently replaces a configured one.
+"""
 from pathlib import Path
 from typing import Any, Dict, Iterable, Union
 
@@ -7,7 +13,7 @@ from spacy import util
 
 
 class ConfigOnlySerialization:
-    """Mixin for a `Pipe` with a JSON-able `self.cfg`; override `_load_cfg` to react to a changed cfg."""
+    """Mixin for a `Pipe` with a JSON-able `self.cfg` built from its factory arguments."""
 
     cfg: Dict[str, Any]
 
@@ -31,4 +37,6 @@ class ConfigOnlySerialization:
         return self
 
     def _load_cfg(self, cfg: Dict[str, Any]) -> None:
-        self.cfg.update(cfg)
+        """Keep every setting the config gave the constructor; take only keys it did not set."""
+        for key, value in cfg.items():
+            self.cfg.setdefault(key, value)

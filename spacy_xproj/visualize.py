@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .parallel import get_alignment, get_projection, get_source
@@ -116,7 +116,9 @@ def render_page(docs: Iterable[Doc], title: str = "spacy_xproj projections", min
 
 def sample_docbin(path: Path, n: int = 20, seed: int = 0, vocab: Optional[Vocab] = None) -> List[Doc]:
     """A reproducible random sample of Docs from a DocBin (store_user_data must have been on)."""
-    docs = list(DocBin(store_user_data=True).from_disk(path).get_docs(vocab or Vocab()))
+    from .docbins import read_docbin
+
+    docs = list(read_docbin(path).get_docs(vocab or Vocab()))
     if len(docs) > n:
         docs = random.Random(seed).sample(docs, n)
     return docs

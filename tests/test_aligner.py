@@ -76,8 +76,27 @@ def test_to_disk_from_disk_and_bytes(tiny_model_dir, tmp_path):
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.get_pipe("xlmr_aligner").cfg == nlp.get_pipe("xlmr_aligner").cfg
     assert get_alignment(loaded(identical_pair(loaded, SENTENCES[0]))) == before
-    from_bytes = aligner_nlp(tiny_model_dir).from_bytes(nlp.to_bytes())
-    assert from_bytes.get_pipe("xlmr_aligner").cfg["window_overlap"] == 8
+    same_config = aligner_nlp(tiny_model_dir, window_overlap=8).from_bytes(nlp.to_bytes())
+    assert same_config.get_pipe("xlmr_aligner").cfg == nlp.get_pipe("xlmr_aligner").cfg
+    assert get_alignment(same_config(identical_pair(same_config, SENTENCES[0]))) == before
+
+
+def test_config_overrides_win_over_the_saved_settings(tiny_model_dir, tmp_path):
+    # issue 19: spacy.load(..., config=...) aligned with the saved layer, not the configured one
+    nlp = aligner_nlp(tiny_model_dir, window_overlap=8)
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline", config={"components": {"xlmr_aligner": {"layer": 1, "model": "elsewhere/encoder"}}})
+    aligner = loaded.get_pipe("xlmr_aligner")
+    assert aligner.cfg["layer"] == 1 and aligner.cfg["model"] == "elsewhere/encoder" and aligner.cfg["window_overlap"] == 8
+    assert loaded.config["components"]["xlmr_aligner"]["layer"] == 1
+    layer_1 = spacy.load(tmp_path / "pipeline", config={"components": {"xlmr_aligner": {"layer": 1}}})
+    fresh = aligner_nlp(tiny_model_dir, window_overlap=8, layer=1)
+    fresh.initialize()
+    words = "die katze sitzt auf der matte".split()
+    assert get_alignment(layer_1(make_parallel_doc(layer_1, words, words[::-1]))) == get_alignment(fresh(make_parallel_doc(fresh, words, words[::-1])))
+    # the settings a pipeline is built with are the ones its config reports, after from_bytes too
+    other = aligner_nlp(tiny_model_dir).from_bytes(nlp.to_bytes())
+    assert other.get_pipe("xlmr_aligner").cfg["window_overlap"] == other.config["components"]["xlmr_aligner"]["window_overlap"] == 64
 
 
 def test_docbin_round_trip_keeps_source_and_alignment(tiny_model_dir):
@@ -117,7 +136,8 @@ def test_long_sentence_is_windowed_not_truncated(tiny_model_dir):
     words = [vocabulary[k] for k in rng.integers(0, len(vocabulary), 2000)]
     nlp = aligner_nlp(tiny_model_dir, method={"@misc": "spacy-xproj.Match.v1"}, subword_pooling="mean", window_overlap=16)
     nlp.initialize()
-    links = get_alignment(nlp(make_parallel_doc(nlp, words, words)))
+    with pytest.warns(UserWarning, match="overlapping windows"):
+        links = get_alignment(nlp(make_parallel_doc(nlp, words, words)))
     assert len(links) == 2000  # a full matching: every word of both sides linked
     aligner = nlp.get_pipe("xlmr_aligner")
     assert aligner.encoder.max_window == 62
@@ -219,3 +239,39 @@ def test_real_encoder_on_gold_en_fr_pairs(real_model_dir, shared_data):
 def test_parse_gold_helper_consistency():
     sure, possible = parse_pharaoh("1-1", one_based=True)
     assert links_as_set(numpy.array([[0, 0]])) == sure == possible
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"window_overlap": -1}, "window_overlap must be >= 0, got -1"),
+        ({"max_window": 100, "window_overlap": 600}, "window_overlap 600 must be smaller than max_window 100"),
+        ({"max_window": 2}, "window_overlap 64 must be smaller than max_window 2"),
+        ({"max_window": 0, "window_overlap": 0}, "max_window must be >= 1 or null"),
+        ({"layer": "7"}, "layer must be a whole number, got '7'"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+    ],
+)
+def test_bad_settings_are_refused_when_the_component_is_created(settings, message):
+    # issue 19: these were accepted and failed later, on long text, or with a TypeError naming no setting
+    with pytest.raises(ValueError, match=message):
+        spacy.blank("de").add_pipe("xlmr_aligner", config=settings)
+
+
+def test_a_window_too_small_for_the_special_tokens_names_max_window(tiny_model_dir):
+    nlp = aligner_nlp(tiny_model_dir, max_window=2, window_overlap=0)
+    with pytest.raises(ValueError, match="max_window 2 leaves no room for subwords: .* adds 2 special tokens to every window; use at least 3"):
+        nlp.initialize()
+
+
+def test_pairs_longer_than_the_window_are_marked_and_warned_about_once(tiny_model_dir):
+    # issue 19: 90 sentences given as one line got 557 links against 1,980 one per line, silently
+    nlp = aligner_nlp(tiny_model_dir)
+    nlp.initialize()
+    long_words = (SENTENCES[0].split() * 20)[:130]  # 130 words > the tiny model's 62-subword window
+    with pytest.warns(UserWarning, match=r"longer than the encoder's window \(62 subwords\) is aligned in 4 overlapping windows") as record:
+        docs = list(nlp.pipe([identical_pair(nlp, SENTENCES[0]), make_parallel_doc(nlp, long_words, long_words), make_parallel_doc(nlp, long_words, long_words)]))
+    assert len([w for w in record if "longer than the encoder's window" in str(w.message)]) == 1
+    assert [d._.xproj_windows for d in docs] == [None, 4, 4]  # windows of 62 subwords overlapping by 31 (half a window)
+    restored = list(DocBin(docs=docs, store_user_data=True).get_docs(nlp.vocab))
+    assert [d._.xproj_windows for d in restored] == [None, 4, 4]

@@ -81,3 +81,16 @@ def test_comma_separated_numbers_fail_with_the_option_named(tmp_path):
     for bad in ("0,one", "--5", "\u00b2"):  # a word, a doubled sign, a superscript digit (isdigit() says yes)
         result = runner.invoke(app, ["bench-transfer", "--shared-data", str(tmp_path), "--seeds", bad])
         assert result.exit_code == 2 and "--seeds" in result.output and "expected whole numbers" in result.output
+
+
+def test_align_names_the_lines_longer_than_the_window(tmp_path, tiny_model_dir):
+    long_line = " ".join(["the cat sits on the mat ."] * 20)
+    (tmp_path / "src.txt").write_text(f"the cat\n{long_line}\nthe mat\n{long_line}\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text(f"die katze\n{long_line}\ndie matte\n{long_line}\n", encoding="utf-8")
+    result = runner.invoke(app, ["align", str(tmp_path / "src.txt"), str(tmp_path / "o.txt"), "--target", str(tmp_path / "tgt.txt"),
+                                 "--model", tiny_model_dir, "--layer", "2", "--target-lang", "de"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning:") == 1
+    assert f"2 pairs are longer than the encoder's window of 62 subwords" in result.output
+    assert f"{tmp_path / 'src.txt'}:2, {tmp_path / 'src.txt'}:4." in result.output
+    assert len((tmp_path / "o.txt").read_text().split("\n")) == 5

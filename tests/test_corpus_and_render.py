@@ -71,7 +71,7 @@ def test_project_corpus_refuses_chunks_made_with_other_settings(corpus_files, ti
     assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
     for option in (["--on-incomplete", "drop"], ["--derived-adjectives", "drop"]):
         result = run_project_corpus(corpus_files, tiny_model_dir, *option)
-        assert result.exit_code != 0 and "other settings" in str(result.exception)
+        assert result.exit_code == 1 and "other settings" in result.output
     shutil.rmtree(corpus_files / "out")
     assert run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "drop").exit_code == 0
     recorded = json.loads((corpus_files / "out" / "chunks" / "settings.json").read_text())
@@ -131,4 +131,36 @@ def test_project_corpus_refuses_chunks_projected_under_other_projector_defaults(
     recorded["projector"]["trim_function_words"] = False
     settings_file.write_text(json.dumps(recorded, sort_keys=True))
     result = run_project_corpus(corpus_files, tiny_model_dir)
-    assert result.exit_code != 0 and "another version's projector" in str(result.exception)
+    assert result.exit_code == 1 and "another version's projector" in result.output
+
+
+def projected_texts(out):
+    vocab = spacy.blank("de").vocab
+    return sorted(d.text for name in ("train.spacy", "dev.spacy") for d in DocBin().from_disk(out / name).get_docs(vocab))
+
+
+def test_project_corpus_refuses_chunks_made_from_other_input_files(corpus_files, tiny_model_dir):
+    # issue 19: a re-run on another target file exited 0 and kept the old sentences
+    assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
+    before = projected_texts(corpus_files / "out")
+    (corpus_files / "tgt.txt").write_text("\n".join(t.upper() for t in TARGET) + "\n", encoding="utf-8")
+    result = run_project_corpus(corpus_files, tiny_model_dir)
+    assert result.exit_code == 1
+    assert f"{corpus_files / 'tgt.txt'} (" in result.output and "is not the file the chunks" in result.output
+    assert projected_texts(corpus_files / "out") == before  # nothing replaced
+    recorded = json.loads((corpus_files / "out" / "chunks" / "inputs.json").read_text())
+    assert [r["path"] for r in recorded] == [str(corpus_files / "src.txt"), str(corpus_files / "tgt.txt")]
+    assert all(len(r["sha256"]) == 64 and r["size"] > 0 for r in recorded)
+
+
+def test_project_corpus_reprojects_chunks_of_other_pairs_and_truncated_chunks(corpus_files, tiny_model_dir):
+    # --limit 3 leaves chunk 2 with one pair; --limit 4 must not reuse it as if it held two
+    assert run_project_corpus(corpus_files, tiny_model_dir, "--limit", "3").exit_code == 0
+    result = run_project_corpus(corpus_files, tiny_model_dir, "--limit", "4")
+    assert result.exit_code == 0 and "chunk 2/2 is projected again: made from other pairs" in result.output
+    assert "Microsoft stellte John Smith in London ein." in projected_texts(corpus_files / "out")
+    chunk = corpus_files / "out" / "chunks" / "chunk-00000.spacy"
+    chunk.write_bytes(chunk.read_bytes()[:20])  # truncated, as by a full disk
+    result = run_project_corpus(corpus_files, tiny_model_dir, "--limit", "4")
+    assert result.exit_code == 0 and "chunk 1/2 is projected again: its DocBin is missing, truncated or changed" in result.output
+    assert "Angela Merkel besuchte am Montag Paris." in projected_texts(corpus_files / "out")

@@ -88,6 +88,25 @@ def test_reader_errors_name_the_fix(tmp_path):
         list(read_parallel_docs(spacy.blank("de"), [], "qq"))
 
 
+@pytest.mark.parametrize("format", ["lines", "pharaoh", "tsv"])
+def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path, format):
+    # issue 19: '\ufeffBarack' was aligned and projected as a word
+    text = {"lines": "Barack Obama\n", "pharaoh": "Barack Obama ||| Barack Obama\n", "tsv": "Barack Obama\tBarack Obama\n"}[format]
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (tmp_path / "b.txt").write_bytes("\ufeffBarack Obama\n".encode("utf-16"))
+    pair = list(read_parallel(tmp_path / "a.txt", format, tmp_path / "a.txt"))[0]
+    assert pair.source in ("Barack Obama", ["Barack", "Obama"]) and pair.target in ("Barack Obama", ["Barack", "Obama"])
+    if format == "lines":
+        assert list(read_parallel(tmp_path / "b.txt", format, tmp_path / "b.txt", encoding="utf-16"))[0].source == "Barack Obama"
+
+
+def test_text_in_another_encoding_names_the_file_and_line(tmp_path):
+    (tmp_path / "a.txt").write_bytes("ok\n\nstill ok\r\nCaf\xe9 de Flore\nmore\n".encode("utf-8").replace(b"\xc3\xa9", b"\xe9"))
+    with pytest.raises(ParallelFormatError, match=r"a.txt:4: not utf-8 text \(invalid continuation byte\); give the file's encoding with --encoding"):
+        list(read_parallel(tmp_path / "a.txt", "lines", tmp_path / "a.txt"))
+    assert list(read_parallel(tmp_path / "a.txt", "lines", tmp_path / "a.txt", encoding="latin-1"))[3].source == "Café de Flore"
+
+
 def test_registered_corpus_reader(tmp_path):
     (tmp_path / "c.txt").write_text("the cat ||| die Katze\na b ||| c d\nx ||| y\n", encoding="utf-8")
     reader = spacy.registry.readers.get("spacy-xproj.ParallelCorpus.v1")(path=tmp_path / "c.txt", format="pharaoh", limit=2)

@@ -301,6 +301,17 @@ def test_component_serializes_and_reports_with_the_ner_scorer(tmp_path):
     assert loaded.get_pipe("entity_projector").score([Example(doc, reference)])["ents_f"] == 1.0
 
 
+def test_config_overrides_win_over_the_saved_projector_settings(tmp_path):
+    nlp = spacy.blank("de")
+    nlp.add_pipe("entity_projector", config={"label_map": {"PERSON": "PER"}, "unmapped": "drop", "on_incomplete": "missing"})
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p", config={"components": {"entity_projector": {"unmapped": "keep", "on_incomplete": "drop"}}})
+    projector = loaded.get_pipe("entity_projector")
+    assert projector.cfg["unmapped"] == "keep" and projector.cfg["on_incomplete"] == "drop" and projector.cfg["label_map"] == {"PERSON": "PER"}
+    doc = loaded(aligned_doc(loaded, ["Merkel", "in", "Rome"], ["Merkel", "in", "Rom"], [(0, 1, "PERSON"), (2, 3, "GPE")], [(0, 0, 1.0), (2, 2, 1.0)]))
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 1, "PER"), (2, 3, "GPE")]  # GPE kept, as the override says
+
+
 def test_in_a_pipeline_with_the_stand_in_aligner():
     nlp = spacy.blank("es")
     nlp.add_pipe("stand_in_aligner")

@@ -1,8 +1,11 @@
+import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import fix_random_seed
+
+from spacy_xproj.losses import focal_loss
 
 from .test_project_workflow import tiny_corpus
 
@@ -60,6 +63,10 @@ def test_decoding_sets_only_valid_entities_and_the_component_round_trips(tmp_pat
     loaded = spacy.load(tmp_path / "model")
     assert loaded.get_pipe("token_ner").labels == ("LOC", "ORG", "PER")
     assert [[(e.text, e.label_) for e in d.ents] for d in loaded.pipe([d.text for d in docs])] == [[(e.text, e.label_) for e in d.ents] for d in docs]
+    focal = spacy.load(tmp_path / "model", config={"components": {"token_ner": {"loss": {"@misc": "spacy-xproj.FocalLoss.v1", "gamma": 2.0}}}})
+    logits, gold, mask = numpy.array([[2.0, 0.0, -1.0]]), numpy.array([0]), numpy.array([1.0])
+    assert focal.get_pipe("token_ner").loss(logits, gold, mask)[0] == pytest.approx(focal_loss(logits, gold, mask, 2.0)[0])  # the override wins
+    assert focal.get_pipe("token_ner").labels == ("LOC", "ORG", "PER")
     restored = spacy.blank("de")  # to_bytes round trip of the component alone
     restored.add_pipe("token_ner")
     restored.get_pipe("token_ner").from_bytes(nlp.get_pipe("token_ner").to_bytes())
