@@ -448,6 +448,16 @@ def convert_conll(
     typer.echo(f"{output}: {n_docs} sentences, {n_ents} entities")
 
 
+def training_overrides(seed: int, max_epochs: int = 0, max_steps: int = 0) -> dict:
+    """The seed, and the epoch and step limits when given (0: the config's)."""
+    overrides: dict = {"system.seed": seed}
+    if max_epochs:
+        overrides["training.max_epochs"] = max_epochs
+    if max_steps:
+        overrides["training.max_steps"] = max_steps
+    return overrides
+
+
 @app.command("train-ner")
 def train_ner_command(
     config: Path = typer.Argument(..., help="spaCy training config (configs/frozen_ner.cfg, configs/token_ner_layer_mix.cfg, ...)."),
@@ -469,13 +479,9 @@ def train_ner_command(
             typer.echo(f"error: {path} ({option}) not found", err=True)
             raise typer.Exit(1)
     check_language_or_exit(lang, "--lang")
-    overrides: dict = {"system.seed": seed}
-    if max_epochs:
-        overrides["training.max_epochs"] = max_epochs
-    if max_steps:
-        overrides["training.max_steps"] = max_steps
     try:
-        seconds = train_ner(config, output, train, dev, lang, encoder, initial_weights=initial_weights, overrides=overrides)
+        seconds = train_ner(config, output, train, dev, lang, encoder, initial_weights=initial_weights,
+                            overrides=training_overrides(seed, max_epochs, max_steps))
     except (ValueError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
@@ -503,11 +509,8 @@ def train_teacher(
     if not config.is_file():
         typer.echo(f"error: config {config} (--config) not found", err=True)
         raise typer.Exit(1)
-    overrides: dict = {"system.seed": seed}
-    if max_epochs:
-        overrides["training.max_epochs"] = max_epochs
     try:
-        record = prepare_teacher(train, dev, output, config, encoder, fallback, overrides, log=lambda m: typer.echo(m, err=True))
+        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=lambda m: typer.echo(m, err=True))
     except (ValueError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)

@@ -193,9 +193,8 @@ def _padded_to_sentences(model: Model, inputs_outputs, is_train: bool) -> Tuple[
     outputs = [torch2xp(padded[i, :n]) for i, n in enumerate(lengths)]
 
     def backprop(d_outputs: List[Floats2d]) -> ArgsKwargs:
-        d_padded = torch.zeros_like(padded)
-        for i, (n, d) in enumerate(zip(lengths, d_outputs)):
-            d_padded[i, :n] = xp2torch(d)
+        # every sentence's gradient in one padded tensor, the shape of the BiLSTM's output
+        d_padded = torch.nn.utils.rnn.pad_sequence([xp2torch(d) for d in d_outputs], batch_first=True)
         return ArgsKwargs(args=(padded,), kwargs={"grad_tensors": (d_padded,)})
 
     return outputs, backprop
@@ -212,7 +211,7 @@ def frozen_features(encoder: FrozenEncoder) -> Model[List[Doc], List[numpy.ndarr
             model.attrs["encoder_identity"] = encoder.identity
         return features, lambda d_features: []
 
-    return Model("frozen_encoder_features", forward, attrs={"encoder_identity": "", "frozen_encoder": encoder.name})
+    return Model("frozen_encoder_features", forward, attrs={"encoder_identity": ""})
 
 
 def _frozen_bilstm_forward(model: Model, docs: List[Doc], is_train: bool):
@@ -293,14 +292,13 @@ def make_frozen_feature_training(cache_gb: float = 6.0, encode_corpora_first: bo
     """An `[initialize.after_init]` callback for pipelines on `spacy-xproj.FrozenEncoderBiLSTM.v1`: keep each
     sentence's encoder features in memory for the rest of the training.
 
-    cache_gb (float): memory for cached features, in GB (e5-small: about 10 KB a word, so 2.5 GB hold
-        CoNLL-2003 English train + dev); sentences beyond it are encoded again at every pass.
+    cache_gb (float): memory for cached features, in GB (13 x 384 float16 values, about 10 KB, a word for
+        e5-small); sentences beyond it are encoded again at every pass.
     initial_weights (Optional[str]): a trained pipeline whose components (same names, same labels) give
         their weights to this one before training, e.g. a target-language student starting from the
         English teacher's head. None or "" starts fresh.
     encode_corpora_first (bool): encode every sentence of `[training] train_corpus` and `dev_corpus` before
-        the first step, sorted by length (less padding than the batches of training: measured on
-        CoNLL-2003, see docs), with a progress bar.
+        the first step, sorted by length so that the encoder's batches carry little padding, with a progress bar.
     """
     if cache_gb < 0:
         raise ValueError(f"frozen_feature_training: cache_gb must be >= 0, not {cache_gb}")
