@@ -1,0 +1,232 @@
+"""Transfer benchmark with the frozen-encoder English teacher (issue 18): the teacher zero-shot against
+students trained on the entities it projects, on every gold dev set of each target language.
+
+Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is mapped):
+- zero-shot: the teacher itself on the target language;
+- projection: the fine-tuned default student (configs/token_ner_layer_mix.cfg) on the projected corpus;
+- projection-frozen: the frozen-encoder NER (configs/frozen_ner.cfg) trained on the projected corpus;
+- sequential-frozen: the same, starting from the teacher's head (its weights as initial weights);
+- combined-frozen: the frozen-encoder NER on English gold plus the projected corpus, from the teacher's head;
+- synthetic-frozen: from the teacher's head on English gold translated word by word with the lexicon the
+  aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.synthetic), entity words kept;
+- synthetic+projection-frozen: the same on the synthetic and the projected sentences together.
+
+Resumable row by row: a row in the results file is never measured again, a projected corpus or a
+finished training in the work folder is reused. Rows are keyed `<lang>/<system>/seed<k>`.
+"""
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import typer
+
+from spacy_xproj.bench_transfer import GOLD_SETS, PARALLEL, row_key, sample_parallel_lines
+from spacy_xproj.metrics import Results
+
+SYSTEMS = ("zero-shot", "projection", "projection-frozen", "sequential-frozen", "synthetic+projection-frozen", "synthetic-frozen", "combined-frozen")
+FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen")
+FINE_TUNED_CONFIG = Path("configs/token_ner_layer_mix.cfg")
+FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
+# the setup entries that decide the measured values: rows measured under other ones are not mixed in
+MEASURED_WITH = ("teacher", "pairs", "layer", "fine_tuned_steps", "eval_limit")
+
+
+@dataclass
+class ConvergedSettings:
+    shared_data: Path
+    work_dir: Path
+    teacher: Path  # train-teacher's output folder (model-best/ and teacher.json)
+    encoder: str = "embedded:multilingual-e5-small"
+    pairs: int = 3000
+    layer: int = 7
+    fine_tuned_steps: int = 300  # the `all` workflow's train_steps
+    eval_limit: int = 1000
+
+
+def projected_corpus(settings: ConvergedSettings, lang: str, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
+    """The teacher's entities projected onto `settings.pairs` parallel pairs of `lang` (train/dev DocBins);
+    the report when made in this call."""
+    from spacy_xproj.corpus import CorpusSettings, build_training_data
+
+    corpus_dir = settings.work_dir / f"en-{lang}"
+    if (corpus_dir / "train.spacy").exists():
+        return corpus_dir, None
+    lines = sample_parallel_lines(settings.shared_data, lang, settings.pairs, seed=0)
+    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(settings.teacher / "model-best"), label_map={},
+                                     model=settings.encoder, layer=settings.layer)
+    report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
+    return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
+
+
+def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Path:
+    """English gold (the teacher's own training DocBin) followed by the projected training sentences."""
+    from spacy_xproj.docbins import merge_docbins
+
+    combined = settings.work_dir / f"en+{lang}.spacy"
+    if not combined.exists():
+        merge_docbins([settings.teacher / "corpus" / "train.spacy", corpus_dir / "train.spacy"], combined)
+    return combined
+
+
+def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Tuple[Path, Path]:
+    """The English gold translated word by word into `lang`, alone and followed by the projected sentences."""
+    from spacy_xproj.docbins import merge_docbins
+    from spacy_xproj.synthetic import synthesize
+
+    synthetic, mixed = settings.work_dir / f"synthetic-{lang}.spacy", settings.work_dir / f"synthetic+{lang}.spacy"
+    if not synthetic.exists():
+        synthesize(settings.teacher / "corpus" / "train.spacy", corpus_dir / "train.spacy", synthetic, lang)
+    if not mixed.exists():
+        merge_docbins([synthetic, corpus_dir / "train.spacy"], mixed)
+    return synthetic, mixed
+
+
+def trained_student(settings: ConvergedSettings, system: str, lang: str, seed: int, corpus_dir: Path, log: Callable[[str], None]) -> Tuple[Path, float]:
+    """The student of `system` for `lang` and `seed` (trained unless its folder holds a finished training)."""
+    import json
+
+    from spacy_xproj.ner_training import train_ner
+
+    output = settings.work_dir / lang / f"{system}-seed{seed}"
+    if (output / "training.json").exists():
+        return output / "model-best", json.loads((output / "training.json").read_text())["seconds"]
+    if system == "combined-frozen":
+        train = combined_corpus(settings, corpus_dir, lang)
+    elif system.startswith("synthetic"):
+        synthetic, mixed = synthetic_corpora(settings, corpus_dir, lang)
+        train = synthetic if system == "synthetic-frozen" else mixed
+    else:
+        train = corpus_dir / "train.spacy"
+    teacher_head = settings.teacher / "model-best" if system in FROM_TEACHER_HEAD else None
+    if system == "projection":
+        config, overrides = FINE_TUNED_CONFIG, {"training.max_steps": settings.fine_tuned_steps, "system.seed": seed}
+    else:
+        config, overrides = FROZEN_CONFIG, {"system.seed": seed}
+    log(f"training {lang}/{system}/seed{seed} on {train} ({config})")
+    seconds = train_ner(config, output, train, corpus_dir / "dev.spacy", lang, settings.encoder, initial_weights=teacher_head, overrides=overrides)
+    return output / "model-best", seconds
+
+
+def evaluated(model_dir: Path, lang: str, settings: ConvergedSettings) -> Dict[str, Dict]:
+    import spacy
+
+    from spacy_xproj.evaluation import evaluate_on_gold_files
+
+    gold = [(name, settings.shared_data / path) for name, path in GOLD_SETS[lang].items()]
+    return evaluate_on_gold_files(spacy.load(model_dir), gold, settings.eval_limit)
+
+
+def run_converged_benchmark(
+    settings: ConvergedSettings, output: Path, langs: Sequence[str], systems: Sequence[str], seeds: Sequence[int],
+    fresh: bool = False, log: Callable[[str], None] = print,
+) -> Dict:
+    """Every system for every language and seed, in the order given (de first makes a short run count);
+    the teacher's own record (eng.testa scores, training seconds) is copied into the results."""
+    import json
+
+    unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL))
+    if unknown:
+        raise ValueError(f"unknown systems or languages {unknown}: systems are {list(SYSTEMS)}, languages {sorted(PARALLEL)}")
+    teacher_record = settings.teacher / "teacher.json"
+    if not teacher_record.exists():
+        raise FileNotFoundError(f"{teacher_record} not found: train the teacher first (python -m spacy_xproj train-teacher ... {settings.teacher})")
+    teacher = json.loads(teacher_record.read_text())
+    if not teacher.get("trained"):
+        raise ValueError(f"{teacher_record}: the teacher was not trained on gold ({teacher.get('reason')}); this benchmark measures a trained teacher")
+    results = Results(output, fresh)
+    setup = {"teacher": str(settings.teacher), "encoder": settings.encoder, "pairs": settings.pairs, "layer": settings.layer,
+             "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit, "parallel": {lang: PARALLEL[lang][0] for lang in langs}}
+    results.use_setup(setup, MEASURED_WITH, {})
+    results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
+    results.save()
+    for seed in seeds:
+        for lang in langs:
+            for system in systems:
+                key = row_key(lang, system, seed)
+                if results.has(key):
+                    continue
+                if system == "zero-shot":
+                    if seed != 0:
+                        continue  # one teacher: its zero-shot scores have no training seed of their own
+                    started = time.perf_counter()
+                    scores = evaluated(settings.teacher / "model-best", lang, settings)
+                    row = {"gold": scores, "train_seconds": teacher["train_seconds"], "eval_seconds": round(time.perf_counter() - started, 1)}
+                else:
+                    corpus_dir, report = projected_corpus(settings, lang, log)
+                    if report is not None:
+                        results.data.setdefault("projection_reports", {})[lang] = report
+                        results.save()
+                    model_dir, seconds = trained_student(settings, system, lang, seed, corpus_dir, log)
+                    started = time.perf_counter()
+                    scores = evaluated(model_dir, lang, settings)
+                    row = {"gold": scores, "train_seconds": round(seconds, 1), "eval_seconds": round(time.perf_counter() - started, 1)}
+                results.put(key, row)
+                log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in scores.items()))
+    return results.data
+
+
+def render_converged_table(data: Dict) -> str:
+    """F1 per language, gold set and system (per-seed values, then their mean), then training minutes."""
+    rows = data["rows"]
+    systems = [system for system in SYSTEMS if any(key.split("/")[1] == system for key in rows)]
+    langs = sorted({key.split("/")[0] for key in rows})
+    seeds = sorted({int(key.rsplit("seed", 1)[1]) for key in rows})
+
+    def values(lang: str, system: str, gold: str) -> List[float]:
+        return [rows[key]["gold"][gold]["f"] for seed in seeds if (key := row_key(lang, system, seed)) in rows and gold in rows[key]["gold"]]
+
+    lines = ["| language | gold dev set | " + " | ".join(f"{system} F1" for system in systems) + " |", "|---|---|" + "---|" * len(systems)]
+    for lang in langs:
+        for gold in GOLD_SETS[lang]:
+            cells = []
+            for system in systems:
+                measured = values(lang, system, gold)
+                mean = f" (mean {sum(measured) / len(measured):.1f})" if len(measured) > 1 else ""
+                cells.append(" / ".join(f"{value:.1f}" for value in measured) + mean)
+            lines.append(f"| {lang} | {gold} | " + " | ".join(cells) + " |")
+    lines += ["", "| language | system | training minutes (per seed) |", "|---|---|---|"]
+    for lang in langs:
+        for system in systems:
+            minutes = [rows[key]["train_seconds"] / 60 for seed in seeds if (key := row_key(lang, system, seed)) in rows]
+            if minutes:
+                lines.append(f"| {lang} | {system} | " + " / ".join(f"{m:.1f}" for m in minutes) + " |")
+    teacher = data.get("teacher", {})
+    setup = data.get("setup", {})
+    lines += ["", f"Teacher: {teacher.get('dev')} F1 {teacher.get('f')} (P {teacher.get('p')} / R {teacher.get('r')}), trained in "
+              f"{teacher.get('train_seconds', 0) / 60:.1f} min; the zero-shot rows are that teacher, its training time repeated. "
+              f"{setup.get('pairs')} parallel pairs per language, at most {setup.get('eval_limit')} sentences per gold set, "
+              f"fine-tuned students {setup.get('fine_tuned_steps')} steps, frozen students epochs with early stopping."]
+    return "\n".join(lines) + "\n"
+
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    shared_data: Path = typer.Option(Path("../shared/data"), "--shared-data", help="The shared data folder (parallel text and gold dev sets)."),
+    teacher: Path = typer.Option(Path("training/en/teacher"), "--teacher", help="train-teacher's output folder."),
+    work_dir: Path = typer.Option(Path("training/bench-converged"), "--work-dir", help="Projected corpora and students (large; not committed)."),
+    output: Path = typer.Option(Path("metrics/transfer_converged.json"), "--output", help="The results file (resumed row by row)."),
+    table: Optional[Path] = typer.Option(Path("docs/transfer-converged.md"), "--table", help="Write the table here (a generated file)."),
+    langs: List[str] = typer.Option(["de", "es", "nl"], "--lang", help="Target languages, in the order measured (repeat the option)."),
+    systems: List[str] = typer.Option(list(SYSTEMS), "--system", help="Systems, in the order measured (repeat the option)."),
+    seeds: List[int] = typer.Option([0], "--seed", help="Training seeds of the students (repeat the option)."),
+    pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language."),
+    fresh: bool = typer.Option(False, "--fresh", help="Measure every row again."),
+) -> None:
+    """Measure the transfer systems with the trained English teacher; resumable row by row."""
+    settings = ConvergedSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, pairs=pairs)
+    try:
+        data = run_converged_benchmark(settings, output, langs, systems, seeds, fresh)
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)
+    if table is not None:
+        command = "python -m benchmarks.transfer_converged " + " ".join(f"--lang {lang}" for lang in langs) + " " + " ".join(f"--seed {seed}" for seed in seeds)
+        table.write_text(f"<!-- generated by `{command}` from {output}; do not edit -->\n\n" + render_converged_table(data), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    app()
