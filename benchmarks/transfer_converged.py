@@ -44,16 +44,22 @@ class ConvergedSettings:
     eval_limit: int = 1000
 
 
-def projected_corpus(settings: ConvergedSettings, lang: str, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
-    """The teacher's entities projected onto `settings.pairs` parallel pairs of `lang` (train/dev DocBins);
-    the report when made in this call."""
+def projected_corpus(
+    settings: ConvergedSettings, lang: str, log: Callable[[str], None], teacher: Optional[str] = None, corpus_dir: Optional[Path] = None,
+) -> Tuple[Path, Optional[Dict]]:
+    """A teacher's entities (default: the trained teacher's) projected onto `settings.pairs` parallel
+    pairs of `lang` (train/dev DocBins); the report when made in this call."""
     from spacy_xproj.corpus import CorpusSettings, build_training_data
+    from spacy_xproj.teacher import label_map_for, ner_labels
+    import spacy
 
-    corpus_dir = settings.work_dir / f"en-{lang}"
+    teacher = teacher or str(settings.teacher / "model-best")
+    corpus_dir = corpus_dir or settings.work_dir / f"en-{lang}"
     if (corpus_dir / "train.spacy").exists():
         return corpus_dir, None
     lines = sample_parallel_lines(settings.shared_data, lang, settings.pairs, seed=0)
-    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(settings.teacher / "model-best"), label_map={},
+    label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
+    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=teacher, label_map=label_map,
                                      model=settings.encoder, layer=settings.layer)
     report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
@@ -82,13 +88,15 @@ def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str) 
     return synthetic, mixed
 
 
-def trained_student(settings: ConvergedSettings, system: str, lang: str, seed: int, corpus_dir: Path, log: Callable[[str], None]) -> Tuple[Path, float]:
+def trained_student(
+    settings: ConvergedSettings, system: str, lang: str, seed: int, corpus_dir: Path, log: Callable[[str], None], output: Optional[Path] = None,
+) -> Tuple[Path, float]:
     """The student of `system` for `lang` and `seed` (trained unless its folder holds a finished training)."""
     import json
 
     from spacy_xproj.ner_training import train_ner
 
-    output = settings.work_dir / lang / f"{system}-seed{seed}"
+    output = output or settings.work_dir / lang / f"{system}-seed{seed}"
     if (output / "training.json").exists():
         return output / "model-best", json.loads((output / "training.json").read_text())["seconds"]
     if system == "combined-frozen":
@@ -117,12 +125,55 @@ def evaluated(model_dir: Path, lang: str, settings: ConvergedSettings) -> Dict[s
     return evaluate_on_gold_files(spacy.load(model_dir), gold, settings.eval_limit)
 
 
+def teacher_on_europarl(settings: ConvergedSettings, lang: str) -> Dict[str, Dict]:
+    """The teacher's entities on Europarl-NER: scored against the English gold, and projected onto the
+    `lang` sentences (xlmr_aligner with the projection workflow's method and layer) against their gold."""
+    from spacy_xproj.bench_projection import (DEFAULT_METHOD, DEFAULT_POLICY, METHODS, align_with_component, parallel_docs,
+                                              project_docs, read_europarl, teacher_entities)
+    from spacy_xproj.conll import score_entities
+    import spacy
+
+    europarl = settings.shared_data / "europarl-ner"
+    english, target = read_europarl(europarl, "en"), read_europarl(europarl, lang)
+    predicted = teacher_entities(str(settings.teacher / "model-best"), english, {})
+    docs = parallel_docs(spacy.blank(lang), english, target, predicted)
+    align_with_component(docs, lang, settings.encoder, METHODS[DEFAULT_METHOD], settings.layer)
+    return {"english": score_entities(predicted, [set(e) for _, e in english]),
+            "projected": score_entities(project_docs(docs, lang, DEFAULT_POLICY), [set(e) for _, e in target])}
+
+
+def teacher_english_f1(teacher: str, gold_file: Path) -> Dict:
+    """A teacher's entity scores on English gold (CoNLL-2003 layout), its labels mapped as projection maps them."""
+    from spacy_xproj.bench_projection import teacher_entities
+    from spacy_xproj.conll import read_conll_ner, score_entities
+    from spacy_xproj.projector import ontonotes_to_conll
+    from spacy_xproj.teacher import label_map_for, ner_labels
+    import spacy
+
+    label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
+    sentences = read_conll_ner(gold_file)
+    predicted = teacher_entities(teacher, sentences, ontonotes_to_conll() if label_map is None else label_map)
+    return score_entities(predicted, [set(e) for _, e in sentences])
+
+
+def teacher_quality_row(settings: ConvergedSettings, teacher: str, lang: str, log: Callable[[str], None]) -> Dict:
+    """The default (fine-tuned) student trained on what another teacher projects onto the same pairs:
+    the teacher's eng.testa and Europarl-en F1 beside the student's target F1."""
+    folder = settings.work_dir / "teachers" / Path(teacher).name
+    corpus_dir, _ = projected_corpus(settings, lang, log, teacher=teacher, corpus_dir=folder / f"en-{lang}")
+    model_dir, seconds = trained_student(settings, "projection", lang, 0, corpus_dir, log, output=folder / lang / "projection-seed0")
+    return {"teacher": teacher, "eng.testa": teacher_english_f1(teacher, settings.shared_data / "conll" / "eng.testa"),
+            "europarl-en": teacher_english_f1(teacher, settings.shared_data / "europarl-ner" / "en-europarl.test.conll02"),
+            "student": evaluated(model_dir, lang, settings), "train_seconds": round(seconds, 1)}
+
+
 def run_converged_benchmark(
     settings: ConvergedSettings, output: Path, langs: Sequence[str], systems: Sequence[str], seeds: Sequence[int],
-    fresh: bool = False, log: Callable[[str], None] = print,
+    fresh: bool = False, log: Callable[[str], None] = print, other_teachers: Sequence[str] = (),
 ) -> Dict:
     """Every system for every language and seed, in the order given (de first makes a short run count);
-    the teacher's own record (eng.testa scores, training seconds) is copied into the results."""
+    the teacher's own record (eng.testa scores, training seconds) is copied into the results. Then, for
+    the first language, the default student from each of `other_teachers` (the teacher-quality table)."""
     import json
 
     unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL))
@@ -140,6 +191,10 @@ def run_converged_benchmark(
     results.use_setup(setup, MEASURED_WITH, {})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
     results.save()
+    for lang in langs:
+        if (settings.shared_data / "europarl-ner" / f"{lang}-europarl.test.conll02").exists() and lang not in results.data.get("teacher_projection", {}):
+            results.data.setdefault("teacher_projection", {})[lang] = teacher_on_europarl(settings, lang)
+            results.save()
     for seed in seeds:
         for lang in langs:
             for system in systems:
@@ -163,6 +218,11 @@ def run_converged_benchmark(
                     row = {"gold": scores, "train_seconds": round(seconds, 1), "eval_seconds": round(time.perf_counter() - started, 1)}
                 results.put(key, row)
                 log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in scores.items()))
+    for teacher_name in other_teachers:
+        key = f"{langs[0]}/{teacher_name}"
+        if key not in results.data.get("teacher_quality", {}):
+            results.data.setdefault("teacher_quality", {})[key] = teacher_quality_row(settings, teacher_name, langs[0], log)
+            results.save()
     return results.data
 
 
@@ -193,6 +253,23 @@ def render_converged_table(data: Dict) -> str:
                 lines.append(f"| {lang} | {system} | " + " / ".join(f"{m:.1f}" for m in minutes) + " |")
     teacher = data.get("teacher", {})
     setup = data.get("setup", {})
+    projection = data.get("teacher_projection", {})
+    quality = data.get("teacher_quality", {})
+    if quality:
+        lines += ["", "Teacher quality against student quality: the default fine-tuned student (`projection`) on the same pairs, projected from each teacher.", "",
+                  "| teacher | eng.testa F1 | Europarl-en F1 | student gold dev set | student F1 |", "|---|---|---|---|---|"]
+        for key, row in sorted(quality.items()):
+            for gold, scores in row["student"].items():
+                lines.append(f"| {row['teacher']} | {row['eng.testa']['f']:.1f} | {row['europarl-en']['f']:.1f} | {key.split('/')[0]} {gold} | {scores['f']:.1f} |")
+        trained = rows.get(row_key(next(iter(quality)).split("/")[0], "projection", 0))
+        if trained and projection:
+            lang = next(iter(quality)).split("/")[0]
+            english = next(iter(projection.values()))["english"]["f"]
+            for gold, scores in trained["gold"].items():
+                lines.append(f"| the trained teacher | {teacher.get('f')} | {english:.1f} | {lang} {gold} | {scores['f']:.1f} |")
+    if projection:
+        lines += ["", "| Europarl-NER | teacher's English entities F1 | projected onto the target F1 |", "|---|---|---|"]
+        lines += [f"| en-{lang} | {row['english']['f']:.1f} | {row['projected']['f']:.1f} |" for lang, row in sorted(projection.items())]
     lines += ["", f"Teacher: {teacher.get('dev')} F1 {teacher.get('f')} (P {teacher.get('p')} / R {teacher.get('r')}), trained in "
               f"{teacher.get('train_seconds', 0) / 60:.1f} min; the zero-shot rows are that teacher, its training time repeated. "
               f"{setup.get('pairs')} parallel pairs per language, at most {setup.get('eval_limit')} sentences per gold set, "
@@ -214,12 +291,13 @@ def main(
     systems: List[str] = typer.Option(list(SYSTEMS), "--system", help="Systems, in the order measured (repeat the option)."),
     seeds: List[int] = typer.Option([0], "--seed", help="Training seeds of the students (repeat the option)."),
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language."),
+    other_teachers: List[str] = typer.Option([], "--other-teacher", help="Also train the default student of the first language on what this teacher projects (repeat the option): the teacher-quality table."),
     fresh: bool = typer.Option(False, "--fresh", help="Measure every row again."),
 ) -> None:
     """Measure the transfer systems with the trained English teacher; resumable row by row."""
     settings = ConvergedSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, pairs=pairs)
     try:
-        data = run_converged_benchmark(settings, output, langs, systems, seeds, fresh)
+        data = run_converged_benchmark(settings, output, langs, systems, seeds, fresh, other_teachers=other_teachers)
     except (ValueError, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1)
