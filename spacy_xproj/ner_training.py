@@ -70,7 +70,10 @@ def train_ner(
         settings.update({"paths.encoder": encoder, f"{FROZEN_TOK2VEC}.layers": layers, f"{FROZEN_TOK2VEC}.width": width,
                          "paths.initial_weights": str(initial_weights) if initial_weights else None, **epoch_schedule(config, n_train)})
     else:
-        settings["components.transformer.model.name"] = encoder
+        from .encoders import resolve_encoder
+
+        # spacy-transformers loads by name: the embedded encoder must be materialized first
+        settings["components.transformer.model.name"] = resolve_encoder(encoder)
         if initial_weights:
             settings["initialize.after_init.initial_weights"] = str(initial_weights)
     settings.update(overrides or {})
