@@ -8,7 +8,7 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 - sequential-frozen: the same, starting from the teacher's head (its weights as initial weights);
 - combined-frozen: the frozen-encoder NER on English gold plus the projected corpus, from the teacher's head;
 - synthetic-frozen: from the teacher's head on English gold translated word by word with the lexicon the
-  aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.synthetic), entity words kept;
+  aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.corpus.synthetic), entity words kept;
 - synthetic+projection-frozen: the same on the synthetic and the projected sentences together.
 
 Resumable row by row: a row in the results file is never measured again, a projected corpus or a
@@ -49,8 +49,8 @@ def projected_corpus(
 ) -> Tuple[Path, Optional[Dict]]:
     """A teacher's entities (default: the trained teacher's) projected onto `settings.pairs` parallel
     pairs of `lang` (train/dev DocBins); the report when made in this call."""
-    from spacy_xproj.corpus import CorpusSettings, build_training_data
-    from spacy_xproj.teacher import label_map_for, ner_labels
+    from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
+    from spacy_xproj.ner.teacher import label_map_for, ner_labels
     import spacy
 
     teacher = teacher or str(settings.teacher / "model-best")
@@ -67,7 +67,7 @@ def projected_corpus(
 
 def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Path:
     """English gold (the teacher's own training DocBin) followed by the projected training sentences."""
-    from spacy_xproj.docbins import merge_docbins
+    from spacy_xproj.corpus.docbins import merge_docbins
 
     combined = settings.work_dir / f"en+{lang}.spacy"
     if not combined.exists():
@@ -77,8 +77,8 @@ def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) ->
 
 def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Tuple[Path, Path]:
     """The English gold translated word by word into `lang`, alone and followed by the projected sentences."""
-    from spacy_xproj.docbins import merge_docbins
-    from spacy_xproj.synthetic import synthesize
+    from spacy_xproj.corpus.docbins import merge_docbins
+    from spacy_xproj.corpus.synthetic import synthesize
 
     synthetic, mixed = settings.work_dir / f"synthetic-{lang}.spacy", settings.work_dir / f"synthetic+{lang}.spacy"
     if not synthetic.exists():
@@ -94,7 +94,7 @@ def trained_student(
     """The student of `system` for `lang` and `seed` (trained unless its folder holds a finished training)."""
     import json
 
-    from spacy_xproj.ner_training import train_ner
+    from spacy_xproj.ner.training import train_ner
 
     output = output or settings.work_dir / lang / f"{system}-seed{seed}"
     if (output / "training.json").exists():
@@ -119,7 +119,7 @@ def trained_student(
 def evaluated(model_dir: Path, lang: str, settings: ConvergedSettings) -> Dict[str, Dict]:
     import spacy
 
-    from spacy_xproj.evaluation import evaluate_on_gold_files
+    from spacy_xproj.corpus.evaluation import evaluate_on_gold_files
 
     gold = [(name, settings.shared_data / path) for name, path in GOLD_SETS[lang].items()]
     return evaluate_on_gold_files(spacy.load(model_dir), gold, settings.eval_limit)
@@ -130,7 +130,7 @@ def teacher_on_europarl(settings: ConvergedSettings, lang: str) -> Dict[str, Dic
     `lang` sentences (xlmr_aligner with the projection workflow's method and layer) against their gold."""
     from spacy_xproj.bench_projection import (DEFAULT_METHOD, DEFAULT_POLICY, METHODS, align_with_component, parallel_docs,
                                               project_docs, read_europarl, teacher_entities)
-    from spacy_xproj.conll import score_entities
+    from spacy_xproj.corpus.conll import score_entities
     import spacy
 
     europarl = settings.shared_data / "europarl-ner"
@@ -145,9 +145,9 @@ def teacher_on_europarl(settings: ConvergedSettings, lang: str) -> Dict[str, Dic
 def teacher_english_f1(teacher: str, gold_file: Path) -> Dict:
     """A teacher's entity scores on English gold (CoNLL-2003 layout), its labels mapped as projection maps them."""
     from spacy_xproj.bench_projection import teacher_entities
-    from spacy_xproj.conll import read_conll_ner, score_entities
-    from spacy_xproj.projector import ontonotes_to_conll
-    from spacy_xproj.teacher import label_map_for, ner_labels
+    from spacy_xproj.corpus.conll import read_conll_ner, score_entities
+    from spacy_xproj.components.projector import ontonotes_to_conll
+    from spacy_xproj.ner.teacher import label_map_for, ner_labels
     import spacy
 
     label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)

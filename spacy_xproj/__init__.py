@@ -1,11 +1,11 @@
 """spacy_xproj: zero-shot cross-lingual NER by annotation projection, as spaCy components."""
-from .aligner import XLMRAligner, make_xlmr_aligner
-from .alignment import parse_pharaoh, score_alignments
-from .encoders import EMBEDDED_ENCODER, materialize_embedded_encoder
-from .projector import EntityProjector, make_entity_projector
-from . import frozen_features, layer_mix, losses, training  # noqa: F401  (register the architectures, losses and training callbacks)
-from .token_ner import TokenNER, make_token_ner
-from .parallel import (
+from .components.aligner import XLMRAligner, make_xlmr_aligner
+from .core.alignment import parse_pharaoh, score_alignments
+from .encoders.loading import EMBEDDED_ENCODER, materialize_embedded_encoder
+from .components.projector import EntityProjector, make_entity_projector
+from .ner import frozen_features, layer_mix, losses, transformer_training  # noqa: F401  (register the architectures, losses and training callbacks)
+from .ner.token_ner import TokenNER, make_token_ner
+from .corpus.parallel import (
     SourceSide,
     get_alignment,
     get_projection,

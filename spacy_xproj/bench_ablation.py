@@ -57,9 +57,9 @@ def run_ablation_benchmark(
     import spacy
     from spacy.tokens import DocBin
 
-    from .docbins import merge_docbins
+    from .corpus.docbins import merge_docbins
     from .files import atomic_write_bytes
-    from .self_training import self_label
+    from .ner.self_training import self_label
 
     unknown = sorted(set(langs) - set(PARALLEL))
     if unknown:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .alignment import Links, align_vectors, links_as_set, parse_pharaoh, score_alignments
+from .core.alignment import Links, align_vectors, links_as_set, parse_pharaoh, score_alignments
 from .metrics import Results
 
 # gold set -> (source lang, target lang, parallel text for eflomal: (folder under parallel/, source suffix, target suffix))
@@ -45,7 +45,7 @@ def read_gold_set(gold_dir: Path, name: str) -> Tuple[List[Pair], List[Links], L
 
 def read_extra_parallel(parallel_dir: Path, spec: Tuple[str, str, str], source_lang: str, target_lang: str) -> List[Pair]:
     """All line pairs of a wmt-news folder, tokenized with spaCy's tokenizers (for training eflomal)."""
-    from .parallel import blank_tokenizer
+    from .corpus.parallel import blank_tokenizer
 
     folder, source_suffix, target_suffix = spec
     pairs: List[Pair] = []
@@ -83,7 +83,7 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
 
     Returns links and the fastest of `repeats` timed passes (the machine is shared and noisy).
     """
-    from .parallel import get_alignment, make_parallel_doc
+    from .corpus.parallel import get_alignment, make_parallel_doc
 
     nlp = aligner_pipeline("xx", model, method, layer, subword_pooling=pooling, batch_size=batch_size, precision=precision)
     seconds = float("inf")
@@ -97,7 +97,7 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
 
 def layer_sweep(model: str, pairs: Sequence[Pair], layers: Sequence[int], methods: Dict[str, Callable], pooling: str) -> Dict[int, Dict[str, List[Links]]]:
     """Links per layer and method from one forward pass that keeps every requested layer."""
-    from .embedding import SubwordEncoder
+    from .encoders.subword_encoder import SubwordEncoder
 
     encoder = SubwordEncoder(model, layers=layers)
     vectors = encoder.encode([s for s, _ in pairs] + [t for _, t in pairs])
@@ -133,8 +133,8 @@ def run_benchmark(
     log: Callable[[str], None] = print,
 ) -> Dict:
     """Measure every system on every gold set; see the module doc."""
-    from .encoders import resolve_encoder
-    from .methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
+    from .encoders.loading import resolve_encoder
+    from .components.methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
     from .peers import align_with_simalign, train_and_align_with_eflomal
 
     results = Results(output, fresh)

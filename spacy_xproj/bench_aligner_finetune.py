@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .aligner_training import AlignerTrainingSettings, WordPair, tokenize_pairs, train_aligner
+from .encoders.aligner_training import AlignerTrainingSettings, WordPair, tokenize_pairs, train_aligner
 from .bench_align import GOLD_SETS, METHODS, read_gold_set, run_xlmr_aligner
 from .metrics import Results
 
@@ -64,7 +64,7 @@ def sample_pairs(lines: List, source_lang: str, target_lang: str, count: int, ex
 
 def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: int, excluded: set, seed: int) -> Tuple[List[WordPair], Dict]:
     """`per_lang` random news pairs per language (English first), none sharing a side with `excluded`."""
-    from .parallel import read_line_aligned
+    from .corpus.parallel import read_line_aligned
 
     pairs: List[WordPair] = []
     report: Dict[str, Dict[str, int]] = {}
@@ -100,7 +100,7 @@ def projection_f1(shared_data: Path, model: str, lang: str, layer: int) -> Dict:
     import spacy
 
     from .bench_projection import DEFAULT_METHOD, DEFAULT_POLICY, align_with_component, parallel_docs, project_docs, read_europarl
-    from .conll import score_entities
+    from .corpus.conll import score_entities
 
     english, target = read_europarl(shared_data / "europarl-ner", "en"), read_europarl(shared_data / "europarl-ner", lang)
     docs = parallel_docs(spacy.blank(lang), english, target)
@@ -126,7 +126,7 @@ def run_finetune_benchmark(
 ) -> Dict:
     from spacy.util import get_lang_class
 
-    from .parallel import read_line_aligned
+    from .corpus.parallel import read_line_aligned
 
     settings.check()
     if not langs:
@@ -191,7 +191,7 @@ def training_row(summary: Dict, **extra) -> Dict:
 
 def score_gold_sets(results: Results, shared_data: Path, encoders: Dict[str, str], layer: int, log: Callable[[str], None]) -> None:
     """AER rows `<encoder>/<gold set>/<method>` for every encoder that has none yet."""
-    from .alignment import score_alignments
+    from .core.alignment import score_alignments
 
     for name in GOLD_SETS:
         pairs, sure, possible = read_gold_set(shared_data / "alignment-gold", name)

@@ -15,10 +15,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .bench_align import METHODS, aligner_pipeline, read_extra_parallel
-from .corpus import PROJECTION_METHOD
-from .conll import Sentence, read_conll_ner, score_entities
+from .corpus.training_data import PROJECTION_METHOD
+from .corpus.conll import Sentence, read_conll_ner, score_entities
 from .metrics import Results
-from .parallel import SourceSide, get_alignment, set_alignment, set_source
+from .corpus.parallel import SourceSide, get_alignment, set_alignment, set_source
 
 Entities = Set[Tuple[int, int, str]]
 # target language -> (europarl file prefix, wmt-news folder, source suffix, target suffix)
@@ -89,9 +89,9 @@ def run_projection_benchmark(
     fresh: bool = False,
     log: Callable[[str], None] = print,
 ) -> Dict:
-    from .encoders import resolve_encoder
+    from .encoders.loading import resolve_encoder
     from .peers import align_with_simalign, train_and_align_with_eflomal
-    from .projector import ONTONOTES_TO_CONLL
+    from .components.projector import ONTONOTES_TO_CONLL
 
     results = Results(output, fresh)
     results.data["setup"] = {"model": model, "layer": layer, "policy": DEFAULT_POLICY["@misc"], "default_method": PROJECTION_METHOD, "teacher": teacher}

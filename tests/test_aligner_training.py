@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from spacy_xproj.aligner_training import (
+from spacy_xproj.encoders.aligner_training import (
     MODEL_MARKER,
     AlignerTrainingSettings,
     TrainingStopped,
@@ -18,9 +18,9 @@ from spacy_xproj.aligner_training import (
     tokenize_pairs,
     train_aligner,
 )
-from spacy_xproj.alignment_objectives import OBJECTIVES, PairBatch
+from spacy_xproj.encoders.alignment_objectives import OBJECTIVES, PairBatch
 from spacy_xproj.bench_align import aligner_pipeline
-from spacy_xproj.parallel import ParallelLine, get_alignment, make_parallel_doc
+from spacy_xproj.corpus.parallel import ParallelLine, get_alignment, make_parallel_doc
 
 SENTENCES = [
     ("the cat sits on the mat .", "die katze sitzt auf der matte ."),

@@ -2,7 +2,7 @@ import numpy
 import pytest
 from simalign import SentenceAligner
 
-from spacy_xproj.alignment import (
+from spacy_xproj.core.alignment import (
     align_vectors,
     argmax_links,
     itermax_links,
@@ -15,7 +15,7 @@ from spacy_xproj.alignment import (
     subword_links_to_words,
     with_cosine_scores,
 )
-from spacy_xproj.embedding import plan_windows
+from spacy_xproj.encoders.subword_encoder import plan_windows
 
 SIM = numpy.array(
     [

@@ -4,7 +4,7 @@ import numpy
 import pytest
 import torch
 
-from spacy_xproj.alignment_objectives import (
+from spacy_xproj.encoders.alignment_objectives import (
     PairBatch,
     alignment_logits,
     contrastive_loss,

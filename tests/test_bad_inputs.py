@@ -128,7 +128,7 @@ def test_read_only_output_folder_is_named(files, tiny_model_dir, monkeypatch):
 
 
 def test_align_failing_midway_keeps_the_old_output(files, tiny_model_dir, monkeypatch):
-    from spacy_xproj import aligner
+    from spacy_xproj.components import aligner
 
     calls = []
 

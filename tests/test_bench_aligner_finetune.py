@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from spacy_xproj.aligner_training import AlignerTrainingSettings
+from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 from spacy_xproj.bench_aligner_finetune import render_finetune_table, run_finetune_benchmark, sample_training_pairs
 
 from .test_project_workflow import tiny_corpus, write_conll

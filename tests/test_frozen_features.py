@@ -12,7 +12,7 @@ from spacy.training import Example
 from spacy.util import fix_random_seed
 from thinc.api import Adam
 
-from spacy_xproj.frozen_features import FeatureCache, frozen_encoders, make_frozen_feature_training, pool_words
+from spacy_xproj.ner.frozen_features import FeatureCache, frozen_encoders, make_frozen_feature_training, pool_words
 
 from .test_project_workflow import tiny_corpus
 
@@ -98,7 +98,7 @@ def test_a_changed_word_is_encoded_again_and_a_changed_encoder_is_refused(tiny_m
     assert encoder.computed_sentences == count + 1
     nlp.to_disk(tmp_path / "pipeline")
     # another encoder with other weights under the same path: the saved head must not run on its features
-    from spacy_xproj.encoders import materialize_embedded_encoder
+    from spacy_xproj.encoders.loading import materialize_embedded_encoder
 
     from .packed_encoder import write_packed_encoder
 
@@ -163,7 +163,7 @@ def test_spacy_train_with_the_frozen_config_trains_a_loadable_pipeline(tiny_mode
 
 
 def test_label_map_auto_keeps_conll_labels_maps_ontonotes_and_refuses_others():
-    from spacy_xproj.teacher import label_map_for
+    from spacy_xproj.ner.teacher import label_map_for
 
     assert label_map_for(["LOC", "PER"], "t") == {}
     assert label_map_for(["GPE", "ORG", "PERSON"], "t") is None
@@ -172,7 +172,7 @@ def test_label_map_auto_keeps_conll_labels_maps_ontonotes_and_refuses_others():
 
 
 def test_a_teacher_without_ner_is_refused_by_name(tmp_path):
-    from spacy_xproj.teacher import ner_labels
+    from spacy_xproj.ner.teacher import ner_labels
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")

@@ -6,9 +6,9 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from spacy_xproj.cli import app
-from spacy_xproj.conll import read_gold_file
-from spacy_xproj.docbins import convert_gold_file, merge_docbins
-from spacy_xproj.evaluation import evaluate_ner
+from spacy_xproj.corpus.conll import read_gold_file
+from spacy_xproj.corpus.docbins import convert_gold_file, merge_docbins
+from spacy_xproj.corpus.evaluation import evaluate_ner
 
 runner = CliRunner()
 CONLL_IOB1 = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\ncall NN I-NP O\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n"

@@ -9,7 +9,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
-from spacy_xproj.layer_mix import LayerMixer, route_gradients_to_all_layers
+from spacy_xproj.ner.layer_mix import LayerMixer, route_gradients_to_all_layers
 
 from .test_project_workflow import tiny_corpus
 
@@ -104,7 +104,7 @@ def test_spacy_ner_uses_the_layer_mix_listener(tiny_model_dir):
 def test_the_encoder_learns_through_every_mixed_layer_once_routed(tiny_model_dir, routed):
     """All of the mix on hidden state 0 (the embeddings' output): routed, the gradient reaches the
     embeddings' LayerNorm and not the top layer; through the last hidden state alone, it reaches neither."""
-    from spacy_xproj.training import make_transformer_training
+    from spacy_xproj.ner.transformer_training import make_transformer_training
 
     nlp, examples = layer_mix_pipeline(tiny_model_dir, "scalar_mix")
     nlp.initialize(lambda: examples)

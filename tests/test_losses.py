@@ -3,7 +3,7 @@ import math
 import numpy
 import pytest
 
-from spacy_xproj.losses import focal_loss, make_cross_entropy, make_focal_loss, make_reverse_focal_loss, reverse_focal_loss, softmax
+from spacy_xproj.ner.losses import focal_loss, make_cross_entropy, make_focal_loss, make_reverse_focal_loss, reverse_focal_loss, softmax
 
 LOGITS = numpy.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [1.0, 1.0, 1.0]])
 GOLD = numpy.array([0, 1, 2])
@@ -78,7 +78,7 @@ def test_registered_losses_check_their_arguments():
 
 
 def test_per_class_reverse_focal_keeps_each_class_total_and_trusts_the_agreed_token_more():
-    from spacy_xproj.losses import make_reverse_focal_loss_per_class
+    from spacy_xproj.ner.losses import make_reverse_focal_loss_per_class
 
     # rows 0-2 have gold class 0 (row 2 contradicted by the model), row 3 class 1, row 4 class 0 but unannotated
     logits = numpy.array([[3.0, 0.0], [2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [5.0, 0.0]])

@@ -3,7 +3,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from spacy_xproj import get_source, make_parallel_doc, read_parallel, read_parallel_docs
-from spacy_xproj.parallel import MissingSourceError, ParallelFormatError, create_parallel_corpus_reader
+from spacy_xproj.corpus.parallel import MissingSourceError, ParallelFormatError, create_parallel_corpus_reader
 
 
 def test_raw_text_is_tokenized_with_each_languages_tokenizer():

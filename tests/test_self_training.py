@@ -8,7 +8,7 @@ from spacy.util import fix_random_seed
 from typer.testing import CliRunner
 
 from spacy_xproj.cli import app
-from spacy_xproj.self_training import confident_entities, self_label
+from spacy_xproj.ner.self_training import confident_entities, self_label
 
 from .test_token_ner import training_examples
 

@@ -5,7 +5,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
-from spacy_xproj.losses import focal_loss
+from spacy_xproj.ner.losses import focal_loss
 
 from .test_project_workflow import tiny_corpus
 

@@ -3,7 +3,7 @@ import pytest
 import spacy
 import torch
 
-from spacy_xproj.training import freeze_parameters, make_transformer_training
+from spacy_xproj.ner.transformer_training import freeze_parameters, make_transformer_training
 
 
 def transformer_pipeline(model_dir: str):

@@ -6,7 +6,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from .conll import read_gold_file, sentences_to_docs
-from .files import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 
 class DocBinError(ValueError):

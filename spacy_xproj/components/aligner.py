@@ -11,10 +11,10 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from . import methods  # noqa: F401  (registers the extraction methods the default config names)
-from .alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignments
-from .embedding import PRECISIONS, SubwordEncoder
-from .encoders import EMBEDDED_ENCODER
-from .parallel import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, set_alignment
+from ..core.alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignments
+from ..encoders.subword_encoder import PRECISIONS, SubwordEncoder
+from ..encoders.loading import EMBEDDED_ENCODER
+from ..corpus.parallel import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, set_alignment
 from .serialization import ConfigOnlySerialization
 
 Alignment = Tuple[numpy.ndarray, numpy.ndarray, int]  # links [n, 2], scores [n], encoder windows of the longer side

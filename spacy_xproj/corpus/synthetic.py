@@ -56,7 +56,7 @@ def synthesize(gold: Path, projected: Path, output: Path, lang: str, min_count: 
     the share of words translated (in percent)."""
     import spacy
 
-    from .files import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     install_extensions()
     nlp = spacy.blank(lang)

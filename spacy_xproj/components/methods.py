@@ -1,11 +1,11 @@
 """Registered alignment extraction methods, chosen in a config's `method` block.
 
-Each factory returns an `ExtractionMethod` from `alignment.py`:
+Each factory returns an `ExtractionMethod` from `core/alignment.py`:
 `(source vectors, target vectors) -> (links, scores)`.
 """
 from spacy.util import registry
 
-from .alignment import BiSoftmax, ExtractionMethod, argmax_links, itermax_links, match_links, softmax_method, with_cosine_scores
+from ..core.alignment import BiSoftmax, ExtractionMethod, argmax_links, itermax_links, match_links, softmax_method, with_cosine_scores
 
 
 @registry.misc("spacy-xproj.ArgMax.v1")

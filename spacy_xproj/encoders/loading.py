@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
-from .defaults import DEFAULT_ENCODER as EMBEDDED_ENCODER
+from ..defaults import DEFAULT_ENCODER as EMBEDDED_ENCODER
 CACHE_ENV = "SPACY_XPROJ_CACHE"
 COMPLETE_MARKER = "xproj-encoder.json"
 # Bump when the conversion changes, so stale caches are rebuilt rather than reused.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
-from .files import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 MO_MAGIC = 0x950412DE
 CONTEXT_SEPARATOR = "\x04"  # msgctxt and msgid are stored as "context\x04msgid"

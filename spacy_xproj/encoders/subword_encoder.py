@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
-from .encoders import load_encoder
+from .loading import load_encoder
 
 PRECISIONS = ("float32", "bfloat16")
 

@@ -22,7 +22,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
-from .files import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_projection, set_source
 
 

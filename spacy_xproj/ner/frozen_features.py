@@ -27,7 +27,7 @@ from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
 
-from .defaults import DEFAULT_ENCODER
+from ..defaults import DEFAULT_ENCODER
 from .layer_mix import MIXERS, LayerMixer
 
 POOLINGS = ("first", "mean")
@@ -80,14 +80,14 @@ class FrozenEncoder:
     @property
     def identity(self) -> str:
         if self._identity is None:
-            from .encoders import encoder_identity, resolve_encoder
+            from ..encoders.loading import encoder_identity, resolve_encoder
 
             self._identity = f"{encoder_identity(resolve_encoder(self.name))}|{self.pooling}|{self.precision}"
         return self._identity
 
     def encoder(self):
         if self._encoder is None:
-            from .embedding import SubwordEncoder
+            from ..encoders.subword_encoder import SubwordEncoder
 
             if self.saved_identity is not None and self.saved_identity != self.identity:
                 raise ValueError(
@@ -96,7 +96,7 @@ class FrozenEncoder:
                 )
             from transformers import AutoConfig
 
-            from .encoders import resolve_encoder
+            from ..encoders.loading import resolve_encoder
 
             config = AutoConfig.from_pretrained(resolve_encoder(self.name))
             if config.num_hidden_layers + 1 != self.layers or config.hidden_size != self.width:
@@ -304,7 +304,7 @@ def make_frozen_feature_training(cache_gb: float = 6.0, encode_corpora_first: bo
         raise ValueError(f"frozen_feature_training: cache_gb must be >= 0, not {cache_gb}")
 
     def prepare(nlp: Language) -> Language:
-        from .training import load_component_weights
+        from .transformer_training import load_component_weights
 
         if initial_weights:
             load_component_weights(nlp, Path(initial_weights))

@@ -9,9 +9,9 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-from .parallel import PROJECTION_EXT, get_alignment, get_source
+from ..corpus.parallel import PROJECTION_EXT, get_alignment, get_source
 from .serialization import ConfigOnlySerialization
-from .projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
+from ..core.projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
 UNMAPPED = ("keep", "drop", "error")
@@ -220,7 +220,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         if links is None:
             raise ValueError(
                 f"[{self.name}] Doc {doc.text[:60]!r} has no word alignment (doc._.xproj_alignment). "
-                "Put xlmr_aligner before entity_projector, or set the alignment with spacy_xproj.parallel.set_alignment."
+                "Put xlmr_aligner before entity_projector, or set the alignment with spacy_xproj.corpus.parallel.set_alignment."
             )
         validate(source.ents, links, len(source.words), len(doc))
         entities: List[Tuple[int, int, str]] = []

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
-from .files import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 FROZEN_TOK2VEC = "components.token_ner.model.tok2vec"
 
@@ -15,7 +15,7 @@ def encoder_shape(encoder: str) -> Tuple[int, int]:
     `layers` and `width` must be."""
     from transformers import AutoConfig
 
-    from .encoders import resolve_encoder
+    from ..encoders.loading import resolve_encoder
 
     config = AutoConfig.from_pretrained(resolve_encoder(encoder))
     return config.num_hidden_layers + 1, config.hidden_size
@@ -70,7 +70,7 @@ def train_ner(
         settings.update({"paths.encoder": encoder, f"{FROZEN_TOK2VEC}.layers": layers, f"{FROZEN_TOK2VEC}.width": width,
                          "paths.initial_weights": str(initial_weights) if initial_weights else None, **epoch_schedule(config, n_train)})
     else:
-        from .encoders import resolve_encoder
+        from ..encoders.loading import resolve_encoder
 
         # spacy-transformers loads by name: the embedded encoder must be materialized first
         settings["components.transformer.model.name"] = resolve_encoder(encoder)

@@ -6,8 +6,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from spacy.language import Language
 
-from .files import atomic_write_bytes
-from .ner_training import train_ner
+from ..files import atomic_write_bytes
+from .training import train_ner
 
 CONLL_LABELS = ("LOC", "MISC", "ORG", "PER")
 
@@ -27,7 +27,7 @@ def ner_labels(nlp: Language, name: str) -> List[str]:
 def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Optional[str]]]:
     """`--label-map auto`: {} (keep) for a teacher with CoNLL labels, None (the OntoNotes -> CoNLL map)
     for an OntoNotes teacher; a ValueError naming the labels otherwise."""
-    from .projector import ontonotes_to_conll
+    from ..components.projector import ontonotes_to_conll
 
     if set(labels) <= set(CONLL_LABELS):
         return {}
@@ -49,8 +49,8 @@ def prepare_teacher(
     Returns the record written to `output/teacher.json`."""
     import spacy
 
-    from .docbins import convert_gold_file
-    from .evaluation import evaluate_on_gold_files
+    from ..corpus.docbins import convert_gold_file
+    from ..corpus.evaluation import evaluate_on_gold_files
 
     output = Path(output)
     missing = [str(path) for path in (train_file, dev_file) if not Path(path).is_file()]

@@ -77,7 +77,7 @@ def tokenize_pairs(lines: Iterator, source_lang: str, target_lang: str) -> Tuple
 
     Returns (pairs, number left out). Works for languages without spaces (zh, ja) through spaCy's tokenizers.
     """
-    from .parallel import blank_tokenizer
+    from ..corpus.parallel import blank_tokenizer
 
     source_tokenizer, target_tokenizer = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
 
@@ -155,7 +155,7 @@ class TruncatedEncoder:
     def __init__(self, model_name: str, layer: int):
         import torch
 
-        from .encoders import _encoder_layers, load_encoder
+        from .loading import _encoder_layers, load_encoder
 
         self.tokenizer, self.model = load_encoder(model_name)
         self.all_layers = _encoder_layers(self.model)
