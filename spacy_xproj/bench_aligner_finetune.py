@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .encoders.aligner_training import AlignerTrainingSettings, WordPair, tokenize_pairs, train_aligner
+from .corpus.parallel import tokenize_pairs
+from .encoders.aligner_training import AlignerTrainingSettings, WordPair, train_aligner
 from .bench_align import GOLD_SETS, METHODS, read_gold_set, run_xlmr_aligner
 from .metrics import Results
 

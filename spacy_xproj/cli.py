@@ -240,7 +240,8 @@ def train_aligner_command(
     """
     import random
 
-    from .encoders.aligner_training import TrainingStopped, tokenize_pairs, train_aligner
+    from .corpus.parallel import tokenize_pairs
+    from .encoders.aligner_training import TrainingStopped, train_aligner
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")

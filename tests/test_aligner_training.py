@@ -15,12 +15,11 @@ from spacy_xproj.encoders.aligner_training import (
     checkpoint_dir,
     epoch_batches,
     subword_pairs,
-    tokenize_pairs,
     train_aligner,
 )
 from spacy_xproj.encoders.alignment_objectives import OBJECTIVES, PairBatch
 from spacy_xproj.bench_align import aligner_pipeline
-from spacy_xproj.corpus.parallel import ParallelLine, get_alignment, make_parallel_doc
+from spacy_xproj.corpus.parallel import ParallelLine, get_alignment, make_parallel_doc, tokenize_pairs
 
 SENTENCES = [
     ("the cat sits on the mat .", "die katze sitzt auf der matte ."),

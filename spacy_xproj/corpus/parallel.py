@@ -154,6 +154,30 @@ def blank_tokenizer(lang: str) -> Callable[[str], Doc]:
     return _BLANK_CACHE[lang].tokenizer
 
 
+def tokenize_pairs(lines: Iterator, source_lang: str, target_lang: str) -> Tuple[List[Tuple[List[str], List[str]]], int]:
+    """Words of each pair (raw text goes through spaCy's tokenizer for its language); pairs with an empty side are left out.
+
+    Returns (pairs, number left out). Works for languages without spaces (zh, ja) through spaCy's tokenizers.
+    """
+    from ..corpus.parallel import blank_tokenizer
+
+    source_tokenizer, target_tokenizer = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
+
+    def words(text_or_words, tokenizer) -> List[str]:
+        if isinstance(text_or_words, str):
+            return [t.text for t in tokenizer(text_or_words) if not t.is_space]
+        return [w for w in text_or_words if w.strip()]
+
+    pairs, empty = [], 0
+    for line in lines:
+        pair = (words(line.source, source_tokenizer), words(line.target, target_tokenizer))
+        if pair[0] and pair[1]:
+            pairs.append(pair)
+        else:
+            empty += 1
+    return pairs, empty
+
+
 # -- readers ----------------------------------------------------------------------------------
 @dataclass
 class ParallelLine:

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .alignment_objectives import OBJECTIVES, PairBatch
 
 MODEL_MARKER = "xproj-aligner.json"
 WordPair = Tuple[List[str], List[str]]
@@ -60,6 +59,8 @@ class AlignerTrainingSettings:
     seed: int = 0
 
     def check(self) -> None:
+        from .alignment_objectives import OBJECTIVES  # torch: loaded when training, not when the CLI reads these defaults
+
         if self.objective not in OBJECTIVES:
             raise ValueError(f"Unknown objective {self.objective!r}: use one of {sorted(OBJECTIVES)}.")
         if self.precision not in ("float32", "bfloat16"):
@@ -72,30 +73,6 @@ class AlignerTrainingSettings:
 
 
 # -- data ----------------------------------------------------------------------------------------
-def tokenize_pairs(lines: Iterator, source_lang: str, target_lang: str) -> Tuple[List[WordPair], int]:
-    """Words of each pair (raw text goes through spaCy's tokenizer for its language); pairs with an empty side are left out.
-
-    Returns (pairs, number left out). Works for languages without spaces (zh, ja) through spaCy's tokenizers.
-    """
-    from ..corpus.parallel import blank_tokenizer
-
-    source_tokenizer, target_tokenizer = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
-
-    def words(text_or_words, tokenizer) -> List[str]:
-        if isinstance(text_or_words, str):
-            return [t.text for t in tokenizer(text_or_words) if not t.is_space]
-        return [w for w in text_or_words if w.strip()]
-
-    pairs, empty = [], 0
-    for line in lines:
-        pair = (words(line.source, source_tokenizer), words(line.target, target_tokenizer))
-        if pair[0] and pair[1]:
-            pairs.append(pair)
-        else:
-            empty += 1
-    return pairs, empty
-
-
 def subword_pairs(tokenizer, pairs: Sequence[WordPair], max_subwords: int) -> Tuple[List[Tuple[List[int], List[int]]], int, int]:
     """Subword ids of both sides, without special tokens.
 
@@ -301,6 +278,8 @@ def train_aligner(
     stop_after (Optional[int]): stop (with a checkpoint, as on Ctrl-C) after this many steps of this run; for tests.
     """
     import torch
+
+    from .alignment_objectives import OBJECTIVES, PairBatch
 
     settings.check()
     if checkpoint_every < 1 or log_every < 1:
