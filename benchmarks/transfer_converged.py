@@ -21,8 +21,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import typer
 
-from spacy_xproj.bench_transfer import GOLD_SETS, PARALLEL, row_key, sample_parallel_lines
-from spacy_xproj.metrics import Results
+from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, europarl_file
+from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sample_parallel_lines
+from benchmarks.results import Results
 
 SYSTEMS = ("zero-shot", "projection", "projection-frozen", "sequential-frozen", "synthetic+projection-frozen", "synthetic-frozen", "combined-frozen")
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen")
@@ -121,19 +122,19 @@ def evaluated(model_dir: Path, lang: str, settings: ConvergedSettings) -> Dict[s
 
     from spacy_xproj.corpus.evaluation import evaluate_on_gold_files
 
-    gold = [(name, settings.shared_data / path) for name, path in GOLD_SETS[lang].items()]
+    gold = [(name, settings.shared_data / path) for name, path in GOLD_DEV_SETS[lang].items()]
     return evaluate_on_gold_files(spacy.load(model_dir), gold, settings.eval_limit)
 
 
 def teacher_on_europarl(settings: ConvergedSettings, lang: str) -> Dict[str, Dict]:
     """The teacher's entities on Europarl-NER: scored against the English gold, and projected onto the
     `lang` sentences (xlmr_aligner with the projection workflow's method and layer) against their gold."""
-    from spacy_xproj.bench_projection import (DEFAULT_METHOD, DEFAULT_POLICY, METHODS, align_with_component, parallel_docs,
+    from benchmarks.projection import (DEFAULT_METHOD, DEFAULT_POLICY, METHODS, align_with_component, parallel_docs,
                                               project_docs, read_europarl, teacher_entities)
     from spacy_xproj.corpus.conll import score_entities
     import spacy
 
-    europarl = settings.shared_data / "europarl-ner"
+    europarl = settings.shared_data / EUROPARL_NER
     english, target = read_europarl(europarl, "en"), read_europarl(europarl, lang)
     predicted = teacher_entities(str(settings.teacher / "model-best"), english, {})
     docs = parallel_docs(spacy.blank(lang), english, target, predicted)
@@ -144,7 +145,7 @@ def teacher_on_europarl(settings: ConvergedSettings, lang: str) -> Dict[str, Dic
 
 def teacher_english_f1(teacher: str, gold_file: Path) -> Dict:
     """A teacher's entity scores on English gold (CoNLL-2003 layout), its labels mapped as projection maps them."""
-    from spacy_xproj.bench_projection import teacher_entities
+    from benchmarks.projection import teacher_entities
     from spacy_xproj.corpus.conll import read_conll_ner, score_entities
     from spacy_xproj.components.projector import ontonotes_to_conll
     from spacy_xproj.ner.teacher import label_map_for, ner_labels
@@ -162,8 +163,8 @@ def teacher_quality_row(settings: ConvergedSettings, teacher: str, lang: str, lo
     folder = settings.work_dir / "teachers" / Path(teacher).name
     corpus_dir, _ = projected_corpus(settings, lang, log, teacher=teacher, corpus_dir=folder / f"en-{lang}")
     model_dir, seconds = trained_student(settings, "projection", lang, 0, corpus_dir, log, output=folder / lang / "projection-seed0")
-    return {"teacher": teacher, "eng.testa": teacher_english_f1(teacher, settings.shared_data / "conll" / "eng.testa"),
-            "europarl-en": teacher_english_f1(teacher, settings.shared_data / "europarl-ner" / "en-europarl.test.conll02"),
+    return {"teacher": teacher, "eng.testa": teacher_english_f1(teacher, settings.shared_data / CONLL / "eng.testa"),
+            "europarl-en": teacher_english_f1(teacher, europarl_file(settings.shared_data / EUROPARL_NER, "en")),
             "student": evaluated(model_dir, lang, settings), "train_seconds": round(seconds, 1)}
 
 
@@ -176,9 +177,9 @@ def run_converged_benchmark(
     the first language, the default student from each of `other_teachers` (the teacher-quality table)."""
     import json
 
-    unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL))
+    unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL_TEXT))
     if unknown:
-        raise ValueError(f"unknown systems or languages {unknown}: systems are {list(SYSTEMS)}, languages {sorted(PARALLEL)}")
+        raise ValueError(f"unknown systems or languages {unknown}: systems are {list(SYSTEMS)}, languages {sorted(PARALLEL_TEXT)}")
     teacher_record = settings.teacher / "teacher.json"
     if not teacher_record.exists():
         raise FileNotFoundError(f"{teacher_record} not found: train the teacher first (python -m spacy_xproj train-teacher ... {settings.teacher})")
@@ -187,12 +188,12 @@ def run_converged_benchmark(
         raise ValueError(f"{teacher_record}: the teacher was not trained on gold ({teacher.get('reason')}); this benchmark measures a trained teacher")
     results = Results(output, fresh)
     setup = {"teacher": str(settings.teacher), "encoder": settings.encoder, "pairs": settings.pairs, "layer": settings.layer,
-             "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit, "parallel": {lang: PARALLEL[lang][0] for lang in langs}}
+             "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit, "parallel": {lang: parallel_folder(lang) for lang in langs}}
     results.use_setup(setup, MEASURED_WITH, {})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
     results.save()
     for lang in langs:
-        if (settings.shared_data / "europarl-ner" / f"{lang}-europarl.test.conll02").exists() and lang not in results.data.get("teacher_projection", {}):
+        if europarl_file(settings.shared_data / EUROPARL_NER, lang).exists() and lang not in results.data.get("teacher_projection", {}):
             results.data.setdefault("teacher_projection", {})[lang] = teacher_on_europarl(settings, lang)
             results.save()
     for seed in seeds:
@@ -238,7 +239,7 @@ def render_converged_table(data: Dict) -> str:
 
     lines = ["| language | gold dev set | " + " | ".join(f"{system} F1" for system in systems) + " |", "|---|---|" + "---|" * len(systems)]
     for lang in langs:
-        for gold in GOLD_SETS[lang]:
+        for gold in GOLD_DEV_SETS[lang]:
             cells = []
             for system in systems:
                 measured = values(lang, system, gold)

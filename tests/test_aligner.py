@@ -217,8 +217,8 @@ def test_scorer_reports_precision_recall_and_aer(tiny_model_dir):
 
 @pytest.mark.slow
 def test_real_encoder_on_gold_en_fr_pairs(real_model_dir, shared_data):
-    from spacy_xproj.bench_align import read_gold_set
-    from spacy_xproj.peers import align_with_simalign
+    from benchmarks.align import read_gold_set
+    from benchmarks.peers import align_with_simalign
 
     pairs, sure, possible = read_gold_set(shared_data / "alignment-gold", "enfr")
     pairs, sure, possible = pairs[:60], sure[:60], possible[:60]

@@ -18,7 +18,7 @@ from spacy_xproj.encoders.aligner_training import (
     train_aligner,
 )
 from spacy_xproj.encoders.alignment_objectives import OBJECTIVES, PairBatch
-from spacy_xproj.bench_align import aligner_pipeline
+from benchmarks.align import aligner_pipeline
 from spacy_xproj.corpus.parallel import ParallelLine, get_alignment, make_parallel_doc, tokenize_pairs
 
 SENTENCES = [

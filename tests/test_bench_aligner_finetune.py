@@ -3,7 +3,7 @@ import json
 import pytest
 
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
-from spacy_xproj.bench_aligner_finetune import render_finetune_table, run_finetune_benchmark, sample_training_pairs
+from benchmarks.aligner_finetune import render_finetune_table, run_finetune_benchmark, sample_training_pairs
 
 from .test_project_workflow import tiny_corpus, write_conll
 
@@ -30,7 +30,7 @@ def tiny_benchmark_data(shared):
 
 
 def test_training_pairs_leave_out_every_gold_sentence(tmp_path):
-    from spacy_xproj.bench_aligner_finetune import gold_sentence_keys
+    from benchmarks.aligner_finetune import gold_sentence_keys
 
     tiny_benchmark_data(tmp_path)
     pairs, report = sample_training_pairs(tmp_path / "parallel", ["fr", "de"], 100, gold_sentence_keys(tmp_path), seed=0)
@@ -82,7 +82,7 @@ def test_benchmark_refuses_to_mix_rows_of_other_settings(tmp_path, tiny_model_di
 
 
 def test_in_language_text_adds_an_encoder_per_seed_without_retraining_the_rest(tmp_path, tiny_model_dir):
-    from spacy_xproj.bench_aligner_finetune import InLanguageText
+    from benchmarks.aligner_finetune import InLanguageText
 
     shared, output, work, settings = finished_small_run(tmp_path, tiny_model_dir)
     news_model = work / "aligner" / "model.safetensors"
@@ -138,7 +138,7 @@ def test_in_language_text_adds_an_encoder_per_seed_without_retraining_the_rest(t
 
 
 def test_in_language_text_spec_is_checked():
-    from spacy_xproj.bench_aligner_finetune import InLanguageText
+    from benchmarks.aligner_finetune import InLanguageText
 
     assert InLanguageText.parse("ro=a.en,b.ro").target.name == "b.ro"
     for bad in ("ro", "ro=a.en", "=a.en,b.ro", "ro=a.en,"):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from spacy_xproj.bench_transfer import TransferSettings, render_transfer_table, run_transfer_benchmark, sample_parallel_lines, training_differences
+from benchmarks.transfer import TransferSettings, render_transfer_table, run_transfer_benchmark, sample_parallel_lines, training_differences
 
 from .test_project_workflow import tiny_corpus, write_conll
 
@@ -145,8 +145,8 @@ def test_training_commands_compare_materialized_encoders_by_their_source(tmp_pat
 def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_model_dir):
     import re
 
-    from spacy_xproj.bench_ablation import SELF_TRAINED, render_ablation_table, run_ablation_benchmark
-    from spacy_xproj.bench_transfer import GOLD_SETS
+    from benchmarks.ablation import SELF_TRAINED, render_ablation_table, run_ablation_benchmark
+    from benchmarks.shared_data import GOLD_DEV_SETS
 
     shared = tmp_path / "shared"
     pairs = tiny_shared_data(shared, 48, "wmt-news/deu-eng", "tiny.eng", "tiny.deu")
@@ -154,7 +154,7 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
     (shared / "wikiann" / "de" / "val.conllu").write_text("0\tAnna\tB-PER\n1\tSchmidt\tI-PER\n\n", encoding="utf-8")
     (shared / "europarl-ner").mkdir()
     write_conll(shared / "europarl-ner" / "de-europarl.test.conll02", [de for _, de in pairs[:6]])
-    assert set(GOLD_SETS["de"]) == {"wikiann", "europarl"}
+    assert set(GOLD_DEV_SETS["de"]) == {"wikiann", "europarl"}
     settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, layer=1, pairs=20, max_steps=4, eval_limit=0)
     root = Path(__file__).resolve().parents[1]
     work = tmp_path / "work"
@@ -202,7 +202,7 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
 
 
 def test_ablation_refuses_unknown_languages_before_any_work(tmp_path):
-    from spacy_xproj.bench_ablation import run_ablation_benchmark
+    from benchmarks.ablation import run_ablation_benchmark
 
     settings = TransferSettings(shared_data=tmp_path / "shared", work_dir=tmp_path / "work", encoder="unused")
     with pytest.raises(ValueError, match=r"bench-ablation knows the languages \['de', 'es', 'nl'\], not \['fr'\]"):
@@ -211,7 +211,7 @@ def test_ablation_refuses_unknown_languages_before_any_work(tmp_path):
 
 
 def test_ablation_table_keeps_each_seed_in_its_place():
-    from spacy_xproj.bench_ablation import render_ablation_table
+    from benchmarks.ablation import render_ablation_table
 
     def row(f1s):
         return {"gold": {name: {"f": f} for name, f in f1s.items()}, "train_seconds": 60.0, "train_command": "x"}
@@ -230,7 +230,7 @@ def test_ablation_table_keeps_each_seed_in_its_place():
 
 
 def test_ablation_knows_how_a_cached_model_was_trained(tmp_path):
-    from spacy_xproj.bench_transfer import recorded_config
+    from benchmarks.transfer import recorded_config
 
     out = tmp_path / "model"
     assert training_differences(out, Path("configs/ner.cfg"), []) is None

@@ -45,15 +45,6 @@ def test_align_reports_mismatched_files(tmp_path, tiny_model_dir):
     assert not (tmp_path / "o.txt").exists() and not (tmp_path / "o.txt.partial").exists()
 
 
-def test_benchmarks_name_a_missing_shared_data_folder(tmp_path):
-    missing = tmp_path / "no-such-data"
-    for command in ("bench-transfer", "bench-ablation", "bench-aligner-finetune"):
-        result = runner.invoke(app, [command, "--shared-data", str(missing), "--output", str(tmp_path / "m.json")])
-        assert result.exit_code == 1, (command, result.output)
-        assert f"--shared-data {missing} is not a folder" in result.output
-        assert not (tmp_path / "m.json").exists()
-
-
 def test_train_aligner_fine_tunes_from_two_files_and_resumes(tmp_path, tiny_model_dir):
     (tmp_path / "en.txt").write_text("the cat sits .\nthe mat\non the mat\n", encoding="utf-8")
     (tmp_path / "de.txt").write_text("die katze sitzt .\ndie matte\nauf der matte\n", encoding="utf-8")
@@ -73,14 +64,6 @@ def test_train_aligner_names_the_line_of_a_broken_corpus(tmp_path, tiny_model_di
                                  "--target-lang", "de", "--model", tiny_model_dir])
     assert result.exit_code == 1
     assert "de.txt ends at line 2" in result.output and not (tmp_path / "out").exists()
-
-
-def test_comma_separated_numbers_fail_with_the_option_named(tmp_path):
-    result = runner.invoke(app, ["bench-aligner-finetune", "--shared-data", str(tmp_path), "--in-language-pairs", "3200,lots"])
-    assert result.exit_code == 2 and "--in-language-pairs" in result.output and "'lots'" in result.output
-    for bad in ("0,one", "--5", "\u00b2"):  # a word, a doubled sign, a superscript digit (isdigit() says yes)
-        result = runner.invoke(app, ["bench-transfer", "--shared-data", str(tmp_path), "--seeds", bad])
-        assert result.exit_code == 2 and "--seeds" in result.output and "expected whole numbers" in result.output
 
 
 def test_align_names_the_lines_longer_than_the_window(tmp_path, tiny_model_dir):

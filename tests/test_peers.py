@@ -4,7 +4,7 @@ from typing import List, Sequence, Tuple
 
 import pytest
 
-from spacy_xproj.peers import (
+from benchmarks.peers import (
     Links,
     Pair,
     align_with_simalign,

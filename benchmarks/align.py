@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .core.alignment import Links, align_vectors, links_as_set, parse_pharaoh, score_alignments
-from .metrics import Results
+from spacy_xproj.core.alignment import Links, align_vectors, links_as_set, parse_pharaoh, score_alignments
+from .results import Results
+from .shared_data import ENGLISH_PARALLEL, ParallelText, alignment_gold_files, parallel_file_pairs
 
-# gold set -> (source lang, target lang, parallel text for eflomal: (folder under parallel/, source suffix, target suffix))
-GOLD_SETS: Dict[str, Tuple[str, str, Optional[Tuple[str, str, str]]]] = {
-    "enfr": ("en", "fr", ("wmt-news/fra-eng", ".eng", ".fra")),
+# gold set -> (source lang, target lang, parallel text for eflomal)
+GOLD_SETS: Dict[str, Tuple[str, str, Optional[ParallelText]]] = {
+    "enfr": ("en", "fr", ENGLISH_PARALLEL["fr"]),
     "roen": ("ro", "en", None),
     "jaen": ("ja", "en", None),
 }
@@ -30,7 +31,7 @@ Pair = Tuple[List[str], List[str]]
 
 def read_gold_set(gold_dir: Path, name: str) -> Tuple[List[Pair], List[Links], List[Links]]:
     """Pairs and (sure, possible) links of `<name>.src-tgt` / `<name>.gold` (1-based Pharaoh links)."""
-    text_path, gold_path = gold_dir / f"{name}.src-tgt", gold_dir / f"{name}.gold"
+    text_path, gold_path = alignment_gold_files(gold_dir, name)
     pairs: List[Pair] = []
     for number, line in enumerate(text_path.read_text(encoding="utf-8").splitlines(), start=1):
         if " ||| " not in line:
@@ -43,17 +44,13 @@ def read_gold_set(gold_dir: Path, name: str) -> Tuple[List[Pair], List[Links], L
     return pairs, [s for s, _ in gold], [p for _, p in gold]
 
 
-def read_extra_parallel(parallel_dir: Path, spec: Tuple[str, str, str], source_lang: str, target_lang: str) -> List[Pair]:
+def read_extra_parallel(parallel_dir: Path, spec: ParallelText, source_lang: str, target_lang: str) -> List[Pair]:
     """All line pairs of a wmt-news folder, tokenized with spaCy's tokenizers (for training eflomal)."""
-    from .corpus.parallel import blank_tokenizer
+    from spacy_xproj.corpus.parallel import blank_tokenizer
 
-    folder, source_suffix, target_suffix = spec
     pairs: List[Pair] = []
     source_tok, target_tok = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
-    for source_file in sorted((parallel_dir / folder).glob(f"*{source_suffix}")):
-        target_file = source_file.with_suffix(target_suffix)
-        if not target_file.exists():
-            continue
+    for source_file, target_file in parallel_file_pairs(parallel_dir, spec):
         for s, t in zip(source_file.read_text(encoding="utf-8").splitlines(), target_file.read_text(encoding="utf-8").splitlines()):
             pairs.append(([w.text for w in source_tok(s) if not w.is_space], [w.text for w in target_tok(t) if not w.is_space]))
     return pairs
@@ -83,7 +80,7 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
 
     Returns links and the fastest of `repeats` timed passes (the machine is shared and noisy).
     """
-    from .corpus.parallel import get_alignment, make_parallel_doc
+    from spacy_xproj.corpus.parallel import get_alignment, make_parallel_doc
 
     nlp = aligner_pipeline("xx", model, method, layer, subword_pooling=pooling, batch_size=batch_size, precision=precision)
     seconds = float("inf")
@@ -97,7 +94,7 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
 
 def layer_sweep(model: str, pairs: Sequence[Pair], layers: Sequence[int], methods: Dict[str, Callable], pooling: str) -> Dict[int, Dict[str, List[Links]]]:
     """Links per layer and method from one forward pass that keeps every requested layer."""
-    from .encoders.subword_encoder import SubwordEncoder
+    from spacy_xproj.encoders.subword_encoder import SubwordEncoder
 
     encoder = SubwordEncoder(model, layers=layers)
     vectors = encoder.encode([s for s, _ in pairs] + [t for _, t in pairs])
@@ -133,8 +130,8 @@ def run_benchmark(
     log: Callable[[str], None] = print,
 ) -> Dict:
     """Measure every system on every gold set; see the module doc."""
-    from .encoders.loading import resolve_encoder
-    from .components.methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
+    from spacy_xproj.encoders.loading import resolve_encoder
+    from spacy_xproj.components.methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
     from .peers import align_with_simalign, train_and_align_with_eflomal
 
     results = Results(output, fresh)

@@ -9,7 +9,7 @@ import tempfile
 import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .core.alignment import Links, parse_pharaoh
+from spacy_xproj.core.alignment import Links, parse_pharaoh
 
 Pair = Tuple[Sequence[str], Sequence[str]]  # (source words, target words), pre-tokenized
 

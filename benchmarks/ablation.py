@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
-from .bench_transfer import (
-    GOLD_SETS,
-    PARALLEL,
+from .transfer import (
+    PARALLEL_TEXT,
     TransferSettings,
     command_differences,
     english_model,
@@ -24,7 +23,8 @@ from .bench_transfer import (
     train_pipeline,
     training_command,
 )
-from .metrics import Results
+from .results import Results
+from .shared_data import GOLD_DEV_SETS
 
 # row name -> (config, extra spacy train overrides)
 ROWS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
@@ -57,13 +57,13 @@ def run_ablation_benchmark(
     import spacy
     from spacy.tokens import DocBin
 
-    from .corpus.docbins import merge_docbins
-    from .files import atomic_write_bytes
-    from .ner.self_training import self_label
+    from spacy_xproj.corpus.docbins import merge_docbins
+    from spacy_xproj.files import atomic_write_bytes
+    from spacy_xproj.ner.self_training import self_label
 
-    unknown = sorted(set(langs) - set(PARALLEL))
+    unknown = sorted(set(langs) - set(PARALLEL_TEXT))
     if unknown:
-        raise ValueError(f"bench-ablation knows the languages {sorted(PARALLEL)}, not {unknown}")
+        raise ValueError(f"bench-ablation knows the languages {sorted(PARALLEL_TEXT)}, not {unknown}")
     results = Results(output, fresh)
     setup = {
         "encoder": settings.encoder, "pairs": settings.pairs, "max_steps": settings.max_steps, "eval_limit": settings.eval_limit,
@@ -136,7 +136,7 @@ def render_ablation_table(data: Dict) -> str:
 
     lines = ["| language | gold dev set | " + " | ".join(data["setup"]["rows"]) + " |", "|---|---|" + "---|" * len(data["setup"]["rows"])]
     for lang in langs:
-        for gold_name in GOLD_SETS[lang]:
+        for gold_name in GOLD_DEV_SETS[lang]:
             cells: List[str] = []
             for row in data["setup"]["rows"]:
                 # one place per seed, in the setup's order; a blank one where that seed has no value

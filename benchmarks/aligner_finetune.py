@@ -17,20 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .corpus.parallel import tokenize_pairs
-from .encoders.aligner_training import AlignerTrainingSettings, WordPair, train_aligner
-from .bench_align import GOLD_SETS, METHODS, read_gold_set, run_xlmr_aligner
-from .metrics import Results
+from spacy_xproj.corpus.parallel import tokenize_pairs
+from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings, WordPair, train_aligner
+from .align import GOLD_SETS, METHODS, read_gold_set, run_xlmr_aligner
+from .results import Results
+from .shared_data import ALIGNMENT_GOLD, ENGLISH_PARALLEL, EUROPARL_NER, PARALLEL, ParallelText, parallel_file_pairs
 
-# training language -> (wmt-news folder, English suffix, other suffix)
-TRAINING_TEXT: Dict[str, Tuple[str, str, str]] = {
-    "fr": ("wmt-news/fra-eng", ".eng", ".fra"),
-    "de": ("wmt-news/deu-eng", ".eng", ".deu"),
-    "es": ("wmt-news/spa-eng", ".eng", ".spa"),
-    "zh": ("wmt-news/zho-eng", ".eng", ".zho"),
-    "it": ("wmt-news/ita-eng", ".eng", ".ita"),
-    "ru": ("wmt-news/rus-eng", ".eng", ".rus"),
-}
+# training language -> its English news text
+TRAINING_TEXT: Dict[str, ParallelText] = {lang: ENGLISH_PARALLEL[lang] for lang in ("fr", "de", "es", "zh", "it", "ru")}
 SCORED_METHODS = ("bisoftmax", "argmax", "itermax")
 PROJECTION_LANGS = ("de", "es")
 
@@ -42,14 +36,14 @@ def _sentence_key(words: Sequence[str]) -> str:
 
 def gold_sentence_keys(shared_data: Path) -> set:
     """Both sides of every gold alignment pair and every Europarl-NER sentence."""
-    from .bench_projection import read_europarl
+    from .projection import read_europarl
 
     keys = set()
     for name in GOLD_SETS:
-        pairs, _, _ = read_gold_set(shared_data / "alignment-gold", name)
+        pairs, _, _ = read_gold_set(shared_data / ALIGNMENT_GOLD, name)
         keys.update(_sentence_key(side) for pair in pairs for side in pair)
     for lang in ("en", "de", "es"):
-        keys.update(_sentence_key(words) for words, _ in read_europarl(shared_data / "europarl-ner", lang))
+        keys.update(_sentence_key(words) for words, _ in read_europarl(shared_data / EUROPARL_NER, lang))
     return keys
 
 
@@ -65,7 +59,7 @@ def sample_pairs(lines: List, source_lang: str, target_lang: str, count: int, ex
 
 def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: int, excluded: set, seed: int) -> Tuple[List[WordPair], Dict]:
     """`per_lang` random news pairs per language (English first), none sharing a side with `excluded`."""
-    from .corpus.parallel import read_line_aligned
+    from spacy_xproj.corpus.parallel import read_line_aligned
 
     pairs: List[WordPair] = []
     report: Dict[str, Dict[str, int]] = {}
@@ -74,10 +68,8 @@ def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: in
             raise ValueError(f"No training text for {lang!r}: choose from {sorted(TRAINING_TEXT)}.")
         folder, english_suffix, other_suffix = TRAINING_TEXT[lang]
         lines = []
-        for english_file in sorted((parallel_dir / folder).glob(f"*{english_suffix}")):
-            other_file = english_file.with_suffix(other_suffix)
-            if other_file.exists():
-                lines.extend(read_line_aligned(english_file, other_file))
+        for english_file, other_file in parallel_file_pairs(parallel_dir, TRAINING_TEXT[lang]):
+            lines.extend(read_line_aligned(english_file, other_file))
         if not lines:
             raise FileNotFoundError(f"No *{english_suffix} / *{other_suffix} files in {parallel_dir / folder}")
         sampled, report[lang] = sample_pairs(lines, "en", lang, per_lang, excluded, seed)
@@ -88,11 +80,11 @@ def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: in
 
 def gold_text_pairs(shared_data: Path) -> Tuple[List[WordPair], List[WordPair]]:
     """The text of the gold alignment pairs, and of the Europarl-NER en-de and en-es pairs (no labels)."""
-    from .bench_projection import read_europarl
+    from .projection import read_europarl
 
-    alignment_text = [pair for name in GOLD_SETS for pair in read_gold_set(shared_data / "alignment-gold", name)[0]]
-    english = read_europarl(shared_data / "europarl-ner", "en")
-    europarl_text = [(en[0], other[0]) for lang in PROJECTION_LANGS for en, other in zip(english, read_europarl(shared_data / "europarl-ner", lang))]
+    alignment_text = [pair for name in GOLD_SETS for pair in read_gold_set(shared_data / ALIGNMENT_GOLD, name)[0]]
+    english = read_europarl(shared_data / EUROPARL_NER, "en")
+    europarl_text = [(en[0], other[0]) for lang in PROJECTION_LANGS for en, other in zip(english, read_europarl(shared_data / EUROPARL_NER, lang))]
     return alignment_text, europarl_text
 
 
@@ -100,10 +92,10 @@ def projection_f1(shared_data: Path, model: str, lang: str, layer: int) -> Dict:
     """Gold English Europarl entities projected onto `lang` with the projection workflow's defaults."""
     import spacy
 
-    from .bench_projection import DEFAULT_METHOD, DEFAULT_POLICY, align_with_component, parallel_docs, project_docs, read_europarl
-    from .corpus.conll import score_entities
+    from .projection import DEFAULT_METHOD, DEFAULT_POLICY, align_with_component, parallel_docs, project_docs, read_europarl
+    from spacy_xproj.corpus.conll import score_entities
 
-    english, target = read_europarl(shared_data / "europarl-ner", "en"), read_europarl(shared_data / "europarl-ner", lang)
+    english, target = read_europarl(shared_data / EUROPARL_NER, "en"), read_europarl(shared_data / EUROPARL_NER, lang)
     docs = parallel_docs(spacy.blank(lang), english, target)
     align_with_component(docs, lang, model, METHODS[DEFAULT_METHOD], layer)
     row = score_entities(project_docs(docs, lang, DEFAULT_POLICY), [set(e) for _, e in target])
@@ -127,7 +119,7 @@ def run_finetune_benchmark(
 ) -> Dict:
     from spacy.util import get_lang_class
 
-    from .corpus.parallel import read_line_aligned
+    from spacy_xproj.corpus.parallel import read_line_aligned
 
     settings.check()
     if not langs:
@@ -162,7 +154,7 @@ def run_finetune_benchmark(
 
     gold_keys = gold_sentence_keys(shared_data)
     if not results.has("training"):
-        pairs, report = sample_training_pairs(shared_data / "parallel", langs, per_lang, gold_keys, settings.seed)
+        pairs, report = sample_training_pairs(shared_data / PARALLEL, langs, per_lang, gold_keys, settings.seed)
         log(f"training pairs: {report}")
         train("training", pairs, tuned_dir, settings, per_language=report)
     alignment_text, europarl_text = gold_text_pairs(shared_data)
@@ -192,10 +184,10 @@ def training_row(summary: Dict, **extra) -> Dict:
 
 def score_gold_sets(results: Results, shared_data: Path, encoders: Dict[str, str], layer: int, log: Callable[[str], None]) -> None:
     """AER rows `<encoder>/<gold set>/<method>` for every encoder that has none yet."""
-    from .core.alignment import score_alignments
+    from spacy_xproj.core.alignment import score_alignments
 
     for name in GOLD_SETS:
-        pairs, sure, possible = read_gold_set(shared_data / "alignment-gold", name)
+        pairs, sure, possible = read_gold_set(shared_data / ALIGNMENT_GOLD, name)
         for method in SCORED_METHODS:
             for encoder, path in encoders.items():
                 key = f"{encoder}/{name}/{method}"

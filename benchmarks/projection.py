@@ -14,22 +14,21 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .bench_align import METHODS, aligner_pipeline, read_extra_parallel
-from .corpus.training_data import PROJECTION_METHOD
-from .corpus.conll import Sentence, read_conll_ner, score_entities
-from .metrics import Results
-from .corpus.parallel import SourceSide, get_alignment, set_alignment, set_source
+from .align import METHODS, aligner_pipeline, read_extra_parallel
+from spacy_xproj.corpus.training_data import PROJECTION_METHOD
+from spacy_xproj.corpus.conll import Sentence, read_conll_ner, score_entities
+from .results import Results
+from .shared_data import ENGLISH_PARALLEL, europarl_file
+from spacy_xproj.corpus.parallel import SourceSide, get_alignment, set_alignment, set_source
 
 Entities = Set[Tuple[int, int, str]]
-# target language -> (europarl file prefix, wmt-news folder, source suffix, target suffix)
-TARGETS: Dict[str, Tuple[str, str, str, str]] = {"de": ("de", "wmt-news/deu-eng", ".eng", ".deu"), "es": ("es", "wmt-news/spa-eng", ".eng", ".spa")}
 DEFAULT_POLICY = {"@misc": "spacy-xproj.SpanProjection.v3"}
 # the METHODS entry the projection workflow uses by default
 DEFAULT_METHOD = next(name for name, block in METHODS.items() if block["@misc"] == PROJECTION_METHOD)
 
 
 def read_europarl(data_dir: Path, lang: str) -> List[Sentence]:
-    return read_conll_ner(data_dir / f"{lang}-europarl.test.conll02")
+    return read_conll_ner(europarl_file(data_dir, lang))
 
 
 def parallel_docs(vocab_nlp: Language, source: Sequence[Sentence], target: Sequence[Sentence], source_ents: Optional[Sequence[Entities]] = None) -> List[Doc]:
@@ -89,9 +88,9 @@ def run_projection_benchmark(
     fresh: bool = False,
     log: Callable[[str], None] = print,
 ) -> Dict:
-    from .encoders.loading import resolve_encoder
+    from spacy_xproj.encoders.loading import resolve_encoder
     from .peers import align_with_simalign, train_and_align_with_eflomal
-    from .components.projector import ONTONOTES_TO_CONLL
+    from spacy_xproj.components.projector import ONTONOTES_TO_CONLL
 
     results = Results(output, fresh)
     results.data["setup"] = {"model": model, "layer": layer, "policy": DEFAULT_POLICY["@misc"], "default_method": PROJECTION_METHOD, "teacher": teacher}
@@ -105,7 +104,7 @@ def run_projection_benchmark(
             results.put(key, score_entities(predicted_english, [set(e) for _, e in english]))
         log(f"{key}: F1 {results.data['rows'][key]['f']}")
     for lang in langs:
-        target = read_europarl(europarl_dir, TARGETS[lang][0])
+        target = read_europarl(europarl_dir, lang)
         if len(target) != len(english):
             raise ValueError(f"{europarl_dir}: {len(english)} English but {len(target)} {lang} sentences")
         gold = [set(e) for _, e in target]
@@ -153,7 +152,7 @@ def run_projection_benchmark(
             if results.has(key):
                 continue
             if extra is None:
-                extra = read_extra_parallel(parallel_dir, TARGETS[lang][1:], "en", lang) if parallel_dir is not None else []
+                extra = read_extra_parallel(parallel_dir, ENGLISH_PARALLEL[lang], "en", lang) if parallel_dir is not None else []
             links = train_and_align_with_eflomal(pairs, extra, symmetrization=symmetrization)
             docs = parallel_docs(spacy.blank(lang), english, target)
             set_links(docs, links)

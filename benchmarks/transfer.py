@@ -11,20 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .metrics import Results
+from .results import Results
+from .shared_data import CONLL, ENGLISH_PARALLEL, GOLD_DEV_SETS, PARALLEL, ParallelText, parallel_file_pairs
 
-# target language -> parallel text in the shared data: (folder, English file suffix, translation file suffix)
-PARALLEL: Dict[str, Tuple[str, str, str]] = {
-    "de": ("parallel/wmt-news/deu-eng", ".eng", ".deu"),
-    "es": ("parallel/wmt-news/spa-eng", ".eng", ".spa"),
-    "nl": ("parallel/ntrex128", "-src.eng.txt", "-ref.nld.txt"),
-}
-# target language -> gold dev sets in the shared data (never their test splits)
-GOLD_SETS: Dict[str, Dict[str, str]] = {
-    "de": {"wikiann": "wikiann/de/val.conllu", "europarl": "europarl-ner/de-europarl.test.conll02"},
-    "es": {"conll2002": "conll/esp.testa", "wikiann": "wikiann/es/val.conllu", "europarl": "europarl-ner/es-europarl.test.conll02"},
-    "nl": {"conll2002": "conll/ned.testa", "wikiann": "wikiann/nl/val.conllu"},
-}
+# target language -> its English parallel text
+PARALLEL_TEXT: Dict[str, ParallelText] = {lang: ENGLISH_PARALLEL[lang] for lang in ("de", "es", "nl")}
 ENCODER_FLAG = "--components.transformer.model.name"
 SYSTEMS = ("zero-shot", "projection", "combined", "sequential")
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
@@ -46,19 +37,21 @@ class TransferSettings:
     drop_derived_adjectives: bool = False  # the projector's setting
 
 
+def parallel_folder(lang: str) -> str:
+    """The language's parallel folder as the results record it, relative to the shared data."""
+    return f"{PARALLEL}/{PARALLEL_TEXT[lang].folder}"
+
+
 def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, skip: int = 0) -> list:
     """`pairs` sentence pairs drawn (seeded) from all files of the language's parallel folder, after
     the first `skip` of the same seeded order (so a second sample never repeats the first)."""
-    from .corpus.parallel import read_line_aligned
+    from spacy_xproj.corpus.parallel import read_line_aligned
 
-    folder, source_suffix, target_suffix = PARALLEL[lang]
     lines = []
-    for source_file in sorted((shared_data / folder).glob(f"*{source_suffix}")):
-        target_file = Path(str(source_file)[: -len(source_suffix)] + target_suffix)
-        if target_file.exists():
-            lines.extend(read_line_aligned(source_file, target_file))
+    for source_file, target_file in parallel_file_pairs(shared_data / PARALLEL, PARALLEL_TEXT[lang]):
+        lines.extend(read_line_aligned(source_file, target_file))
     if not lines:
-        raise FileNotFoundError(f"no parallel {lang} text under {shared_data / folder}")
+        raise FileNotFoundError(f"no parallel {lang} text under {shared_data / PARALLEL / PARALLEL_TEXT[lang].folder}")
     random.Random(seed).shuffle(lines)
     return lines[skip : skip + pairs]
 
@@ -87,7 +80,7 @@ def training_differences(out: Path, config: Path, options: Sequence[Tuple[str, s
     """What the finished training in `out` did not use of `config` and the `--flag value` options
     (empty: trained that way); None when `out` holds no finished training. Encoders compare by
     `encoder_identity`: the same materialized encoder may live in two folders."""
-    from .encoders.loading import encoder_identity
+    from spacy_xproj.encoders.loading import encoder_identity
 
     if not (out / "training.json").exists():
         return None
@@ -139,12 +132,12 @@ def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, trainin
     """Score a trained pipeline on every gold dev set of `lang` into results[key] (skipped when present)."""
     import spacy
 
-    from .corpus.evaluation import evaluate_on_gold_files
+    from spacy_xproj.corpus.evaluation import evaluate_on_gold_files
 
     if results.has(key):
         return
     nlp = spacy.load(model_dir)
-    gold = [(name, settings.shared_data / path) for name, path in GOLD_SETS[lang].items()]
+    gold = [(name, settings.shared_data / path) for name, path in GOLD_DEV_SETS[lang].items()]
     scores = evaluate_on_gold_files(nlp, gold, settings.eval_limit)
     results.put(key, {"gold": scores, "train_seconds": training["seconds"], "train_command": training["command"]})
     log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in scores.items()))
@@ -153,12 +146,12 @@ def evaluate_row(results: Results, key: str, lang: str, model_dir: Path, trainin
 def english_model(settings: TransferSettings, seed: int, log: Callable[[str], None]) -> Tuple[Path, Dict]:
     """The model trained on English gold (CoNLL-2003) with a training seed: the zero-shot baseline; with
     `settings.seed`, also the projection's teacher."""
-    from .corpus.docbins import convert_gold_file
+    from spacy_xproj.corpus.docbins import convert_gold_file
 
     english = settings.work_dir / "en"
     for split, name in (("train", "eng.train"), ("dev", "eng.testa")):
         if not (english / f"{split}.spacy").exists():
-            convert_gold_file(settings.shared_data / "conll" / name, english / f"{split}.spacy", "en")
+            convert_gold_file(settings.shared_data / CONLL / name, english / f"{split}.spacy", "en")
     output = english / seeded_name("model", seed, settings)
     training = train_pipeline(settings, output, english / "train.spacy", english / "dev.spacy", "en", log, seed=seed)
     return output / "model-best", training
@@ -181,7 +174,7 @@ def row_key(lang: str, system: str, seed: int) -> str:
 
 def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
     """Projected training data for `lang` (train.spacy, dev.spacy); the report when made in this call."""
-    from .corpus.training_data import CorpusSettings, build_training_data
+    from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
 
     corpus_dir = settings.work_dir / f"en-{target_name(lang, settings)}"
     if (corpus_dir / "train.spacy").exists():
@@ -195,7 +188,7 @@ def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: 
 
 def resolved(settings: TransferSettings) -> TransferSettings:
     """The settings with the encoder name resolved to a local directory."""
-    from .encoders.loading import resolve_encoder
+    from spacy_xproj.encoders.loading import resolve_encoder
 
     return TransferSettings(**{**settings.__dict__, "encoder": str(resolve_encoder(settings.encoder))})
 
@@ -207,18 +200,18 @@ def run_transfer_benchmark(
     """Every system for every language, trained once per seed of `seeds` (default: `settings.seed`).
     The parallel sample and the teacher (the English model of `settings.seed`), hence the projected
     corpora, are the same for all seeds: the seeds measure the training's own variance."""
-    from .corpus.docbins import merge_docbins
+    from spacy_xproj.corpus.docbins import merge_docbins
 
-    unknown = sorted(set(langs) - set(PARALLEL))
+    unknown = sorted(set(langs) - set(PARALLEL_TEXT))
     if unknown:
-        raise ValueError(f"bench-transfer knows the languages {sorted(PARALLEL)}, not {unknown}")
+        raise ValueError(f"bench-transfer knows the languages {sorted(PARALLEL_TEXT)}, not {unknown}")
     seeds = list(seeds) or [settings.seed]
     if seeds[0] != settings.seed:
         seeds = [settings.seed] + [seed for seed in seeds if seed != settings.seed]
     results = Results(output, fresh)
     setup = {
         "encoder": settings.encoder, "config": str(settings.config), "layer": settings.layer, "pairs": settings.pairs, "max_steps": settings.max_steps,
-        "eval_limit": settings.eval_limit, "seed": settings.seed, "seeds": seeds, "parallel": {lang: PARALLEL[lang][0] for lang in langs},
+        "eval_limit": settings.eval_limit, "seed": settings.seed, "seeds": seeds, "parallel": {lang: parallel_folder(lang) for lang in langs},
         "drop_derived_adjectives": settings.drop_derived_adjectives,
     }
     results.use_setup(setup, MEASURED_WITH, {"drop_derived_adjectives": False})
@@ -279,7 +272,7 @@ def render_transfer_table(data: Dict) -> str:
     ]
     langs = sorted({key.split("/")[0] for key in rows})
     for lang in langs:
-        for gold_name in GOLD_SETS.get(lang, {}):
+        for gold_name in GOLD_DEV_SETS.get(lang, {}):
             f1 = {system: [row["gold"][gold_name]["f"] for row in scores(lang, system) if gold_name in row["gold"]] for system in SYSTEMS}
             cells = [" / ".join(f"{value:.1f}" for value in f1[system]) for system in SYSTEMS]
             gains = []

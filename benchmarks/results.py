@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 from typing import Dict, Sequence
 
-from .files import atomic_write_bytes
+from spacy_xproj.files import atomic_write_bytes
 
 
 class Results:
