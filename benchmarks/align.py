@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from spacy_xproj.core.alignment import Links, align_vectors, links_as_set, parse_pharaoh, score_alignments
+from spacy_xproj.defaults import DEFAULT_LAYER
 from .results import Results
 from .shared_data import ENGLISH_PARALLEL, ParallelText, alignment_gold_files, parallel_file_pairs
 
@@ -121,7 +122,7 @@ def run_benchmark(
     output: Path,
     model: str,
     sets: Sequence[str],
-    layer: int = 7,
+    layer: int = DEFAULT_LAYER,
     pooling: str = "subwords",
     sweep_layers: Sequence[int] = tuple(range(4, 13)),
     batch_size: int = 32,

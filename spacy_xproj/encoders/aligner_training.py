@@ -22,7 +22,9 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..defaults import DEFAULT_LAYER
 
 
 MODEL_MARKER = "xproj-aligner.json"
@@ -46,7 +48,7 @@ class AlignerTrainingSettings:
     """
 
     model: str
-    layer: int = 7
+    layer: int = DEFAULT_LAYER
     objective: str = "contrastive"
     steps: int = 100
     batch_size: int = 16
