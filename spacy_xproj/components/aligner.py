@@ -15,7 +15,7 @@ from . import methods  # noqa: F401  (registers the extraction methods the defau
 from ..core.alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignments
 from ..encoders.subword_encoder import PRECISIONS, SubwordEncoder
 from ..encoders.loading import EMBEDDED_ENCODER
-from ..corpus.parallel import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, set_alignment
+from ..corpus.parallel import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, install_extensions, set_alignment
 from .serialization import ConfigOnlySerialization
 
 Alignment = Tuple[numpy.ndarray, numpy.ndarray, int]  # links [n, 2], scores [n], encoder windows of the longer side
@@ -84,6 +84,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
         precision: str = "float32",
         scorer: Optional[Callable] = None,
     ):
+        install_extensions()  # the Doc extensions this pipe reads and writes
         if precision not in PRECISIONS:
             raise ValueError(f"[{name}] unknown precision {precision!r}: use one of {PRECISIONS}.")
         if subword_pooling not in POOLINGS:

@@ -10,7 +10,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from ..defaults import PROJECTION_POLICY
-from ..corpus.parallel import PROJECTION_EXT, get_alignment, get_source
+from ..corpus.parallel import PROJECTION_EXT, get_alignment, get_source, install_extensions
 from .serialization import ConfigOnlySerialization
 from ..core.projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
 
@@ -173,6 +173,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         on_incomplete: str = "missing",
         scorer: Optional[Callable] = None,
     ):
+        install_extensions()  # the Doc extensions this pipe reads and writes
         if on_incomplete not in ON_INCOMPLETE:
             raise ValueError(f"[{name}] on_incomplete must be one of {ON_INCOMPLETE}, got {on_incomplete!r}.")
         if unmapped not in UNMAPPED:
@@ -266,6 +267,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
 
 def projection_status(docs: Sequence[Doc]) -> Dict[str, int]:
     """How many Docs were complete, partial and dropped."""
+    install_extensions()
     counts = {"complete": 0, "partial": 0, "dropped": 0}
     for doc in docs:
         data = doc._.get(PROJECTION_EXT)

@@ -29,13 +29,11 @@ FORMATS = ("lines", "pharaoh", "tsv")
 
 
 def install_extensions() -> None:
-    """Register the Doc extensions (idempotent: safe to call from every entry point)."""
+    """Register the Doc extensions; idempotent. Importing this module installs nothing: the helpers below and the
+    components call it, so the extensions are installed on first use."""
     for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT, WINDOWS_EXT):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
-
-
-install_extensions()
 
 
 @dataclass
@@ -56,6 +54,7 @@ class MissingSourceError(ValueError):
 
 def get_source(doc: Doc) -> SourceSide:
     """The source side of a parallel Doc; a clear error if the Doc is not one."""
+    install_extensions()
     data = doc._.get(SOURCE_EXT)
     if data is None:
         raise MissingSourceError(
@@ -69,6 +68,7 @@ def get_source(doc: Doc) -> SourceSide:
 
 
 def set_source(doc: Doc, source: SourceSide) -> None:
+    install_extensions()
     n = len(source.words)
     if len(source.spaces) != n:
         raise ValueError(f"source has {n} words but {len(source.spaces)} spaces")
@@ -82,16 +82,19 @@ def set_source(doc: Doc, source: SourceSide) -> None:
 
 
 def get_alignment(doc: Doc) -> Optional[List[Tuple[int, int, float]]]:
+    install_extensions()
     data = doc._.get(ALIGNMENT_EXT)
     return None if data is None else [(int(i), int(j), float(s)) for i, j, s in data]
 
 
 def set_alignment(doc: Doc, links: Iterable[Tuple[int, int, float]]) -> None:
+    install_extensions()
     doc._.set(ALIGNMENT_EXT, [[int(i), int(j), round(float(s), 6)] for i, j, s in links])
 
 
 def get_projection(doc: Doc) -> Optional[Dict[str, object]]:
     """The entity projector's record, with tuples whether or not the Doc went through a DocBin."""
+    install_extensions()
     data = doc._.get(PROJECTION_EXT)
     if data is None:
         return None

@@ -6,7 +6,6 @@ cache (`$SPACY_XPROJ_CACHE`, else `~/.cache/spacy_xproj`). Conversion writes
 into a private temporary directory and renames it into place, under a file
 lock, so concurrent first uses never see a half-written model.
 """
-import fcntl
 import hashlib
 import json
 import os
@@ -110,9 +109,9 @@ def materialize_embedded_encoder(output_dir: Optional[Union[str, Path]] = None, 
         return target
     packed_file = Path(packed_file) if packed_file is not None else packaged_encoder_file()
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = target.parent / f".{target.name}.lock"
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits here, then finds the finished directory
+    from filelock import FileLock  # portable (fcntl is POSIX-only)
+
+    with FileLock(str(target.parent / f".{target.name}.lock")):  # a second process waits here, then finds the finished directory
         if not force and _is_complete(target):
             return target
         if target.exists() and any(target.iterdir()) and not (target / COMPLETE_MARKER).exists() and not force:
