@@ -11,7 +11,7 @@ from spacy.util import fix_random_seed
 
 from spacy_xproj.ner.layer_mix import LayerMixer, route_gradients_to_all_layers
 
-from .test_project_workflow import tiny_corpus
+from ..test_project_workflow import tiny_corpus
 
 
 def test_scalar_mix_starts_as_the_mean_and_attention_weights_sum_to_one():

@@ -89,7 +89,7 @@ def test_transfer_error_counts_sort_each_wrong_prediction():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).parent.parent / "scripts" / "transfer_errors.py"
+    path = Path(__file__).resolve().parents[2] / "scripts" / "transfer_errors.py"
     spec = importlib.util.spec_from_file_location("transfer_errors", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -14,9 +14,9 @@ from thinc.api import Adam
 
 from spacy_xproj.ner.frozen_features import FeatureCache, frozen_encoders, make_frozen_feature_training, pool_words
 
-from .test_project_workflow import tiny_corpus
+from ..test_project_workflow import tiny_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tok2vec_config(model_dir: str, **settings) -> dict:
@@ -100,7 +100,7 @@ def test_a_changed_word_is_encoded_again_and_a_changed_encoder_is_refused(tiny_m
     # another encoder with other weights under the same path: the saved head must not run on its features
     from spacy_xproj.encoders.loading import materialize_embedded_encoder
 
-    from .packed_encoder import write_packed_encoder
+    from ..packed_encoder import write_packed_encoder
 
     other = write_packed_encoder(tmp_path / "other.bin", seed=1)
     moved = Path(tiny_model_dir + "-other")
@@ -185,7 +185,7 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
 
     from spacy_xproj.cli import app
 
-    from .test_project_workflow import write_conll
+    from ..test_project_workflow import write_conll
 
     english = [pair[0] for pair in tiny_corpus(48)]
     write_conll(tmp_path / "eng.train", english[:40])

@@ -2,7 +2,7 @@ from typer.testing import CliRunner
 
 from spacy_xproj.cli import app
 
-from .packed_encoder import write_packed_encoder
+from ..packed_encoder import write_packed_encoder
 
 runner = CliRunner()
 

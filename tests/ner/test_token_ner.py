@@ -7,7 +7,7 @@ from spacy.util import fix_random_seed
 
 from spacy_xproj.ner.losses import focal_loss
 
-from .test_project_workflow import tiny_corpus
+from ..test_project_workflow import tiny_corpus
 
 
 def training_examples(nlp, n=48):
