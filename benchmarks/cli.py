@@ -4,8 +4,8 @@ from typing import List, Optional
 
 import typer
 
-from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER
-from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, comma_ints, comma_list, drops_derived_adjectives, fail, positive
+from spacy_xproj.defaults import DEFAULT_LAYER, DEFAULT_TEACHER
+from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, comma_ints, comma_list, drops_derived_adjectives, fail, log, positive
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 
 from . import transfer_converged
@@ -33,7 +33,7 @@ def bench_align(
     gold_dir: Path = typer.Option(..., "--gold-dir", help="Folder with <set>.src-tgt and <set>.gold (e.g. ../shared/data/alignment-gold)."),
     parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
     output: Path = typer.Option(Path("metrics/align.json"), "--output"),
-    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
+    model: str = MODEL,
     sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
     layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Layer for every system (the sweep covers 4-12)."),
     simalign_limit: int = typer.Option(0, "--simalign-limit", min=0, help="Run simalign on the first N pairs only (0: all)."),
@@ -44,7 +44,7 @@ def bench_align(
     from .align import render_table, run_benchmark
 
     data = run_benchmark(gold_dir, parallel_dir, output, model, sets, layer=layer, simalign_limit=simalign_limit, fresh=fresh,
-                         log=lambda m: typer.echo(m, err=True))
+                         log=log)
     report_table(render_table(data), readme, "bench-align")
 
 
@@ -53,7 +53,7 @@ def bench_projection(
     europarl_dir: Path = typer.Option(..., "--europarl-dir", help="Folder with {en,de,es}-europarl.test.conll02 (e.g. ../shared/data/europarl-ner)."),
     parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
     output: Path = typer.Option(Path("metrics/projection.json"), "--output"),
-    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
+    model: str = MODEL,
     langs: List[str] = typer.Option(["de", "es"], "--lang"),
     layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0),
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="'' to skip the teacher rows."),
@@ -64,7 +64,7 @@ def bench_projection(
     from .projection import render_projection_table, run_projection_benchmark
 
     data = run_projection_benchmark(europarl_dir, parallel_dir, output, model, langs, layer=layer, teacher=teacher or None, fresh=fresh,
-                                    log=lambda m: typer.echo(m, err=True))
+                                    log=log)
     table = render_projection_table(data)
     report_table(table, readme, "bench-projection")
 
@@ -75,7 +75,7 @@ def bench_transfer(
     output: Path = typer.Option(Path("metrics/transfer.json"), "--output"),
     work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Corpora and trained pipelines (large; not committed)."),
     langs: str = typer.Option("es,de,nl", "--langs", help="Comma-separated target languages (es, de, nl)."),
-    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
+    model: str = MODEL,
     config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
     layer: int = LAYER,
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel sentence pairs projected per language."),
@@ -96,7 +96,7 @@ def bench_transfer(
         raise typer.BadParameter("give at least one seed", param_hint="--seeds")
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed_list[0],
                                 drop_derived_adjectives=drops_derived_adjectives(derived_adjectives))
-    data = run_transfer_benchmark(settings, output, comma_list(langs), fresh, log=lambda m: typer.echo(m, err=True), seeds=seed_list)
+    data = run_transfer_benchmark(settings, output, comma_list(langs), fresh, log=log, seeds=seed_list)
     table = render_transfer_table(data)
     report_table(table, readme, readme_marker)
 
@@ -108,7 +108,7 @@ def bench_ablation(
     work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Shared with bench-transfer: its English teacher and projected corpora are reused."),
     langs: str = typer.Option("es,de", "--langs"),
     seeds: str = typer.Option("0,1", "--seeds", help="Comma-separated training seeds; every row is trained once per seed."),
-    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
+    model: str = MODEL,
     layer: int = LAYER,
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language; as many unseen target sentences are self-labelled."),
     max_steps: int = typer.Option(250, "--max-steps", min=1),
@@ -126,7 +126,7 @@ def bench_ablation(
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit)
     data = run_ablation_benchmark(
         settings, output, comma_list(langs), comma_ints(seeds, "--seeds"),
-        gamma=gamma, threshold=threshold, fresh=fresh, log=lambda m: typer.echo(m, err=True),
+        gamma=gamma, threshold=threshold, fresh=fresh, log=log,
     )
     table = render_ablation_table(data)
     report_table(table, readme, "bench-ablation")
@@ -137,7 +137,7 @@ def bench_aligner_finetune(
     shared_data: Path = typer.Option(..., "--shared-data", help="Folder with alignment-gold/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
     output: Path = typer.Option(Path("metrics/aligner_finetune.json"), "--output"),
     work_dir: Path = typer.Option(Path("training/aligner-finetune"), "--work-dir", help="Where the fine-tuned encoder is written (large; not committed)."),
-    model: str = typer.Option(DEFAULT_ENCODER, "--model"),
+    model: str = MODEL,
     langs: str = typer.Option("fr,es,it,de", "--langs", help="Languages whose English news pairs train the aligner (fr, de, es, it, ru, zh)."),
     layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", min=1),
     objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive | self-training"),
@@ -160,7 +160,7 @@ def bench_aligner_finetune(
     try:
         texts = [InLanguageText.parse(spec) for spec in in_language_text]
         data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, comma_list(langs),
-                                      adapt_steps=adapt_steps, fresh=fresh, log=lambda m: typer.echo(m, err=True),
+                                      adapt_steps=adapt_steps, fresh=fresh, log=log,
                                       in_language=texts, in_language_seeds=comma_ints(in_language_seeds, "--in-language-seeds"),
                                       in_language_sizes=[None if size == "all" else size for size in comma_ints(in_language_pairs, "--in-language-pairs", ["all"])])
     except (ValueError, OSError) as err:

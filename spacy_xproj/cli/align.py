@@ -8,7 +8,7 @@ import typer
 from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD
 from .app import app
 from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET,
-    check_language_or_exit, drops_derived_adjectives, fail, fraction_below_one, read_corpus_or_exit, warn_long_pairs,
+    check_language_or_exit, drops_derived_adjectives, fail, fraction_below_one, log, read_corpus_or_exit, warn_long_pairs,
     writable_or_exit)
 
 
@@ -129,7 +129,7 @@ def project_corpus(
     writable_or_exit(output_dir, "folder")
     inputs = [source] + ([target] if format == "lines" and target is not None else [])
     try:
-        report = build_training_data(lines, output_dir, settings, log=lambda m: typer.echo(m, err=True), inputs=inputs)
+        report = build_training_data(lines, output_dir, settings, log=log, inputs=inputs)
     except (ValueError, OSError) as err:
         fail(err)
     typer.echo(json.dumps(report["counts"]))

@@ -8,6 +8,11 @@ import typer
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
 
+def log(message: str) -> None:
+    """Progress and warnings go to stderr, so stdout keeps only a command's result."""
+    typer.echo(message, err=True)
+
+
 def fail(message: object, code: int = 1) -> NoReturn:
     """Print `error: MESSAGE` to stderr and exit with `code`: the one way a command stops on bad input."""
     typer.echo(f"error: {message}", err=True)

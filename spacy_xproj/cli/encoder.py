@@ -6,7 +6,7 @@ import typer
 
 from ..encoders.aligner_training import AlignerTrainingSettings
 from .app import app
-from .common import (ENCODING, FORMAT, MODEL, SOURCE, SOURCE_LANG, TARGET, check_language_or_exit, fail, positive,
+from .common import (ENCODING, FORMAT, MODEL, SOURCE, SOURCE_LANG, TARGET, check_language_or_exit, fail, log, positive,
     read_corpus_or_exit, writable_or_exit)
 
 
@@ -72,7 +72,7 @@ def train_aligner_command(
         learn_rate=learn_rate, precision=precision, seed=seed,
     )
     try:
-        train_aligner(pairs, output, settings, checkpoint_every=checkpoint_every, restart=restart, log=lambda m: typer.echo(m, err=True))
+        train_aligner(pairs, output, settings, checkpoint_every=checkpoint_every, restart=restart, log=log)
     except (ValueError, FileExistsError, OSError) as err:
         fail(err)
     except TrainingStopped:

@@ -6,7 +6,7 @@ import typer
 
 from ..defaults import DEFAULT_TEACHER
 from .app import app
-from .common import MODEL, check_language_or_exit, fail, training_overrides, writable_or_exit
+from .common import MODEL, check_language_or_exit, fail, log, training_overrides, writable_or_exit
 
 
 @app.command("train-ner")
@@ -58,7 +58,7 @@ def train_teacher(
     if not config.is_file():
         fail(f"config {config} (--config) not found")
     try:
-        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=lambda m: typer.echo(m, err=True))
+        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log)
     except (ValueError, OSError) as err:
         fail(err)
     if metrics is not None:
