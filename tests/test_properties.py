@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spacy_xproj import make_parallel_doc
-from spacy_xproj.alignment import align_vectors, format_pharaoh, parse_pharaoh
-from spacy_xproj.conll import read_gold_file
-from spacy_xproj.embedding import plan_windows
-from spacy_xproj.methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
-from spacy_xproj.parallel import ParallelFormatError, read_parallel, set_alignment
-from spacy_xproj.projection import naive_projection, project_spans
+from spacy_xproj.core.alignment import align_vectors, format_pharaoh, parse_pharaoh
+from spacy_xproj.corpus.conll import read_gold_file
+from spacy_xproj.encoders.subword_encoder import plan_windows
+from spacy_xproj.components.methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
+from spacy_xproj.corpus.parallel import ParallelFormatError, read_parallel, set_alignment
+from spacy_xproj.core.projection import naive_projection, project_spans
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 METHODS = {"ArgMax": make_argmax(), "IterMax": make_itermax(), "Match": make_match(), "SoftmaxThreshold": make_softmax_threshold(), "BiSoftmax": make_bisoftmax()}

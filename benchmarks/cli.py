@@ -1,0 +1,172 @@
+"""Benchmark commands: `python -m benchmarks COMMAND` from the project folder (not part of the wheel)."""
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from spacy_xproj.defaults import DEFAULT_LAYER, DEFAULT_TEACHER
+from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, comma_ints, comma_list, drops_derived_adjectives, fail, log, positive
+from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
+
+from . import transfer_converged
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj benchmarks: alignment, projection, transfer, ablation, aligner fine-tuning.")
+
+
+def report_table(table: str, readme: Optional[Path], marker: str) -> None:
+    """Print a benchmark's table and, when asked, replace its block in the README."""
+    from .results import update_readme
+
+    typer.echo(table)
+    if readme is not None:
+        update_readme(readme, table, marker=marker)
+
+
+def shared_data_or_exit(shared_data: Path) -> None:
+    """Fail before any work when the benchmark data folder is missing."""
+    if not shared_data.is_dir():
+        fail(f"--shared-data {shared_data} is not a folder")
+
+
+@app.command("bench-align")
+def bench_align(
+    gold_dir: Path = typer.Option(..., "--gold-dir", help="Folder with <set>.src-tgt and <set>.gold (e.g. ../shared/data/alignment-gold)."),
+    parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
+    output: Path = typer.Option(Path("metrics/align.json"), "--output"),
+    model: str = MODEL,
+    sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
+    layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Layer for every system (the sweep covers 4-12)."),
+    simalign_limit: int = typer.Option(0, "--simalign-limit", min=0, help="Run simalign on the first N pairs only (0: all)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the bench-align table in this README."),
+) -> None:
+    """AER, precision, recall and pairs/s of xlmr_aligner, simalign and eflomal on gold alignments, in one run."""
+    from .align import render_table, run_benchmark
+
+    data = run_benchmark(gold_dir, parallel_dir, output, model, sets, layer=layer, simalign_limit=simalign_limit, fresh=fresh,
+                         log=log)
+    report_table(render_table(data), readme, "bench-align")
+
+
+@app.command("bench-projection")
+def bench_projection(
+    europarl_dir: Path = typer.Option(..., "--europarl-dir", help="Folder with {en,de,es}-europarl.test.conll02 (e.g. ../shared/data/europarl-ner)."),
+    parallel_dir: Optional[Path] = typer.Option(None, "--parallel-dir", help="Parallel text for training eflomal (e.g. ../shared/data/parallel)."),
+    output: Path = typer.Option(Path("metrics/projection.json"), "--output"),
+    model: str = MODEL,
+    langs: List[str] = typer.Option(["de", "es"], "--lang"),
+    layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0),
+    teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="'' to skip the teacher rows."),
+    fresh: bool = typer.Option(False, "--fresh"),
+    readme: Optional[Path] = typer.Option(None, "--readme"),
+) -> None:
+    """Entity-level F1 of English entities projected onto German/Spanish Europarl against their gold, all systems in one run."""
+    from .projection import render_projection_table, run_projection_benchmark
+
+    data = run_projection_benchmark(europarl_dir, parallel_dir, output, model, langs, layer=layer, teacher=teacher or None, fresh=fresh,
+                                    log=log)
+    table = render_projection_table(data)
+    report_table(table, readme, "bench-projection")
+
+
+@app.command("bench-transfer")
+def bench_transfer(
+    shared_data: Path = typer.Option(..., "--shared-data", help="Folder with conll/, wikiann/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
+    output: Path = typer.Option(Path("metrics/transfer.json"), "--output"),
+    work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Corpora and trained pipelines (large; not committed)."),
+    langs: str = typer.Option("es,de,nl", "--langs", help="Comma-separated target languages (es, de, nl)."),
+    model: str = MODEL,
+    config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
+    layer: int = LAYER,
+    pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel sentence pairs projected per language."),
+    max_steps: int = typer.Option(250, "--max-steps", min=1, help="Training steps per model."),
+    eval_limit: int = typer.Option(1000, "--eval-limit", min=0, help="Sentences scored per gold set (0: all)."),
+    seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds; every model is trained once per seed. The first also samples the parallel text and trains the projection's teacher."),
+    derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
+    fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- MARKER:start/end --> in this file."),
+    readme_marker: str = typer.Option("bench-transfer", "--readme-marker", help="The README block to update (one block per config measured)."),
+) -> None:
+    """Zero-shot vs projection vs combined vs sequential NER training, scored on every gold dev set per language; resumable."""
+    from .transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
+
+    shared_data_or_exit(shared_data)
+    seed_list = comma_ints(seeds, "--seeds")
+    if not seed_list:
+        raise typer.BadParameter("give at least one seed", param_hint="--seeds")
+    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed_list[0],
+                                drop_derived_adjectives=drops_derived_adjectives(derived_adjectives))
+    data = run_transfer_benchmark(settings, output, comma_list(langs), fresh, log=log, seeds=seed_list)
+    table = render_transfer_table(data)
+    report_table(table, readme, readme_marker)
+
+
+@app.command("bench-ablation")
+def bench_ablation(
+    shared_data: Path = typer.Option(..., "--shared-data", help="Folder with conll/, wikiann/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
+    output: Path = typer.Option(Path("metrics/ablation.json"), "--output"),
+    work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Shared with bench-transfer: its English teacher and projected corpora are reused."),
+    langs: str = typer.Option("es,de", "--langs"),
+    seeds: str = typer.Option("0,1", "--seeds", help="Comma-separated training seeds; every row is trained once per seed."),
+    model: str = MODEL,
+    layer: int = LAYER,
+    pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language; as many unseen target sentences are self-labelled."),
+    max_steps: int = typer.Option(250, "--max-steps", min=1),
+    eval_limit: int = typer.Option(1000, "--eval-limit", min=0),
+    gamma: float = typer.Option(1.0, "--gamma", min=0, help="Reverse focal loss exponent of the rfl rows."),
+    threshold: float = typer.Option(0.9, "--threshold", min=0, max=1, help="Self-labelling confidence threshold."),
+    fresh: bool = typer.Option(False, "--fresh"),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-ablation:start/end --> in this file."),
+) -> None:
+    """Ablation on projected data (ner; token_ner + cross-entropy, + reverse focal loss, + layer mix; reverse focal + self-training); resumable."""
+    from .ablation import render_ablation_table, run_ablation_benchmark
+    from .transfer import TransferSettings
+
+    shared_data_or_exit(shared_data)
+    settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit)
+    data = run_ablation_benchmark(
+        settings, output, comma_list(langs), comma_ints(seeds, "--seeds"),
+        gamma=gamma, threshold=threshold, fresh=fresh, log=log,
+    )
+    table = render_ablation_table(data)
+    report_table(table, readme, "bench-ablation")
+
+
+@app.command("bench-aligner-finetune")
+def bench_aligner_finetune(
+    shared_data: Path = typer.Option(..., "--shared-data", help="Folder with alignment-gold/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
+    output: Path = typer.Option(Path("metrics/aligner_finetune.json"), "--output"),
+    work_dir: Path = typer.Option(Path("training/aligner-finetune"), "--work-dir", help="Where the fine-tuned encoder is written (large; not committed)."),
+    model: str = MODEL,
+    langs: str = typer.Option("fr,es,it,de", "--langs", help="Languages whose English news pairs train the aligner (fr, de, es, it, ru, zh)."),
+    layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", min=1),
+    objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive | self-training"),
+    steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1),
+    batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1),
+    learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate", callback=positive),
+    adapt_steps: int = typer.Option(100, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
+    seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed", min=0),
+    in_language_text: List[str] = typer.Option([], "--in-language-text", help="LANG=ENGLISH_FILE,LANG_FILE: also train one encoder per --in-language-seeds on this line-aligned text (e.g. from catalog-pairs) and score it on every gold set (repeatable)."),
+    in_language_pairs: str = typer.Option("all", "--in-language-pairs", help="Sample sizes of the in-language text, comma-separated ('all' for all of it); one encoder per size and seed, one pass each."),
+    in_language_seeds: str = typer.Option("0,1", "--in-language-seeds", help="Seeds of the in-language encoders (sample and training), comma-separated."),
+    fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows and checkpoints (the encoders in --work-dir are replaced only by finished runs)."),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
+) -> None:
+    """Default vs fine-tuned encoder: AER on the gold alignments and projection F1 on Europarl-NER, with training time; resumable."""
+    from .aligner_finetune import InLanguageText, render_finetune_table, run_finetune_benchmark
+
+    shared_data_or_exit(shared_data)
+    settings = AlignerTrainingSettings(model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
+    try:
+        texts = [InLanguageText.parse(spec) for spec in in_language_text]
+        data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, comma_list(langs),
+                                      adapt_steps=adapt_steps, fresh=fresh, log=log,
+                                      in_language=texts, in_language_seeds=comma_ints(in_language_seeds, "--in-language-seeds"),
+                                      in_language_sizes=[None if size == "all" else size for size in comma_ints(in_language_pairs, "--in-language-pairs", ["all"])])
+    except (ValueError, OSError) as err:
+        fail(err)
+    report_table(render_finetune_table(data), readme, "bench-aligner-finetune")
+
+
+# benchmarks/transfer_converged.py keeps its own `python -m benchmarks.transfer_converged` entry too
+app.command("transfer-converged")(transfer_converged.main)

@@ -1,0 +1,135 @@
+"""Alignment and projection commands: align (Pharaoh links) and project-corpus (target NER training data)."""
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD
+from .app import app
+from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET,
+    check_language_or_exit, drops_derived_adjectives, fail, fraction_below_one, log, read_corpus_or_exit, warn_long_pairs,
+    writable_or_exit)
+
+
+@app.command("align")
+def align(
+    source: Path = SOURCE,
+    output: Path = typer.Argument(..., help="Where to write links, one line per pair, Pharaoh 'i-j' 0-based."),
+    target: Optional[Path] = TARGET,
+    format: str = FORMAT,
+    source_lang: str = SOURCE_LANG,
+    target_lang: str = typer.Option("xx", "--target-lang"),
+    model: str = MODEL,
+    method: str = typer.Option(ALIGNMENT_METHOD, "--method", help="Registered extraction method."),
+    layer: int = LAYER,
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Pairs per pipeline batch."),
+    precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (faster on CPUs with bf16 units)"),
+    encoding: str = ENCODING,
+) -> None:
+    """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns).
+
+    OUTPUT is replaced only once every pair is aligned: a failed run leaves an existing file as it was.
+    """
+    import spacy
+
+    from ..core.alignment import format_pharaoh
+    from ..files import atomic_open
+    from ..corpus.parallel import WINDOWS_EXT, get_alignment, read_parallel_docs
+
+    check_language_or_exit(source_lang, "--source-lang")
+    check_language_or_exit(target_lang, "--target-lang")
+    lines = read_corpus_or_exit(source, format, target, encoding)
+    writable_or_exit(output)
+    nlp = spacy.blank(target_lang)
+    try:
+        nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision})
+        nlp.initialize()
+    except (OSError, ValueError) as err:
+        fail(err)
+    docs = read_parallel_docs(nlp, lines, source_lang)
+    count = 0
+    long_pairs: List[str] = []
+    try:
+        with warnings.catch_warnings(), atomic_open(output) as f:  # a hidden sibling, renamed over OUTPUT only when complete
+            warnings.filterwarnings("ignore", message=r"\[xlmr_aligner\] a pair longer")  # reported below, with the lines
+            for doc in nlp.pipe(docs, batch_size=batch_size):
+                f.write(format_pharaoh((i, j) for i, j, _ in get_alignment(doc) or []) + "\n")
+                if doc._.get(WINDOWS_EXT):
+                    long_pairs.append(lines[count].location)
+                count += 1
+                if count % batch_size == 0:
+                    typer.echo(f"aligned {count} pairs", err=True)
+    except (ValueError, OSError) as err:
+        typer.echo(f"error after {count} pairs: {err}", err=True)
+        raise typer.Exit(1)
+    warn_long_pairs(long_pairs, nlp.get_pipe("xlmr_aligner").encoder.max_window)
+    typer.echo(f"aligned {count} pairs -> {output}", err=True)
+
+
+@app.command("project-corpus")
+def project_corpus(
+    source: Path = SOURCE,
+    output_dir: Path = typer.Argument(..., help="Writes train.spacy, dev.spacy, report.json (and chunks/ for resuming)."),
+    target: Optional[Path] = TARGET,
+    format: str = FORMAT,
+    source_lang: str = SOURCE_LANG,
+    target_lang: str = typer.Option("de", "--target-lang"),
+    teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="English NER pipeline: package name or path."),
+    label_map: str = typer.Option("ontonotes", "--label-map", help="'auto' (from the teacher's labels: CoNLL kept, OntoNotes mapped), 'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
+    model: str = MODEL,
+    method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (README)."),
+    layer: int = LAYER,
+    on_incomplete: str = typer.Option("missing", "--on-incomplete", help="missing | drop | keep"),
+    derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
+    dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev.spacy (0 <= x < 1)."),
+    chunk_size: int = typer.Option(500, "--chunk-size", min=1, help="Pairs per resumable chunk."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Use the first N pairs only (0: all)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the train/dev split."),
+    encoding: str = ENCODING,
+) -> None:
+    """Teacher-tag the source side, align, project, and write target NER training data as DocBins.
+
+    A re-run resumes: chunks made from the same pairs with the same settings are kept, a truncated one is
+    projected again, and chunks made from other input files or settings are refused.
+    """
+    import json
+
+    from ..corpus.training_data import CorpusSettings, build_training_data
+
+    check_language_or_exit(source_lang, "--source-lang")
+    check_language_or_exit(target_lang, "--target-lang")
+    if label_map == "auto":
+        import spacy
+
+        from ..ner.teacher import label_map_for, ner_labels
+
+        try:
+            mapping = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
+        except (ValueError, OSError) as err:
+            fail(err)
+    elif label_map == "ontonotes":
+        mapping = None
+    elif label_map == "none":
+        mapping = {}
+    else:
+        try:
+            mapping = json.loads(Path(label_map).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise typer.BadParameter(f"{label_map}: not a readable JSON file of {{label: target or null}} ({err})", param_hint="--label-map")
+        if not isinstance(mapping, dict):
+            raise typer.BadParameter(f"{label_map}: expected a JSON object {{label: target or null}}", param_hint="--label-map")
+    settings = CorpusSettings(
+        source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
+        layer=layer, on_incomplete=on_incomplete, drop_derived_adjectives=drops_derived_adjectives(derived_adjectives), dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
+    )
+    lines = read_corpus_or_exit(source, format, target, encoding)
+    if limit:
+        lines = lines[:limit]
+    writable_or_exit(output_dir, "folder")
+    inputs = [source] + ([target] if format == "lines" and target is not None else [])
+    try:
+        report = build_training_data(lines, output_dir, settings, log=log, inputs=inputs)
+    except (ValueError, OSError) as err:
+        fail(err)
+    typer.echo(json.dumps(report["counts"]))

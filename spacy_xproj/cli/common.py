@@ -1,0 +1,137 @@
+"""What the commands share: the corpus options, range checks, comma lists and the one way to fail with a message."""
+import re
+from pathlib import Path
+from typing import List, NoReturn, Optional, Sequence
+
+import typer
+
+from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER
+
+
+def log(message: str) -> None:
+    """Progress and warnings go to stderr, so stdout keeps only a command's result."""
+    typer.echo(message, err=True)
+
+
+def fail(message: object, code: int = 1) -> NoReturn:
+    """Print `error: MESSAGE` to stderr and exit with `code`: the one way a command stops on bad input."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+# Options shared by the commands that read a parallel corpus and run the aligner.
+SOURCE = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'.")
+TARGET = typer.Option(None, "--target", help="Target file for format 'lines'.")
+FORMAT = typer.Option("lines", "--format", help="lines | pharaoh | tsv")
+SOURCE_LANG = typer.Option("en", "--source-lang")
+MODEL = typer.Option(DEFAULT_ENCODER, "--model", help="Hugging Face name or path.")
+LAYER = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Hidden state compared (0 = embeddings).")
+DERIVED_ADJECTIVES = ("misc", "drop")
+
+
+def drops_derived_adjectives(value: str) -> bool:
+    """The `--derived-adjectives` choice as the projector's `drop_derived_adjectives` setting."""
+    if value not in DERIVED_ADJECTIVES:
+        raise typer.BadParameter(f"{value!r}: expected {' or '.join(DERIVED_ADJECTIVES)}", param_hint="--derived-adjectives")
+    return value == "drop"
+
+
+DERIVED_ADJECTIVES_OPTION = typer.Option(
+    "misc", "--derived-adjectives",
+    help="An entity projected onto one lowercase target word ('española' from 'Spanish'): 'misc' labels it MISC, as English CoNLL-2003 and Europarl-NER tag such adjectives; 'drop' makes it no entity, for annotations that tag none, such as CoNLL-2002 Spanish.",
+)
+
+
+def positive(value: float) -> float:
+    """Range check of options that must be above zero (typer's `min` includes its bound)."""
+    if not value > 0:
+        raise typer.BadParameter(f"{value} is not in the range x>0.")
+    return value
+
+
+def fraction_below_one(value: float) -> float:
+    """Range check of a share that leaves something on the other side: 0 <= x < 1."""
+    if not 0 <= value < 1:
+        raise typer.BadParameter(f"{value} is not in the range 0<=x<1.")
+    return value
+
+
+def comma_list(value: str) -> List[str]:
+    """The non-empty items of a comma-separated option."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def comma_ints(value: str, option: str, words: Sequence[str] = ()) -> List:
+    """The integers of a comma-separated option (and any of `words`, kept as text); a clear error otherwise."""
+    items = []
+    for item in comma_list(value):
+        if item in words:
+            items.append(item)
+        elif re.fullmatch(r"-?[0-9]+", item):
+            items.append(int(item))
+        else:
+            expected = "whole numbers" + "".join(f" or '{word}'" for word in words)
+            raise typer.BadParameter(f"{item!r} in {value!r}: expected {expected}, comma-separated", param_hint=option)
+    return items
+
+
+def check_language_or_exit(code: str, option: str) -> None:
+    """Fail before any work when spaCy has no language class for `code`."""
+    from spacy.util import get_lang_class
+
+    try:
+        get_lang_class(code)
+    except ImportError:
+        fail(f"{option} {code!r} is not a language spaCy knows (use an ISO code such as de, es, nl, zh)")
+
+
+def known_encoding(value: str) -> str:
+    """The `--encoding` option: a codec Python knows."""
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise typer.BadParameter(f"{value!r} is not an encoding Python knows (e.g. utf-8, latin-1, utf-16)")
+    return value
+
+
+ENCODING = typer.Option("utf-8", "--encoding", callback=known_encoding, help="Text encoding of the corpus files (e.g. latin-1); a byte order mark is dropped.")
+
+
+def read_corpus_or_exit(source: Path, format: str, target: Optional[Path], encoding: str = "utf-8") -> list:
+    """All pairs of a parallel corpus, or a one-line error naming the file and line."""
+    from ..corpus.parallel import read_parallel
+
+    try:
+        return list(read_parallel(source, format, target, encoding=encoding))
+    except (ValueError, OSError) as err:
+        fail(err)
+
+
+def warn_long_pairs(locations: Sequence[str], window: int) -> None:
+    """One warning for the pairs longer than the encoder's window (they align with fewer links), naming their lines."""
+    if locations:
+        shown = ", ".join(locations[:10]) + (f" and {len(locations) - 10} more" if len(locations) > 10 else "")
+        typer.echo(f"warning: {len(locations)} pairs are longer than the encoder's window of {window} subwords and were aligned "
+                   f"in overlapping windows, which finds fewer links: {shown}. Split such lines into sentences.", err=True)
+
+
+def writable_or_exit(path: Path, kind: str = "file") -> None:
+    """Fail before any work when `path` cannot be written (a folder where a file belongs, under a file, read-only)."""
+    from ..files import OutputPathError, check_writable
+
+    try:
+        check_writable(path, kind)
+    except OutputPathError as err:
+        fail(err)
+
+
+def training_overrides(seed: int, max_epochs: int = 0, max_steps: int = 0) -> dict:
+    """The seed, and the epoch and step limits when given (0: the config's)."""
+    overrides: dict = {"system.seed": seed}
+    if max_epochs:
+        overrides["training.max_epochs"] = max_epochs
+    if max_steps:
+        overrides["training.max_steps"] = max_steps
+    return overrides

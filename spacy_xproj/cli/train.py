@@ -1,0 +1,145 @@
+"""NER commands: train-ner, train-teacher, evaluate and self-label."""
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..defaults import DEFAULT_TEACHER
+from .app import app
+from .common import MODEL, check_language_or_exit, fail, log, training_overrides, writable_or_exit
+
+
+@app.command("train-ner")
+def train_ner_command(
+    config: Path = typer.Argument(..., help="spaCy training config (configs/frozen_ner.cfg, configs/token_ner_layer_mix.cfg, ...)."),
+    output: Path = typer.Argument(..., help="Training output folder (model-best/, model-last/, training.json)."),
+    train: Path = typer.Option(..., "--train", help="Training DocBin."),
+    dev: Path = typer.Option(..., "--dev", help="Dev DocBin (early stopping)."),
+    lang: str = typer.Option(..., "--lang", help="Language of the pipeline."),
+    encoder: str = MODEL,
+    initial_weights: Optional[Path] = typer.Option(None, "--initial-weights", help="A trained pipeline whose head (same labels) the training starts from, e.g. the English teacher."),
+    seed: int = typer.Option(0, "--seed", help="[system] seed."),
+    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override [training] max_epochs (0: the config's)."),
+    max_steps: int = typer.Option(0, "--max-steps", min=0, help="Override [training] max_steps (0: the config's)."),
+) -> None:
+    """`spacy train` with the encoder's shape, one evaluation an epoch for frozen-encoder configs, and the training time recorded."""
+    from ..ner.training import train_ner
+
+    for path, option in ((config, "CONFIG"), (train, "--train"), (dev, "--dev")):
+        if not path.is_file():
+            fail(f"{path} ({option}) not found")
+    check_language_or_exit(lang, "--lang")
+    try:
+        seconds = train_ner(config, output, train, dev, lang, encoder, initial_weights=initial_weights,
+                            overrides=training_overrides(seed, max_epochs, max_steps))
+    except (ValueError, OSError) as err:
+        fail(err)
+    typer.echo(f"{output / 'model-best'} ({seconds / 60:.1f} min)")
+
+
+@app.command("train-teacher")
+def train_teacher(
+    train: Path = typer.Argument(..., help="English gold NER for training, CoNLL-2003 layout (e.g. ../shared/data/conll/eng.train)."),
+    dev: Path = typer.Argument(..., help="English gold NER for early stopping and the reported F1 (e.g. eng.testa)."),
+    output: Path = typer.Argument(..., help="Writes model-best/, teacher.json and training.json here."),
+    config: Path = typer.Option(Path("configs/frozen_ner.cfg"), "--config", help="spaCy training config; the frozen-encoder NER by default."),
+    encoder: str = MODEL,
+    fallback: str = typer.Option(DEFAULT_TEACHER, "--fallback", help="The teacher when the gold files are missing (OntoNotes labels)."),
+    metrics: Optional[Path] = typer.Option(None, "--metrics", help="Also write the teacher's record here (e.g. metrics/teacher.json)."),
+    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override [training] max_epochs (0: the config's)."),
+    seed: int = typer.Option(0, "--seed", help="[system] seed."),
+) -> None:
+    """Train the English teacher on gold with the frozen encoder; without the gold files, fall back to the shipped teacher and say so."""
+    import json
+
+    from ..files import atomic_write_bytes
+    from ..ner.teacher import prepare_teacher
+
+    if not config.is_file():
+        fail(f"config {config} (--config) not found")
+    try:
+        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log)
+    except (ValueError, OSError) as err:
+        fail(err)
+    if metrics is not None:
+        atomic_write_bytes(metrics, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+    typer.echo(record["teacher"])
+
+
+@app.command("evaluate")
+def evaluate(
+    model: str = typer.Argument(..., help="Trained pipeline: package name or path (e.g. training/de/projection/model-best)."),
+    gold: List[str] = typer.Option(..., "--gold", help="NAME=PATH of a gold NER file (CoNLL or WikiANN .conllu); repeat for several."),
+    output: Optional[Path] = typer.Option(None, "--output", help="JSON file for the scores (e.g. metrics/de.json)."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Score the first N sentences of each file only (0: all)."),
+) -> None:
+    """Entity P/R/F1 of a pipeline on gold target sentences (tagged on the gold tokens) and its words per second."""
+    import json
+
+    import spacy
+
+    from ..corpus.evaluation import evaluate_on_gold_files
+    from ..files import atomic_write_bytes
+
+    named = []
+    for item in gold:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            fail(f"--gold expects NAME=PATH, got {item!r}")
+        if not Path(path).is_file():
+            fail(f"gold file {path} (--gold {item}) not found")
+        named.append((name, Path(path)))
+    if output is not None:
+        writable_or_exit(output)
+    nlp = spacy.load(model)
+    scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit)}
+    for name, result in scores["gold"].items():
+        typer.echo(f"{name}: F1 {result['f']:.1f} (P {result['p']:.1f}, R {result['r']:.1f}) on {result['sentences']} sentences, {result['words_per_second']} words/s")
+    if output is not None:
+        atomic_write_bytes(output, (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
+
+
+@app.command("self-label")
+def self_label_command(
+    model: str = typer.Argument(..., help="The teacher: a trained target-language NER pipeline (name or path)."),
+    raw_text: Path = typer.Argument(..., help="Unlabelled target-language text, one sentence per line."),
+    output: Path = typer.Argument(..., help="DocBin of the teacher's confident labels, for `spacy train`."),
+    threshold: float = typer.Option(0.9, "--threshold", min=0, max=1, help="Entities scored below this are not kept; their tokens are marked missing."),
+    beam_width: int = typer.Option(16, "--beam-width", min=1, help="Beam for scoring spaCy 'ner' entities."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Label the first N lines only (0: all)."),
+) -> None:
+    """Teacher-student self-training: label raw target text with a trained pipeline, keeping what it is sure of."""
+    import json
+    import time
+
+    import spacy
+    from spacy.tokens import DocBin
+
+    from ..files import atomic_write_bytes
+    from ..ner.self_training import self_label
+
+    if not raw_text.is_file():
+        fail(f"{raw_text} not found")
+    writable_or_exit(output)
+    try:
+        lines = [line.strip() for line in raw_text.read_text(encoding="utf-8").lstrip("\ufeff").splitlines() if line.strip()]
+    except UnicodeDecodeError as err:
+        from ..corpus.parallel import line_of_bad_byte
+
+        fail(f"{raw_text}:{line_of_bad_byte(raw_text, 'utf-8', 0)}: not utf-8 text ({err.reason})")
+    if limit:
+        lines = lines[:limit]
+    nlp = spacy.load(model)
+    start = time.perf_counter()
+    docs = []
+    try:
+        for doc in self_label(nlp, lines, threshold=threshold, beam_width=beam_width):
+            docs.append(doc)
+            if len(docs) % 500 == 0:
+                typer.echo(f"{len(docs)}/{len(lines)} sentences, {len(docs) / (time.perf_counter() - start):.1f}/s", err=True)
+    except ValueError as err:
+        fail(err)
+    atomic_write_bytes(output, DocBin(docs=docs).to_bytes())
+    tokens = sum(len(doc) for doc in docs)
+    missing = sum(1 for doc in docs for token in doc if token.ent_iob == 0)
+    typer.echo(json.dumps({"sentences": len(docs), "entities": sum(len(doc.ents) for doc in docs), "missing_token_share": round(missing / max(tokens, 1), 4)}))

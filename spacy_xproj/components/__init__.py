@@ -1,0 +1,1 @@
+"""The pipes (xlmr_aligner, entity_projector), their registered matching and projection strategies, label maps."""

