@@ -6,17 +6,16 @@ Sentence = Tuple[List[str], List[Tuple[int, int, str]]]
 
 
 def tags_to_spans(tags: List[str], where: str = "") -> List[Tuple[int, int, str]]:
-    """IOB1 or IOB2 tags to (start, end, label) spans; an I- after O or another label starts a span (IOB1)."""
-    spans: List[Tuple[int, int, str]] = []
-    start, label = None, None
-    for i, tag in enumerate(tags + ["O"]):
-        if tag == "O" or tag.startswith("B-") or (tag.startswith("I-") and tag[2:] != label):
-            if label is not None:
-                spans.append((start, i, label))
-            start, label = (i, tag[2:]) if tag != "O" else (None, None)
-        elif not tag.startswith("I-"):
+    """IOB1 or IOB2 tags to (start, end, label) spans; an I- after O or another label starts a span (IOB1).
+
+    Decoding is spaCy's (`iob_to_biluo`, which reads both schemes, then `tags_to_entities`); the check
+    before it only names the file and line of a tag spaCy would reject with a bare message."""
+    from spacy.training import iob_to_biluo, tags_to_entities  # spaCy loads thinc and torch: not at import time
+
+    for tag in tags:
+        if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
             raise ValueError(f"{where}: unknown tag {tag!r} (expected O, B-X or I-X)")
-    return spans
+    return [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(tags))]
 
 
 def read_conll_ner(path: Path, encoding: str = "utf-8", word_column: int = 0) -> List[Sentence]:

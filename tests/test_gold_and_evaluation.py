@@ -102,3 +102,25 @@ def test_transfer_error_counts_sort_each_wrong_prediction():
     right = [{(1, 2, "ORG"), (4, 5, "ORG"), (7, 8, "LOC"), (8, 9, "MISC")}]
     counts = module.error_counts(words, gold, right, {"EFE"})
     assert counts["spurious_misc"] == 1 and counts["f_without_lowercase_words"] == 100.0 > counts["f"]
+
+
+# The entity counts published with CoNLL-2002/2003 (Tjong Kim Sang and De Meulder 2003, table 2; Tjong
+# Kim Sang 2002) and the Europarl-NER / WikiANN counts of the hand-written decoder spaCy's replaced:
+# any difference in IOB1/IOB2 decoding moves them.
+GOLD_COUNTS = {
+    "conll/eng.testa": (3250, {"LOC": 1837, "MISC": 922, "ORG": 1341, "PER": 1842}),  # IOB1
+    "conll/esp.testa": (1915, {"LOC": 985, "MISC": 445, "ORG": 1700, "PER": 1222}),
+    "conll/ned.testa": (2895, {"LOC": 479, "MISC": 748, "ORG": 686, "PER": 703}),  # Latin-1
+    "europarl-ner/de-europarl.test.conll02": (799, {"LOC": 91, "MISC": 191, "ORG": 325, "PER": 86}),
+    "wikiann/nl/val.conllu": (10000, {"LOC": 4835, "ORG": 3943, "PER": 4754}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLD_COUNTS))
+def test_gold_readers_decode_the_shared_data_as_published(shared_data, name):
+    from collections import Counter
+
+    sentences = read_gold_file(shared_data / name)
+    n_sentences, counts = GOLD_COUNTS[name]
+    assert len(sentences) == n_sentences
+    assert Counter(label for _, spans in sentences for _, _, label in spans) == counts
