@@ -126,13 +126,14 @@ class FrozenEncoder:
 
     def precompute(self, sentences: List[List[str]], chunk: int = 1024, progress: bool = True) -> int:
         """Encode sentences into the cache ahead of training, shortest first so that batches carry little
-        padding; stops when the cache is full. Returns how many sentences it encoded."""
+        padding; stops when the cache is full. Returns how many sentences it encoded. `progress`: a tqdm
+        bar on stderr when it is a terminal (tqdm's disable=None)."""
         from tqdm import tqdm
 
         keyed = {FeatureCache.key(self.identity, words): words for words in sentences if words}
         todo = sorted((key for key in keyed if self.cache.get(key) is None), key=lambda key: len(keyed[key]))
         done = 0
-        with tqdm(total=len(todo), desc="encoding sentences", unit="sent", disable=not progress, leave=False) as bar:
+        with tqdm(total=len(todo), desc="encoding sentences", unit="sent", disable=None if progress else True, leave=False) as bar:
             for start in range(0, len(todo), chunk):
                 keys = todo[start : start + chunk]
                 encoded = self.encoder().encode([keyed[key] for key in keys])
