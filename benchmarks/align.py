@@ -98,7 +98,7 @@ def layer_sweep(model: str, pairs: Sequence[Pair], layers: Sequence[int], method
     from spacy_xproj.encoders.subword_encoder import SubwordEncoder
 
     encoder = SubwordEncoder(model, layers=layers)
-    vectors = encoder.encode([s for s, _ in pairs] + [t for _, t in pairs])
+    vectors = encoder.encode([s for s, _ in pairs] + [t for _, t in pairs], progress=True)
     sources, targets = vectors[: len(pairs)], vectors[len(pairs) :]
     sweep: Dict[int, Dict[str, List[Links]]] = {}
     for k, layer in enumerate(layers):

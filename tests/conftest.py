@@ -1,3 +1,4 @@
+import io
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+class TerminalStream(io.StringIO):
+    """A captured stderr that says it is a terminal, so that tqdm draws its bars into it. Use it with
+    `contextlib.redirect_stderr` inside the test: pytest's capture replaces sys.stderr after fixtures run."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def terminal_stderr() -> TerminalStream:
+    return TerminalStream()
 
 
 @Language.factory("stand_in_aligner")

@@ -58,19 +58,16 @@ def viterbi(log_probs: numpy.ndarray, allowed: numpy.ndarray, first: numpy.ndarr
 
 
 def tags_to_spans(tag_ids: Sequence[int], labels: Sequence[str]) -> List[Span]:
-    """Entity spans of a valid BIO tag id sequence."""
+    """Entity spans of a valid BIO tag id sequence, decoded by spaCy (`iob_to_biluo`, `tags_to_entities`).
+
+    spaCy reads an I-X that continues nothing as the start of an entity (IOB1); here it is an error,
+    since `viterbi()` never produces one."""
+    from spacy.training import iob_to_biluo, tags_to_entities  # spaCy loads thinc and torch: not at import time
+
     names = tag_names(labels)
-    spans: List[Span] = []
-    start, label = None, None
-    for i, tag_id in enumerate(list(tag_ids) + [0]):
-        name = names[tag_id]
-        if name.startswith("I-") and label == name[2:]:
-            continue
-        if label is not None:
-            spans.append((start, i, label))
-            start, label = None, None
-        if name.startswith("B-"):
-            start, label = i, name[2:]
-        elif name.startswith("I-"):
-            raise ValueError(f"tag {name} at {i} does not continue an entity: decode with viterbi()")
+    tags = [names[tag_id] for tag_id in tag_ids]
+    spans = [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(tags))]
+    for start, _, _ in spans:
+        if tags[start].startswith("I-"):
+            raise ValueError(f"tag {tags[start]} at {start} does not continue an entity: decode with viterbi()")
     return spans

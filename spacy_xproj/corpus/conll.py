@@ -1,22 +1,21 @@
 """Read CoNLL-style NER files (one token per line, tag in the last column, blank line between sentences)."""
 from pathlib import Path
-from typing import List, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 Sentence = Tuple[List[str], List[Tuple[int, int, str]]]
 
 
 def tags_to_spans(tags: List[str], where: str = "") -> List[Tuple[int, int, str]]:
-    """IOB1 or IOB2 tags to (start, end, label) spans; an I- after O or another label starts a span (IOB1)."""
-    spans: List[Tuple[int, int, str]] = []
-    start, label = None, None
-    for i, tag in enumerate(tags + ["O"]):
-        if tag == "O" or tag.startswith("B-") or (tag.startswith("I-") and tag[2:] != label):
-            if label is not None:
-                spans.append((start, i, label))
-            start, label = (i, tag[2:]) if tag != "O" else (None, None)
-        elif not tag.startswith("I-"):
+    """IOB1 or IOB2 tags to (start, end, label) spans; an I- after O or another label starts a span (IOB1).
+
+    Decoding is spaCy's (`iob_to_biluo`, which reads both schemes, then `tags_to_entities`); the check
+    before it only names the file and line of a tag spaCy would reject with a bare message."""
+    from spacy.training import iob_to_biluo, tags_to_entities  # spaCy loads thinc and torch: not at import time
+
+    for tag in tags:
+        if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
             raise ValueError(f"{where}: unknown tag {tag!r} (expected O, B-X or I-X)")
-    return spans
+    return [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(tags))]
 
 
 def read_conll_ner(path: Path, encoding: str = "utf-8", word_column: int = 0) -> List[Sentence]:
@@ -47,21 +46,22 @@ def read_conll_ner(path: Path, encoding: str = "utf-8", word_column: int = 0) ->
     return sentences
 
 
+def percent(prf: Dict[str, Optional[float]], support: int) -> Dict:
+    """spaCy's P/R/F fractions (None when nothing was scored) as % rounded to 2 places, with the gold count."""
+    return {key: round(100 * (prf[key] or 0.0), 2) for key in ("p", "r", "f")} | {"support": support}
+
+
 def score_entities(predicted: List[Set[Tuple[int, int, str]]], gold: List[Set[Tuple[int, int, str]]]) -> dict:
-    """Exact-match entity precision, recall and F1 (in %), micro and per label."""
-    labels = sorted({label for sentence in gold + predicted for _, _, label in sentence})
+    """Exact-match entity precision, recall and F1 (in %), micro and per label, counted by spaCy's `PRFScore`."""
+    from spacy.scorer import PRFScore
 
-    def prf(keep) -> dict:
-        tp = sum(len({e for e in p if keep(e)} & {e for e in g if keep(e)}) for p, g in zip(predicted, gold))
-        n_pred = sum(1 for p in predicted for e in p if keep(e))
-        n_gold = sum(1 for g in gold for e in g if keep(e))
-        precision = tp / n_pred if n_pred else 0.0
-        recall = tp / n_gold if n_gold else 0.0
-        f = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"p": round(100 * precision, 2), "r": round(100 * recall, 2), "f": round(100 * f, 2), "support": n_gold}
-
-    result = prf(lambda e: True)
-    result["per_type"] = {label: prf(lambda e, label=label: e[2] == label) for label in labels}
+    total, per_type = PRFScore(), {}
+    for pred, true in zip(predicted, gold):
+        total.score_set(set(pred), set(true))
+        for label in {label for _, _, label in set(pred) | set(true)}:
+            per_type.setdefault(label, PRFScore()).score_set({e for e in pred if e[2] == label}, {e for e in true if e[2] == label})
+    result = percent(total.to_dict(), total.tp + total.fn)
+    result["per_type"] = {label: percent(score.to_dict(), score.tp + score.fn) for label, score in sorted(per_type.items())}
     return result
 
 

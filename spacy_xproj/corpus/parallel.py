@@ -12,6 +12,7 @@ language) and its word alignment are plain data in Doc extensions, so
                           (a pair longer than the encoder's window aligns with fewer links)
 """
 import importlib.util
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -285,14 +286,25 @@ def read_parallel(path: Path, format: str = "lines", target_path: Optional[Path]
 
 
 def read_parallel_docs(
-    target_nlp: Language, lines: Iterable[ParallelLine], source_lang: str, limit: int = 0
+    target_nlp: Language, lines: Iterable[ParallelLine], source_lang: str, limit: int = 0, progress: bool = True
 ) -> Iterator[Doc]:
-    """Parallel Docs from reader output, tokenizing raw text with spaCy's tokenizers for each language."""
+    """Parallel Docs from reader output, tokenizing raw text with spaCy's tokenizers for each language.
+
+    progress (bool): a tqdm bar of the pairs handed on, on stderr when it is a terminal (with a total when
+        `lines` has a length). `nlp.pipe` takes a batch at a time, so the bar runs up to a batch ahead of it.
+    """
+    from tqdm import tqdm
+
     source_tokenizer = blank_tokenizer(source_lang)
-    for count, line in enumerate(lines, start=1):
-        if limit and count > limit:
-            return
-        yield make_parallel_doc(target_nlp, line.source, line.target, source_lang=source_lang, source_tokenizer=source_tokenizer)
+    total = len(lines) if isinstance(lines, Sized) else None
+    if limit:
+        total = min(total, limit) if total is not None else limit
+    with tqdm(total=total, desc="pairs", unit="pair", disable=None if progress else True) as bar:
+        for count, line in enumerate(lines, start=1):
+            if limit and count > limit:
+                return
+            yield make_parallel_doc(target_nlp, line.source, line.target, source_lang=source_lang, source_tokenizer=source_tokenizer)
+            bar.update(1)
 
 
 @spacy.registry.readers("spacy-xproj.ParallelCorpus.v1")
@@ -312,7 +324,7 @@ def create_parallel_corpus_reader(
 
     def read(nlp: Language) -> Iterator[Example]:
         lines = read_parallel(path, format, target_path)
-        for doc in read_parallel_docs(nlp, lines, source_lang, limit):
+        for doc in read_parallel_docs(nlp, lines, source_lang, limit, progress=False):  # spacy train shows its own
             yield Example(doc, doc.copy())
 
     return read

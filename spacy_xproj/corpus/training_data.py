@@ -198,11 +198,15 @@ def build_training_data(
     settings: CorpusSettings,
     log: Callable[[str], None] = print,
     inputs: Sequence[Path] = (),
+    progress: bool = True,
 ) -> Dict:
     """Write `train.spacy`, `dev.spacy` and `report.json` for a parallel corpus; resumable by chunk.
 
     inputs (Sequence[Path]): the files `lines` were read from; chunks made from other files are refused.
+    progress (bool): a tqdm bar of projected pairs on stderr (rate and time left), when stderr is a terminal.
     """
+    from tqdm import tqdm
+
     output_dir = Path(output_dir)
     chunk_dir = output_dir / "chunks"
     settings_json = json.dumps({**settings.__dict__, "projector": projector_identity(settings)}, sort_keys=True, default=str)
@@ -215,17 +219,18 @@ def build_training_data(
 
     n_chunks = (len(lines) + settings.chunk_size - 1) // settings.chunk_size
     teacher = target = None
-    started = time.perf_counter()
-    done_pairs = 0
+    bar = tqdm(total=len(lines), desc="projecting", unit="pair", disable=None if progress else True)  # None: off unless a terminal
     for k in range(n_chunks):
         report_path, docbin_path = chunk_dir / f"chunk-{k:05d}.json", chunk_dir / f"chunk-{k:05d}.spacy"
         chunk_lines = lines[k * settings.chunk_size : (k + 1) * settings.chunk_size]
         pairs = pairs_digest(chunk_lines)
         why = reusable_chunk(report_path, docbin_path, pairs)
         if why is None:
+            bar.total -= len(chunk_lines)  # done by an earlier run: the rate and time left count this run's work only
             continue  # the report is written last, so a matching one means the chunk is complete
         if why != "missing":
-            log(f"chunk {k + 1}/{n_chunks} is projected again: {why}")
+            with tqdm.external_write_mode():
+                log(f"chunk {k + 1}/{n_chunks} is projected again: {why}")
             report_path.unlink()
         if teacher is None:
             teacher, target = build_pipelines(settings)
@@ -238,10 +243,10 @@ def build_training_data(
         result["pairs_sha256"], result["docbin_sha256"] = pairs, hashlib.sha256(data).hexdigest()
         atomic_write_bytes(docbin_path, data)
         atomic_write_bytes(report_path, json.dumps(result, indent=2).encode())
-        done_pairs += len(chunk_lines)
-        elapsed = time.perf_counter() - started
-        remaining = sum(1 for j in range(k + 1, n_chunks) if not (chunk_dir / f"chunk-{j:05d}.json").exists()) * settings.chunk_size
-        log(f"chunk {k + 1}/{n_chunks}: {done_pairs / elapsed:.1f} pairs/s, about {remaining * elapsed / done_pairs / 60:.1f} min left")
+        bar.update(len(chunk_lines))
+        with tqdm.external_write_mode():
+            log(f"chunk {k + 1}/{n_chunks}: {len(chunk_lines)} pairs projected")
+    bar.close()
     return assemble(output_dir, n_chunks, settings, log)
 
 

@@ -272,14 +272,18 @@ def train_aligner(
     restart: bool = False,
     log: Callable[[str], None] = print,
     stop_after: Optional[int] = None,
+    progress: bool = True,
 ) -> Dict:
     """Fine-tune `settings.model` on word pairs and save it to `output`; returns a summary.
 
     checkpoint_every (int): steps between checkpoints in `<output>.checkpoint/`.
     restart (bool): discard a checkpoint left by an earlier run instead of resuming from it.
     stop_after (Optional[int]): stop (with a checkpoint, as on Ctrl-C) after this many steps of this run; for tests.
+    progress (bool): a tqdm bar of steps (with the last loss) on stderr, when stderr is a terminal; the
+        `log` lines every `log_every` steps are written either way, as the training record.
     """
     import torch
+    from tqdm import tqdm
 
     from .alignment_objectives import OBJECTIVES, PairBatch
 
@@ -339,11 +343,13 @@ def train_aligner(
         f"{sum(p.numel() for p in parameters.values()) / 1e6:.1f}M trainable parameters, layers 1-{settings.layer}, {settings.steps} steps")
     start, start_step, run_steps = time.perf_counter(), step, 0
     encoder.model.train()
+    bar = tqdm(total=settings.steps, initial=step, desc=f"training {settings.objective}", unit="step", disable=None if progress else True)
     # Ctrl-C and SIGTERM only raise a flag, read between steps: a checkpoint never holds half a step.
     with _StopRequests() as stop:
         while step < settings.steps:
             if stop.requested or (stop_after is not None and run_steps >= stop_after):
                 save_checkpoint()
+                bar.close()
                 log(f"Stopped at step {step}/{settings.steps}; checkpoint in {checkpoint}. Run the same command again to resume. "
                     f"{output} was not changed.")
                 raise TrainingStopped(f"stopped at step {step}/{settings.steps}")
@@ -359,15 +365,19 @@ def train_aligner(
             scheduler.step()
             step, run_steps = step + 1, run_steps + 1
             history.append([step, round(result["loss"].item(), 5), round(result["links"].item(), 3)])
+            bar.set_postfix(loss=history[-1][1], refresh=False)
+            bar.update(1)
             if step % log_every == 0 or step == settings.steps:
                 recent = history[-log_every:]
                 elapsed = time.perf_counter() - start
                 rate = (step - start_step) / elapsed
-                log(f"step {step}/{settings.steps}  loss {sum(h[1] for h in recent) / len(recent):.4f}  "
-                    f"links/pair {sum(h[2] for h in recent) / len(recent):.1f}  {rate * settings.batch_size:.1f} pairs/s  "
-                    f"elapsed {_format_seconds(elapsed)}  ETA {_format_seconds((settings.steps - step) / rate)}")
+                with tqdm.external_write_mode():
+                    log(f"step {step}/{settings.steps}  loss {sum(h[1] for h in recent) / len(recent):.4f}  "
+                        f"links/pair {sum(h[2] for h in recent) / len(recent):.1f}  {rate * settings.batch_size:.1f} pairs/s  "
+                        f"elapsed {_format_seconds(elapsed)}  ETA {_format_seconds((settings.steps - step) / rate)}")
             if step % checkpoint_every == 0 or step == settings.steps:
                 save_checkpoint()  # also after the last step: a failed save below loses no training
+        bar.close()
         encoder.model.eval()
         summary = {
             **identity, "base_model": settings.model, "pairs_too_long": too_long, "pairs_without_subwords": without_subwords, "steps": step,

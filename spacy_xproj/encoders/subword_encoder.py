@@ -114,9 +114,14 @@ class SubwordEncoder:
             result[k] = (list(encoded["input_ids"][row]), original[numpy.asarray(word_ids, dtype=numpy.int64)] if word_ids else numpy.zeros(0, dtype=numpy.int64))
         return result
 
-    def encode(self, sentences: Sequence[Sequence[str]]) -> List[SentenceVectors]:
-        """Subword vectors for each sentence (a list of words); one array per requested layer when several."""
+    def encode(self, sentences: Sequence[Sequence[str]], progress: bool = False) -> List[SentenceVectors]:
+        """Subword vectors for each sentence (a list of words); one array per requested layer when several.
+
+        progress (bool): a tqdm bar of encoded windows (a sentence, or a slice of a long one) on stderr
+            when it is a terminal; off by default, since components call this once per batch.
+        """
         import torch
+        from tqdm import tqdm
 
         tokenized = self.tokenize(sentences)
         windows: List[_Window] = []
@@ -130,6 +135,7 @@ class SubwordEncoder:
         n_layers = len(self.layers)
         outputs = [numpy.zeros((n_layers, len(ids), hidden), dtype=numpy.float32) for ids, _ in tokenized]
         order = sorted(range(len(windows)), key=lambda w: len(windows[w].ids))
+        bar = tqdm(total=len(order), desc="encoding", unit="window", disable=None if progress else True, leave=False)
         for b in range(0, len(order), self.batch_size):
             batch = [windows[w] for w in order[b : b + self.batch_size]]
             inputs = [self.tokenizer.build_inputs_with_special_tokens(w.ids) for w in batch]
@@ -150,6 +156,8 @@ class SubwordEncoder:
             for row, window in enumerate(batch):
                 lo, hi = window.keep_from, window.keep_to
                 outputs[window.sentence][:, window.start + lo : window.start + hi] = states[row, :, prefix + lo : prefix + hi]
+            bar.update(len(batch))
+        bar.close()
         return [
             SentenceVectors(vectors=out[0] if n_layers == 1 else out, word_index=word_index, n_words=len(words), windows=max(count, 1))
             for out, (_, word_index), words, count in zip(outputs, tokenized, sentences, n_windows)

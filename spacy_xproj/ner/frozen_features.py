@@ -23,7 +23,7 @@ import numpy
 import torch
 from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.util import registry
+from spacy.util import minibatch, registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
 
@@ -126,15 +126,15 @@ class FrozenEncoder:
 
     def precompute(self, sentences: List[List[str]], chunk: int = 1024, progress: bool = True) -> int:
         """Encode sentences into the cache ahead of training, shortest first so that batches carry little
-        padding; stops when the cache is full. Returns how many sentences it encoded."""
+        padding; stops when the cache is full. Returns how many sentences it encoded. `progress`: a tqdm
+        bar on stderr when it is a terminal (tqdm's disable=None)."""
         from tqdm import tqdm
 
         keyed = {FeatureCache.key(self.identity, words): words for words in sentences if words}
         todo = sorted((key for key in keyed if self.cache.get(key) is None), key=lambda key: len(keyed[key]))
         done = 0
-        with tqdm(total=len(todo), desc="encoding sentences", unit="sent", disable=not progress, leave=False) as bar:
-            for start in range(0, len(todo), chunk):
-                keys = todo[start : start + chunk]
+        with tqdm(total=len(todo), desc="encoding sentences", unit="sent", disable=None if progress else True, leave=False) as bar:
+            for keys in minibatch(todo, chunk):
                 encoded = self.encoder().encode([keyed[key] for key in keys])
                 self.computed_sentences += len(keys)
                 for key, vectors in zip(keys, encoded):

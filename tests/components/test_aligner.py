@@ -275,3 +275,22 @@ def test_pairs_longer_than_the_window_are_marked_and_warned_about_once(tiny_mode
     assert [d._.xproj_windows for d in docs] == [None, 4, 4]  # windows of 62 subwords overlapping by 31 (half a window)
     restored = list(DocBin(docs=docs, store_user_data=True).get_docs(nlp.vocab))
     assert [d._.xproj_windows for d in restored] == [None, 4, 4]
+
+
+def test_encoding_shows_a_bar_of_windows_on_a_terminal_and_the_same_vectors(tiny_model_dir, shared_data, terminal_stderr):
+    from contextlib import redirect_stderr
+
+    from spacy_xproj.corpus.conll import read_gold_file
+    from spacy_xproj.encoders.subword_encoder import SubwordEncoder, plan_windows
+
+    sentences = [words for words, _ in read_gold_file(shared_data / "europarl-ner" / "en-europarl.test.conll02")[:60]]
+    encoder = SubwordEncoder(tiny_model_dir, layers=[2], max_window=24, window_overlap=4)
+    quiet = encoder.encode(sentences)
+    assert terminal_stderr.getvalue() == ""
+    with redirect_stderr(terminal_stderr):
+        shown = encoder.encode(sentences, progress=True)
+    n_windows = sum(len(plan_windows(len(ids), 22, 4)) for ids, _ in encoder.tokenize(sentences))
+    assert n_windows > len(sentences)  # some Europarl sentences are longer than 22 subwords
+    bar = terminal_stderr.getvalue()
+    assert bar.startswith(f"\rencoding:   0%|          | 0/{n_windows} [") and bar.endswith("\r")  # leave=False: cleared when done
+    assert all(numpy.array_equal(a.vectors, b.vectors) for a, b in zip(quiet, shown))

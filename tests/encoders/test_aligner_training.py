@@ -1,5 +1,6 @@
 import json
 import os
+from contextlib import redirect_stderr
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ def test_upper_layers_are_kept_and_the_saved_model_aligns(tmp_path, tiny_model_d
     assert base_nlp.get_pipe("xlmr_aligner").encoder.tokenize([["the", "katze"]])[0][0] == nlp.get_pipe("xlmr_aligner").encoder.tokenize([["the", "katze"]])[0][0]
 
 
-def test_an_interrupted_run_keeps_the_previous_model_and_resumes_to_the_same_weights(tmp_path, tiny_model_dir):
+def test_an_interrupted_run_keeps_the_previous_model_and_resumes_to_the_same_weights(tmp_path, tiny_model_dir, terminal_stderr):
     pairs = word_pairs()
     output = tmp_path / "aligner"
     train_aligner(pairs, output, settings(tiny_model_dir, steps=3, seed=5), log=lambda m: None)
@@ -120,8 +121,11 @@ def test_an_interrupted_run_keeps_the_previous_model_and_resumes_to_the_same_wei
     assert all(torch.equal(previous[k], v) for k, v in weights(output).items())  # untouched
 
     messages = []
-    summary = train_aligner(pairs, output, config, log=messages.append)
+    with redirect_stderr(terminal_stderr):
+        summary = train_aligner(pairs, output, config, log=messages.append)
     assert any("Resuming" in m and "step 5/8" in m for m in messages)
+    bar = terminal_stderr.getvalue()  # tqdm's bar starts where the checkpoint left off
+    assert "training contrastive" in bar and "5/8 [" in bar and "8/8 [" in bar and "loss=" in bar and "4/8" not in bar
     assert summary["steps"] == 8
     resumed = weights(output)
 

