@@ -14,7 +14,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj 
 
 
 def report_table(table: str, readme: Optional[Path], marker: str) -> None:
-    """Print a benchmark's table and, when asked, replace its block in the README."""
+    """Print a benchmark's table and, when asked, replace its block in a docs page (docs/benchmarks.md)."""
     from .results import update_readme
 
     typer.echo(table)
@@ -38,7 +38,7 @@ def bench_align(
     layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Layer for every system (the sweep covers 4-12)."),
     simalign_limit: int = typer.Option(0, "--simalign-limit", min=0, help="Run simalign on the first N pairs only (0: all)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
-    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the bench-align table in this README."),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-align table in this page (docs/benchmarks.md)."),
 ) -> None:
     """AER, precision, recall and pairs/s of xlmr_aligner, simalign and eflomal on gold alignments, in one run."""
     from .align import render_table, run_benchmark
@@ -58,7 +58,7 @@ def bench_projection(
     layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0),
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="'' to skip the teacher rows."),
     fresh: bool = typer.Option(False, "--fresh"),
-    readme: Optional[Path] = typer.Option(None, "--readme"),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-projection table in this page (docs/benchmarks.md)."),
 ) -> None:
     """Entity-level F1 of English entities projected onto German/Spanish Europarl against their gold, all systems in one run."""
     from .projection import render_projection_table, run_projection_benchmark
@@ -84,8 +84,8 @@ def bench_transfer(
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds; every model is trained once per seed. The first also samples the parallel text and trains the projection's teacher."),
     derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
-    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- MARKER:start/end --> in this file."),
-    readme_marker: str = typer.Option("bench-transfer", "--readme-marker", help="The README block to update (one block per config measured)."),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the table between <!-- MARKER:start/end --> in this file."),
+    readme_marker: str = typer.Option("bench-transfer", "--docs-marker", "--readme-marker", help="The block of the --docs page to update (one block per config measured)."),
 ) -> None:
     """Zero-shot vs projection vs combined vs sequential NER training, scored on every gold dev set per language; resumable."""
     from .transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
@@ -116,7 +116,7 @@ def bench_ablation(
     gamma: float = typer.Option(1.0, "--gamma", min=0, help="Reverse focal loss exponent of the rfl rows."),
     threshold: float = typer.Option(0.9, "--threshold", min=0, max=1, help="Self-labelling confidence threshold."),
     fresh: bool = typer.Option(False, "--fresh"),
-    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-ablation:start/end --> in this file."),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the table between <!-- bench-ablation:start/end --> in this file."),
 ) -> None:
     """Ablation on projected data (ner; token_ner + cross-entropy, + reverse focal loss, + layer mix; reverse focal + self-training); resumable."""
     from .ablation import render_ablation_table, run_ablation_benchmark
@@ -150,7 +150,7 @@ def bench_aligner_finetune(
     in_language_pairs: str = typer.Option("all", "--in-language-pairs", help="Sample sizes of the in-language text, comma-separated ('all' for all of it); one encoder per size and seed, one pass each."),
     in_language_seeds: str = typer.Option("0,1", "--in-language-seeds", help="Seeds of the in-language encoders (sample and training), comma-separated."),
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows and checkpoints (the encoders in --work-dir are replaced only by finished runs)."),
-    readme: Optional[Path] = typer.Option(None, "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
 ) -> None:
     """Default vs fine-tuned encoder: AER on the gold alignments and projection F1 on Europarl-NER, with training time; resumable."""
     from .aligner_finetune import InLanguageText, render_finetune_table, run_finetune_benchmark

@@ -1,4 +1,4 @@
-"""Where the transfer models go wrong on a gold set: the error counts the README's transfer section cites.
+"""Where the transfer models go wrong on a gold set: the error counts docs/benchmarks.md's transfer section cites.
 
     python scripts/transfer_errors.py ../shared/data/conll/esp.testa \
         zero-shot=training/bench-transfer-mix/en/model/model-best \

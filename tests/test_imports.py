@@ -19,7 +19,7 @@ def loaded_after(code: str) -> str:
     "import spacy_xproj",
     "import spacy_xproj.cli",
     "from spacy_xproj import defaults",
-    "import spacy_xproj.core.alignment, spacy_xproj.core.projection, spacy_xproj.core.bio",
+    "import spacy_xproj.core.alignment, spacy_xproj.core.projection",
     "import spacy_xproj.encoders.aligner_training",
 ])
 def test_imports_load_no_torch(code):

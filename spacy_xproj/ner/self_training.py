@@ -10,7 +10,7 @@ from spacy.pipeline import EntityRecognizer
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from ..core.bio import tags_to_spans
+from .bio import tags_to_spans
 from .token_ner import TokenNER
 
 Scored = Dict[Tuple[int, int, str], float]

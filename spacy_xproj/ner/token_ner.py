@@ -14,7 +14,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Linear, Model, chain, set_dropout_rate, with_array
 from thinc.types import Floats2d
 
-from ..core.bio import MISSING, biluo_to_tag_ids, tag_names, tags_to_spans, transition_mask, viterbi
+from .bio import MISSING, biluo_to_tag_ids, tag_names, tags_to_spans, transition_mask, viterbi
 from .losses import TokenLoss, log_softmax
 
 DEFAULT_MODEL = """

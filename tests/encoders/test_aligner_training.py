@@ -197,7 +197,7 @@ def test_the_command_line_takes_its_defaults_from_the_settings():
     from spacy_xproj.cli.encoder import train_aligner_command
 
     defaults = AlignerTrainingSettings(model="x")
-    assert (defaults.steps, defaults.learn_rate) == (100, 5e-5)  # what the README documents
+    assert (defaults.steps, defaults.learn_rate) == (100, 5e-5)  # what docs/components.md documents
     options = inspect.signature(train_aligner_command).parameters
     for name in ("layer", "objective", "steps", "batch_size", "learn_rate", "precision", "seed"):
         assert options[name].default.default == getattr(defaults, name), name

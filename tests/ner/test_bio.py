@@ -3,7 +3,7 @@ import itertools
 import numpy
 import pytest
 
-from spacy_xproj.core.bio import MISSING, biluo_to_tag_ids, tag_names, tags_to_spans, transition_mask, viterbi
+from spacy_xproj.ner.bio import MISSING, biluo_to_tag_ids, tag_names, tags_to_spans, transition_mask, viterbi
 
 LABELS = ["LOC", "PER"]
 
