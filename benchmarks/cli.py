@@ -5,7 +5,7 @@ from typing import List, Optional
 import typer
 
 from spacy_xproj.defaults import DEFAULT_LAYER, DEFAULT_TEACHER
-from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, comma_ints, comma_list, drops_derived_adjectives, fail, log, positive
+from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, AlignerObjective, DerivedAdjectives, comma_ints, comma_list, fail, log, positive
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 
 from . import transfer_converged
@@ -74,15 +74,15 @@ def bench_transfer(
     shared_data: Path = typer.Option(..., "--shared-data", help="Folder with conll/, wikiann/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
     output: Path = typer.Option(Path("metrics/transfer.json"), "--output"),
     work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Corpora and trained pipelines (large; not committed)."),
-    langs: str = typer.Option("es,de,nl", "--langs", help="Comma-separated target languages (es, de, nl)."),
+    langs: List[str] = typer.Option(["es", "de", "nl"], "--lang", "--langs", help="Target languages (es, de, nl): repeat the option; a comma-separated list is accepted too."),
     model: str = MODEL,
     config: Path = typer.Option(Path("configs/ner.cfg"), "--config", help="spaCy training config for every model."),
     layer: int = LAYER,
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel sentence pairs projected per language."),
     max_steps: int = typer.Option(250, "--max-steps", min=1, help="Training steps per model."),
     eval_limit: int = typer.Option(1000, "--eval-limit", min=0, help="Sentences scored per gold set (0: all)."),
-    seeds: str = typer.Option("0", "--seeds", help="Comma-separated training seeds; every model is trained once per seed. The first also samples the parallel text and trains the projection's teacher."),
-    derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
+    seeds: List[str] = typer.Option(["0"], "--seed", "--seeds", help="Training seeds (repeat the option; a comma-separated list is accepted too); every model is trained once per seed. The first also samples the parallel text and trains the projection's teacher."),
+    derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows of the output (trained models in --work-dir are still reused)."),
     readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the table between <!-- MARKER:start/end --> in this file."),
     readme_marker: str = typer.Option("bench-transfer", "--docs-marker", "--readme-marker", help="The block of the --docs page to update (one block per config measured)."),
@@ -91,11 +91,11 @@ def bench_transfer(
     from .transfer import TransferSettings, render_transfer_table, run_transfer_benchmark
 
     shared_data_or_exit(shared_data)
-    seed_list = comma_ints(seeds, "--seeds")
+    seed_list = comma_ints(seeds, "--seed")
     if not seed_list:
         raise typer.BadParameter("give at least one seed", param_hint="--seeds")
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, config=config, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit, seed=seed_list[0],
-                                drop_derived_adjectives=drops_derived_adjectives(derived_adjectives))
+                                drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop)
     data = run_transfer_benchmark(settings, output, comma_list(langs), fresh, log=log, seeds=seed_list)
     table = render_transfer_table(data)
     report_table(table, readme, readme_marker)
@@ -106,8 +106,8 @@ def bench_ablation(
     shared_data: Path = typer.Option(..., "--shared-data", help="Folder with conll/, wikiann/, europarl-ner/ and parallel/ (e.g. ../shared/data)."),
     output: Path = typer.Option(Path("metrics/ablation.json"), "--output"),
     work_dir: Path = typer.Option(Path("training/bench-transfer"), "--work-dir", help="Shared with bench-transfer: its English teacher and projected corpora are reused."),
-    langs: str = typer.Option("es,de", "--langs"),
-    seeds: str = typer.Option("0,1", "--seeds", help="Comma-separated training seeds; every row is trained once per seed."),
+    langs: List[str] = typer.Option(["es", "de"], "--lang", "--langs", help="Target languages: repeat the option; a comma-separated list is accepted too."),
+    seeds: List[str] = typer.Option(["0", "1"], "--seed", "--seeds", help="Training seeds (repeat the option; a comma-separated list is accepted too); every row is trained once per seed."),
     model: str = MODEL,
     layer: int = LAYER,
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language; as many unseen target sentences are self-labelled."),
@@ -125,7 +125,7 @@ def bench_ablation(
     shared_data_or_exit(shared_data)
     settings = TransferSettings(shared_data=shared_data, work_dir=work_dir, encoder=model, layer=layer, pairs=pairs, max_steps=max_steps, eval_limit=eval_limit)
     data = run_ablation_benchmark(
-        settings, output, comma_list(langs), comma_ints(seeds, "--seeds"),
+        settings, output, comma_list(langs), comma_ints(seeds, "--seed"),
         gamma=gamma, threshold=threshold, fresh=fresh, log=log,
     )
     table = render_ablation_table(data)
@@ -138,17 +138,17 @@ def bench_aligner_finetune(
     output: Path = typer.Option(Path("metrics/aligner_finetune.json"), "--output"),
     work_dir: Path = typer.Option(Path("training/aligner-finetune"), "--work-dir", help="Where the fine-tuned encoder is written (large; not committed)."),
     model: str = MODEL,
-    langs: str = typer.Option("fr,es,it,de", "--langs", help="Languages whose English news pairs train the aligner (fr, de, es, it, ru, zh)."),
+    langs: List[str] = typer.Option(["fr", "es", "it", "de"], "--lang", "--langs", help="Languages whose English news pairs train the aligner (fr, de, es, it, ru, zh): repeat the option; a comma-separated list is accepted too."),
     layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", min=1),
-    objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive | self-training"),
+    objective: AlignerObjective = typer.Option(AlignerTrainingSettings.objective, "--objective"),
     steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1),
     batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1),
     learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate", callback=positive),
     adapt_steps: int = typer.Option(100, "--adapt-steps", min=1, help="Steps of the 'adapted' encoders, trained on the text of the gold sets (transductive)."),
     seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed", min=0),
     in_language_text: List[str] = typer.Option([], "--in-language-text", help="LANG=ENGLISH_FILE,LANG_FILE: also train one encoder per --in-language-seeds on this line-aligned text (e.g. from catalog-pairs) and score it on every gold set (repeatable)."),
-    in_language_pairs: str = typer.Option("all", "--in-language-pairs", help="Sample sizes of the in-language text, comma-separated ('all' for all of it); one encoder per size and seed, one pass each."),
-    in_language_seeds: str = typer.Option("0,1", "--in-language-seeds", help="Seeds of the in-language encoders (sample and training), comma-separated."),
+    in_language_pairs: List[str] = typer.Option(["all"], "--in-language-pairs", help="Sample sizes of the in-language text ('all' for all of it; repeat the option; a comma-separated list is accepted too); one encoder per size and seed, one pass each."),
+    in_language_seeds: List[str] = typer.Option(["0", "1"], "--in-language-seeds", help="Seeds of the in-language encoders (sample and training): repeat the option; a comma-separated list is accepted too."),
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier rows and checkpoints (the encoders in --work-dir are replaced only by finished runs)."),
     readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the table between <!-- bench-aligner-finetune:start/end --> in this file."),
 ) -> None:
@@ -156,7 +156,7 @@ def bench_aligner_finetune(
     from .aligner_finetune import InLanguageText, render_finetune_table, run_finetune_benchmark
 
     shared_data_or_exit(shared_data)
-    settings = AlignerTrainingSettings(model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
+    settings = AlignerTrainingSettings(model=model, layer=layer, objective=AlignerObjective(objective).value, steps=steps, batch_size=batch_size, learn_rate=learn_rate, seed=seed)
     try:
         texts = [InLanguageText.parse(spec) for spec in in_language_text]
         data = run_finetune_benchmark(shared_data, output, work_dir, model, settings, comma_list(langs),

@@ -7,8 +7,8 @@ import typer
 
 from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD
 from .app import app
-from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET,
-    check_language_or_exit, drops_derived_adjectives, fail, fraction_below_one, log, read_corpus_or_exit, warn_long_pairs,
+from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET, CorpusFormat,
+    DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, fail, fraction_below_one, log, read_corpus_or_exit, warn_long_pairs,
     writable_or_exit)
 
 
@@ -17,14 +17,14 @@ def align(
     source: Path = SOURCE,
     output: Path = typer.Argument(..., help="Where to write links, one line per pair, Pharaoh 'i-j' 0-based."),
     target: Optional[Path] = TARGET,
-    format: str = FORMAT,
+    format: CorpusFormat = FORMAT,
     source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option("xx", "--target-lang"),
     model: str = MODEL,
     method: str = typer.Option(ALIGNMENT_METHOD, "--method", help="Registered extraction method."),
     layer: int = LAYER,
     batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Pairs per pipeline batch."),
-    precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (faster on CPUs with bf16 units)"),
+    precision: Precision = typer.Option(Precision.float32, "--precision", help="bfloat16 is faster on CPUs with bf16 units."),
     encoding: str = ENCODING,
 ) -> None:
     """Align a parallel corpus and write Pharaoh links (one line per input pair, empty when nothing aligns).
@@ -39,11 +39,11 @@ def align(
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
-    lines = read_corpus_or_exit(source, format, target, encoding)
+    lines = read_corpus_or_exit(source, format.value, target, encoding)
     writable_or_exit(output)
     nlp = spacy.blank(target_lang)
     try:
-        nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision})
+        nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision.value})
         nlp.initialize()
     except (OSError, ValueError) as err:
         fail(err)
@@ -72,16 +72,16 @@ def project_corpus(
     source: Path = SOURCE,
     output_dir: Path = typer.Argument(..., help="Writes train.spacy, dev.spacy, report.json (and chunks/ for resuming)."),
     target: Optional[Path] = TARGET,
-    format: str = FORMAT,
+    format: CorpusFormat = FORMAT,
     source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option("de", "--target-lang"),
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="English NER pipeline: package name or path."),
     label_map: str = typer.Option("ontonotes", "--label-map", help="'auto' (from the teacher's labels: CoNLL kept, OntoNotes mapped), 'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
     model: str = MODEL,
-    method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (README)."),
+    method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (docs/benchmarks.md)."),
     layer: int = LAYER,
-    on_incomplete: str = typer.Option("missing", "--on-incomplete", help="missing | drop | keep"),
-    derived_adjectives: str = DERIVED_ADJECTIVES_OPTION,
+    on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
+    derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev.spacy (0 <= x < 1)."),
     chunk_size: int = typer.Option(500, "--chunk-size", min=1, help="Pairs per resumable chunk."),
     limit: int = typer.Option(0, "--limit", min=0, help="Use the first N pairs only (0: all)."),
@@ -121,13 +121,13 @@ def project_corpus(
             raise typer.BadParameter(f"{label_map}: expected a JSON object {{label: target or null}}", param_hint="--label-map")
     settings = CorpusSettings(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
-        layer=layer, on_incomplete=on_incomplete, drop_derived_adjectives=drops_derived_adjectives(derived_adjectives), dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
+        layer=layer, on_incomplete=on_incomplete.value, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
     )
-    lines = read_corpus_or_exit(source, format, target, encoding)
+    lines = read_corpus_or_exit(source, format.value, target, encoding)
     if limit:
         lines = lines[:limit]
     writable_or_exit(output_dir, "folder")
-    inputs = [source] + ([target] if format == "lines" and target is not None else [])
+    inputs = [source] + ([target] if format is CorpusFormat.lines and target is not None else [])
     try:
         report = build_training_data(lines, output_dir, settings, log=log, inputs=inputs)
     except (ValueError, OSError) as err:

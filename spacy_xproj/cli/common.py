@@ -1,7 +1,8 @@
 """What the commands share: the corpus options, range checks, comma lists and the one way to fail with a message."""
 import re
+from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional, Sequence
+from typing import List, NoReturn, Optional, Sequence, Union
 
 import typer
 
@@ -19,25 +20,43 @@ def fail(message: object, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+# Closed choices are Enums: typer lists them in --help and refuses other values, naming the option.
+class CorpusFormat(str, Enum):
+    lines = "lines"
+    pharaoh = "pharaoh"
+    tsv = "tsv"
+
+
+class Precision(str, Enum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+
+
+class OnIncomplete(str, Enum):
+    missing = "missing"
+    drop = "drop"
+    keep = "keep"
+
+
+class DerivedAdjectives(str, Enum):
+    misc = "misc"
+    drop = "drop"
+
+
+class AlignerObjective(str, Enum):
+    contrastive = "contrastive"
+    self_training = "self-training"
+
+
 # Options shared by the commands that read a parallel corpus and run the aligner.
 SOURCE = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'.")
 TARGET = typer.Option(None, "--target", help="Target file for format 'lines'.")
-FORMAT = typer.Option("lines", "--format", help="lines | pharaoh | tsv")
+FORMAT = typer.Option(CorpusFormat.lines, "--format", help="Two line-aligned files (lines), or one file of 'src ||| tgt' (pharaoh) or tab-separated (tsv) pairs.")
 SOURCE_LANG = typer.Option("en", "--source-lang")
 MODEL = typer.Option(DEFAULT_ENCODER, "--model", help="Hugging Face name or path.")
 LAYER = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Hidden state compared (0 = embeddings).")
-DERIVED_ADJECTIVES = ("misc", "drop")
-
-
-def drops_derived_adjectives(value: str) -> bool:
-    """The `--derived-adjectives` choice as the projector's `drop_derived_adjectives` setting."""
-    if value not in DERIVED_ADJECTIVES:
-        raise typer.BadParameter(f"{value!r}: expected {' or '.join(DERIVED_ADJECTIVES)}", param_hint="--derived-adjectives")
-    return value == "drop"
-
-
 DERIVED_ADJECTIVES_OPTION = typer.Option(
-    "misc", "--derived-adjectives",
+    DerivedAdjectives.misc, "--derived-adjectives",
     help="An entity projected onto one lowercase target word ('española' from 'Spanish'): 'misc' labels it MISC, as English CoNLL-2003 and Europarl-NER tag such adjectives; 'drop' makes it no entity, for annotations that tag none, such as CoNLL-2002 Spanish.",
 )
 
@@ -56,13 +75,15 @@ def fraction_below_one(value: float) -> float:
     return value
 
 
-def comma_list(value: str) -> List[str]:
-    """The non-empty items of a comma-separated option."""
-    return [item.strip() for item in value.split(",") if item.strip()]
+def comma_list(value: Union[str, Sequence[str]]) -> List[str]:
+    """The non-empty items of a list option: repeated (`--lang es --lang de`), each value may also be
+    comma-separated (`--langs es,de`, as earlier releases took it)."""
+    values = [value] if isinstance(value, str) else list(value)
+    return [item.strip() for one in values for item in one.split(",") if item.strip()]
 
 
-def comma_ints(value: str, option: str, words: Sequence[str] = ()) -> List:
-    """The integers of a comma-separated option (and any of `words`, kept as text); a clear error otherwise."""
+def comma_ints(value: Union[str, Sequence[str]], option: str, words: Sequence[str] = ()) -> List:
+    """The integers of a list option (and any of `words`, kept as text); a clear error otherwise."""
     items = []
     for item in comma_list(value):
         if item in words:
@@ -71,7 +92,7 @@ def comma_ints(value: str, option: str, words: Sequence[str] = ()) -> List:
             items.append(int(item))
         else:
             expected = "whole numbers" + "".join(f" or '{word}'" for word in words)
-            raise typer.BadParameter(f"{item!r} in {value!r}: expected {expected}, comma-separated", param_hint=option)
+            raise typer.BadParameter(f"{item!r}: expected {expected}", param_hint=option)
     return items
 
 

@@ -6,7 +6,7 @@ import typer
 
 from ..encoders.aligner_training import AlignerTrainingSettings
 from .app import app
-from .common import (ENCODING, FORMAT, MODEL, SOURCE, SOURCE_LANG, TARGET, check_language_or_exit, fail, log, positive,
+from .common import (ENCODING, FORMAT, MODEL, AlignerObjective, CorpusFormat, SOURCE, SOURCE_LANG, TARGET, check_language_or_exit, fail, log, positive,
     read_corpus_or_exit, writable_or_exit)
 
 
@@ -34,12 +34,12 @@ def train_aligner_command(
     source: Path = SOURCE,
     output: Path = typer.Argument(..., help="Directory for the fine-tuned encoder (a transformers model directory)."),
     target: Optional[Path] = TARGET,
-    format: str = FORMAT,
+    format: CorpusFormat = FORMAT,
     source_lang: str = SOURCE_LANG,
     target_lang: str = typer.Option(..., "--target-lang", help="Language of the target side (spaCy code; zh and ja are segmented by spaCy)."),
     model: str = MODEL,
     layer: int = typer.Option(AlignerTrainingSettings.layer, "--layer", min=1, help="Alignment layer: layers 1..LAYER are trained, the ones above kept."),
-    objective: str = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive (in-batch InfoNCE on its own confident links) | self-training (awesome-align's SO objective)"),
+    objective: AlignerObjective = typer.Option(AlignerTrainingSettings.objective, "--objective", help="contrastive: in-batch InfoNCE on its own confident links; self-training: awesome-align's SO objective."),
     steps: int = typer.Option(AlignerTrainingSettings.steps, "--steps", min=1, help="Optimizer steps of --batch-size pairs (the default is what bench-aligner-finetune measures; more did not align better)."),
     batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1, help="Sentence pairs per step."),
     learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate", callback=positive),
@@ -61,14 +61,14 @@ def train_aligner_command(
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
-    lines = read_corpus_or_exit(source, format, target, encoding)
+    lines = read_corpus_or_exit(source, format.value, target, encoding)
     writable_or_exit(output, "folder")
     if max_pairs and max_pairs < len(lines):
         lines = random.Random(seed).sample(lines, max_pairs)
     pairs, empty = tokenize_pairs(iter(lines), source_lang, target_lang)
     typer.echo(f"{len(pairs)} pairs ({empty} with an empty side left out)", err=True)
     settings = AlignerTrainingSettings(
-        model=model, layer=layer, objective=objective, steps=steps, batch_size=batch_size,
+        model=model, layer=layer, objective=AlignerObjective(objective).value, steps=steps, batch_size=batch_size,
         learn_rate=learn_rate, precision=precision, seed=seed,
     )
     try:

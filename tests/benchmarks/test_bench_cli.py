@@ -19,4 +19,12 @@ def test_comma_separated_numbers_fail_with_the_option_named(tmp_path):
     assert result.exit_code == 2 and "--in-language-pairs" in result.output and "'lots'" in result.output
     for bad in ("0,one", "--5", "\u00b2"):  # a word, a doubled sign, a superscript digit (isdigit() says yes)
         result = runner.invoke(app, ["bench-transfer", "--shared-data", str(tmp_path), "--seeds", bad])
-        assert result.exit_code == 2 and "--seeds" in result.output and "expected whole numbers" in result.output
+        assert result.exit_code == 2 and "--seed" in result.output and "expected whole numbers" in result.output
+
+
+def test_list_options_repeat_and_also_take_commas():
+    from spacy_xproj.cli.common import comma_ints, comma_list
+
+    assert comma_list(["es", "de"]) == comma_list("es,de") == comma_list(["es,de"]) == ["es", "de"]
+    assert comma_ints(["0", "1,2"], "--seed") == [0, 1, 2]
+    assert comma_ints(["all", "3200"], "--in-language-pairs", ["all"]) == ["all", 3200]
