@@ -4,7 +4,7 @@ from typing import List, Optional
 
 import typer
 
-from spacy_xproj.defaults import DEFAULT_LAYER, DEFAULT_TEACHER
+from spacy_xproj.defaults import DEFAULT_TEACHER
 from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, AlignerObjective, DerivedAdjectives, comma_ints, comma_list, fail, log, positive
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 
@@ -35,7 +35,7 @@ def bench_align(
     output: Path = typer.Option(Path("metrics/align.json"), "--output"),
     model: str = MODEL,
     sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
-    layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Layer for every system (the sweep covers 4-12)."),
+    layer: int = LAYER,
     simalign_limit: int = typer.Option(0, "--simalign-limit", min=0, help="Run simalign on the first N pairs only (0: all)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
     readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-align table in this page (docs/benchmarks.md)."),
@@ -55,7 +55,7 @@ def bench_projection(
     output: Path = typer.Option(Path("metrics/projection.json"), "--output"),
     model: str = MODEL,
     langs: List[str] = typer.Option(["de", "es"], "--lang"),
-    layer: int = typer.Option(DEFAULT_LAYER, "--layer", min=0),
+    layer: int = LAYER,
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="'' to skip the teacher rows."),
     fresh: bool = typer.Option(False, "--fresh"),
     readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-projection table in this page (docs/benchmarks.md)."),

@@ -6,7 +6,7 @@ import typer
 
 from ..encoders.aligner_training import AlignerTrainingSettings
 from .app import app
-from .common import (ENCODING, FORMAT, MODEL, AlignerObjective, CorpusFormat, SOURCE, SOURCE_LANG, TARGET, check_language_or_exit, fail, log, positive,
+from .common import (ENCODING, FORMAT, MODEL, AlignerObjective, CorpusFormat, Precision, SOURCE, SOURCE_LANG, TARGET, check_language_or_exit, fail, log, positive,
     read_corpus_or_exit, writable_or_exit)
 
 
@@ -44,7 +44,7 @@ def train_aligner_command(
     batch_size: int = typer.Option(AlignerTrainingSettings.batch_size, "--batch-size", min=1, help="Sentence pairs per step."),
     learn_rate: float = typer.Option(AlignerTrainingSettings.learn_rate, "--learn-rate", callback=positive),
     max_pairs: int = typer.Option(0, "--max-pairs", min=0, help="Train on a random sample of this many pairs (0: all)."),
-    precision: str = typer.Option(AlignerTrainingSettings.precision, "--precision", help="float32 | bfloat16 (autocast)"),
+    precision: Precision = typer.Option(AlignerTrainingSettings.precision, "--precision", help="bfloat16 runs the steps under autocast."),
     seed: int = typer.Option(AlignerTrainingSettings.seed, "--seed", min=0),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", min=1, help="Steps between checkpoints in OUTPUT.checkpoint/."),
     restart: bool = typer.Option(False, "--restart", help="Discard an earlier run's checkpoint instead of resuming from it."),
@@ -69,7 +69,7 @@ def train_aligner_command(
     typer.echo(f"{len(pairs)} pairs ({empty} with an empty side left out)", err=True)
     settings = AlignerTrainingSettings(
         model=model, layer=layer, objective=AlignerObjective(objective).value, steps=steps, batch_size=batch_size,
-        learn_rate=learn_rate, precision=precision, seed=seed,
+        learn_rate=learn_rate, precision=Precision(precision).value, seed=seed,
     )
     try:
         train_aligner(pairs, output, settings, checkpoint_every=checkpoint_every, restart=restart, log=log)

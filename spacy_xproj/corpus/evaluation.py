@@ -1,13 +1,12 @@
 """Score a trained NER pipeline on gold target sentences, on the gold tokenization."""
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .conll import percent, read_gold_file, sentences_to_docs
+from .conll import read_gold_file, score_entities
 
 
 def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_size: int = 64) -> Dict:
@@ -15,22 +14,14 @@ def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_s
     sentences, plus words/s.
 
     The pipeline tags Docs built from the gold words, so scores do not depend on its tokenizer and match
-    the published CoNLL numbers' convention (exact span and label). Scoring is spaCy's
-    `Scorer.score_spans`, what `nlp.evaluate` runs for `doc.ents`; `nlp.evaluate` itself is not used
-    because its speed also times re-tokenizing the text and it needs a component that scores `ents`."""
-    from spacy.scorer import Scorer
-    from spacy.training import Example
-
+    the published CoNLL numbers' convention (exact span and label). Counting is `score_entities`' (spaCy's
+    `PRFScore`, what `Scorer.score_spans` uses for `doc.ents`); `nlp.evaluate` is not used because its
+    speed also times re-tokenizing the text and it needs a component that scores `ents`."""
     docs = [Doc(nlp.vocab, words=words) for words, _ in sentences]
     start = time.perf_counter()
-    predicted = list(nlp.pipe(docs, batch_size=batch_size))
+    predicted = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs, batch_size=batch_size)]
     seconds = time.perf_counter() - start
-    examples = [Example(doc, gold) for doc, gold in zip(predicted, sentences_to_docs(nlp.vocab, sentences))]
-    spans = Scorer.score_spans(examples, "ents")  # None, not 0, when there is no entity at all
-    support = Counter(label for _, gold in sentences for _, _, label in gold)
-    scores = percent({key: spans[f"ents_{key}"] for key in ("p", "r", "f")}, sum(support.values()))
-    per_type = spans["ents_per_type"] or {}
-    scores["per_type"] = {label: percent(per_type[label], support[label]) for label in sorted(per_type)}
+    scores = score_entities(predicted, [set(spans) for _, spans in sentences])
     words = sum(len(words) for words, _ in sentences)
     scores.update({"sentences": len(sentences), "words": words, "words_per_second": round(words / seconds, 1) if seconds else None})
     return scores

@@ -163,8 +163,6 @@ def tokenize_pairs(lines: Iterator, source_lang: str, target_lang: str) -> Tuple
 
     Returns (pairs, number left out). Works for languages without spaces (zh, ja) through spaCy's tokenizers.
     """
-    from ..corpus.parallel import blank_tokenizer
-
     source_tokenizer, target_tokenizer = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
 
     def words(text_or_words, tokenizer) -> List[str]:

@@ -58,15 +58,15 @@ def viterbi(log_probs: numpy.ndarray, allowed: numpy.ndarray, first: numpy.ndarr
 
 
 def tags_to_spans(tag_ids: Sequence[int], labels: Sequence[str]) -> List[Span]:
-    """Entity spans of a valid BIO tag id sequence, decoded by spaCy (`iob_to_biluo`, `tags_to_entities`).
+    """Entity spans of a valid BIO tag id sequence, decoded as gold IOB files are (spaCy's decoding).
 
     spaCy reads an I-X that continues nothing as the start of an entity (IOB1); here it is an error,
     since `viterbi()` never produces one."""
-    from spacy.training import iob_to_biluo, tags_to_entities  # spaCy loads thinc and torch: not at import time
+    from ..corpus.conll import tags_to_spans as iob_tags_to_spans
 
     names = tag_names(labels)
     tags = [names[tag_id] for tag_id in tag_ids]
-    spans = [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(tags))]
+    spans = iob_tags_to_spans(tags)
     for start, _, _ in spans:
         if tags[start].startswith("I-"):
             raise ValueError(f"tag {tags[start]} at {start} does not continue an entity: decode with viterbi()")
