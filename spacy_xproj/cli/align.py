@@ -57,9 +57,7 @@ def align(
                 f.write(format_pharaoh((i, j) for i, j, _ in get_alignment(doc) or []) + "\n")
                 if doc._.get(WINDOWS_EXT):
                     long_pairs.append(lines[count].location)
-                count += 1
-                if count % batch_size == 0:
-                    typer.echo(f"aligned {count} pairs", err=True)
+                count += 1  # read_parallel_docs draws the progress bar
     except (ValueError, OSError) as err:
         typer.echo(f"error after {count} pairs: {err}", err=True)
         raise typer.Exit(1)

@@ -110,10 +110,10 @@ def self_label_command(
 ) -> None:
     """Teacher-student self-training: label raw target text with a trained pipeline, keeping what it is sure of."""
     import json
-    import time
 
     import spacy
     from spacy.tokens import DocBin
+    from tqdm import tqdm
 
     from ..files import atomic_write_bytes
     from ..ner.self_training import self_label
@@ -130,13 +130,9 @@ def self_label_command(
     if limit:
         lines = lines[:limit]
     nlp = spacy.load(model)
-    start = time.perf_counter()
-    docs = []
     try:
-        for doc in self_label(nlp, lines, threshold=threshold, beam_width=beam_width):
-            docs.append(doc)
-            if len(docs) % 500 == 0:
-                typer.echo(f"{len(docs)}/{len(lines)} sentences, {len(docs) / (time.perf_counter() - start):.1f}/s", err=True)
+        labelled = self_label(nlp, lines, threshold=threshold, beam_width=beam_width)
+        docs = list(tqdm(labelled, total=len(lines), desc="labelling", unit="sentence", disable=None))  # a bar on a terminal only
     except ValueError as err:
         fail(err)
     atomic_write_bytes(output, DocBin(docs=docs).to_bytes())
