@@ -92,10 +92,10 @@ def run_ablation_benchmark(
                 out = settings.work_dir / lang / "ablation" / f"{row}-seed{seed}"
                 row_overrides = [o.format(**shape) for o in overrides]
                 projection = settings.work_dir / lang / "projection"  # the transfer benchmark's model: reused if trained this way
-                as_projection = training_command(settings, projection, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, config_dir / config, seed, row_overrides)
+                as_projection = training_command(settings, projection, corpus_dir / "train", corpus_dir / "dev", lang, config_dir / config, seed, row_overrides)
                 if row == "spacy-ner" and command_differences(projection, as_projection) == []:
                     out = projection
-                training = train_pipeline(settings, out, corpus_dir / "train.spacy", corpus_dir / "dev.spacy", lang, log, config=config_dir / config, seed=seed, overrides=row_overrides)
+                training = train_pipeline(settings, out, corpus_dir / "train", corpus_dir / "dev", lang, log, config=config_dir / config, seed=seed, overrides=row_overrides)
                 evaluate_row(results, row_key(lang, row, seed), lang, out / "model-best", training, settings, log)
 
             # teacher-student: the reverse-focal model labels unseen target sentences; a student learns them with the projected data
@@ -111,10 +111,10 @@ def run_ablation_benchmark(
                 atomic_write_bytes(self_labelled, DocBin(docs=docs).to_bytes())
             student_data = ablation / f"student-train-seed{seed}-{name}.spacy"
             if not student_data.exists():
-                merge_docbins([corpus_dir / "train.spacy", self_labelled], student_data)
+                merge_docbins([corpus_dir / "train", self_labelled], student_data)
             config, overrides = ROWS[SELF_TRAINING_BASE]
             out = ablation / f"{SELF_TRAINED}-seed{seed}"
-            training = train_pipeline(settings, out, student_data, corpus_dir / "dev.spacy", lang, log, config=config_dir / config, seed=seed, overrides=[o.format(**shape) for o in overrides])
+            training = train_pipeline(settings, out, student_data, corpus_dir / "dev", lang, log, config=config_dir / config, seed=seed, overrides=[o.format(**shape) for o in overrides])
             evaluate_row(results, row_key(lang, SELF_TRAINED, seed), lang, out / "model-best", training, settings, log)
     return results.data
 

@@ -170,3 +170,35 @@ def bench_aligner_finetune(
 
 # benchmarks/transfer_converged.py keeps its own `python -m benchmarks.transfer_converged` entry too
 app.command("transfer-converged")(transfer_converged.main)
+
+
+@app.command("bench-scale")
+def bench_scale(
+    shared_data: Path = typer.Option(..., "--shared-data", help="Folder with parallel/wmt-news (e.g. ../shared/data)."),
+    output: Path = typer.Option(Path("metrics/scale.json"), "--output"),
+    work_dir: Path = typer.Option(Path("training/bench-scale"), "--work-dir", help="Corpora and projected shards (large; not committed)."),
+    teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher"),
+    model: str = MODEL,
+    layer: int = LAYER,
+    pairs: int = typer.Option(2000, "--pairs", min=1, help="Pairs of the engine rows."),
+    sizes: List[str] = typer.Option(["2000", "20000", "200000"], "--size", help="Corpus sizes of the memory rows (local, 1 worker): repeat the option; a comma-separated list is accepted too."),
+    engines: List[str] = typer.Option(["local:1", "local:2", "ray:1", "ray:2"], "--engine", help="ENGINE:WORKERS rows (repeatable)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
+    readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-scale table in this page (docs/scale.md)."),
+) -> None:
+    """project-corpus end to end: pairs/s by engine and workers, peak memory by corpus size, stage costs; resumable by row."""
+    from .scale import ScaleSettings, render_table, run_scale_benchmark
+
+    shared_data_or_exit(shared_data)
+    try:
+        rows = [(spec.split(":")[0], int(spec.split(":")[1])) for spec in comma_list(engines)]
+    except (IndexError, ValueError):
+        rows = []
+    if not rows or any(engine not in ("local", "ray") or workers < 1 for engine, workers in rows):
+        raise typer.BadParameter(f"{', '.join(engines)}: give ENGINE:WORKERS, ENGINE local or ray, e.g. local:2", param_hint="--engine")
+    settings = ScaleSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, model=model, layer=layer, pairs=pairs)
+    try:
+        data = run_scale_benchmark(settings, output, comma_ints(sizes, "--size"), rows, fresh=fresh, log=log)
+    except (ValueError, OSError, RuntimeError) as err:
+        fail(err)
+    report_table(render_table(data), readme, "bench-scale")

@@ -57,6 +57,18 @@ def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, s
     return lines[skip : skip + pairs]
 
 
+def sampled_corpus(shared_data: Path, lang: str, pairs: int, seed: int, path: Path):
+    """`sample_parallel_lines` written to `path` as JSON lines (project-corpus reads files, and the sample
+    is kept beside what was projected from it)."""
+    from spacy_xproj.corpus.shards import ParallelInput
+    from spacy_xproj.files import atomic_write_bytes
+
+    records = (json.dumps({"source": line.source, "target": line.target}, ensure_ascii=False) + "\n"
+               for line in sample_parallel_lines(shared_data, lang, pairs, seed))
+    atomic_write_bytes(path, "".join(records).encode("utf-8"))
+    return ParallelInput(path, "jsonl")
+
+
 def training_command(
     settings: TransferSettings, output: Path, train: Path, dev: Path, lang: str,
     config: Optional[Path] = None, seed: Optional[int] = None, overrides: Sequence[str] = (),
@@ -174,16 +186,16 @@ def row_key(lang: str, system: str, seed: int) -> str:
 
 
 def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
-    """Projected training data for `lang` (train.spacy, dev.spacy); the report when made in this call."""
+    """Projected training data for `lang` (train/, dev/); the report when made in this call."""
     from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
 
     corpus_dir = settings.work_dir / f"en-{target_name(lang, settings)}"
-    if (corpus_dir / "train.spacy").exists():
+    if (corpus_dir / "report.json").exists():
         return corpus_dir, None
-    lines = sample_parallel_lines(settings.shared_data, lang, settings.pairs, settings.seed)
+    corpus = sampled_corpus(settings.shared_data, lang, settings.pairs, settings.seed, corpus_dir.with_suffix(".pairs.jsonl"))
     corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(teacher), label_map={}, model=settings.encoder, layer=settings.layer, seed=settings.seed,
                                    drop_derived_adjectives=settings.drop_derived_adjectives)
-    report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
+    report = build_training_data(corpus, corpus_dir, corpus_settings, log=log)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
 
@@ -233,7 +245,7 @@ def run_transfer_benchmark(
             results.save()
         combined = work / f"en+{target_name(lang, settings)}.spacy"
         if not combined.exists():
-            merge_docbins([work / "en" / "train.spacy", corpus_dir / "train.spacy"], combined)
+            merge_docbins([work / "en" / "train.spacy", corpus_dir / "train"], combined)
         corpora[lang] = (corpus_dir, combined)
 
     for seed in seeds:
@@ -245,11 +257,11 @@ def run_transfer_benchmark(
                 evaluate_row(results, row_key(lang, system, seed), lang, english, english_training, settings, log)
                 continue
             corpus_dir, combined = corpora[lang]
-            train = combined if system == "combined" else corpus_dir / "train.spacy"
+            train = combined if system == "combined" else corpus_dir / "train"
             # sequential: the English model of the same seed, fine-tuned on the projected data
             overrides = ["--initialize.after_init.initial_weights", str(english)] if system == "sequential" else []
             model_dir = work / target_name(lang, settings) / seeded_name(system, seed, settings)
-            training = train_pipeline(settings, model_dir, train, corpus_dir / "dev.spacy", lang, log, seed=seed, overrides=overrides)
+            training = train_pipeline(settings, model_dir, train, corpus_dir / "dev", lang, log, seed=seed, overrides=overrides)
             evaluate_row(results, row_key(lang, system, seed), lang, model_dir / "model-best", training, settings, log)
     return results.data
 

@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import typer
 
 from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, europarl_file
-from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sample_parallel_lines
+from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sampled_corpus
 from benchmarks.results import Results
 from spacy_xproj.cli.common import fail
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
@@ -58,13 +58,13 @@ def projected_corpus(
 
     teacher = teacher or str(settings.teacher / "model-best")
     corpus_dir = corpus_dir or settings.work_dir / f"en-{lang}"
-    if (corpus_dir / "train.spacy").exists():
+    if (corpus_dir / "report.json").exists():
         return corpus_dir, None
-    lines = sample_parallel_lines(settings.shared_data, lang, settings.pairs, seed=0)
+    corpus = sampled_corpus(settings.shared_data, lang, settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"))
     label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
     corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=teacher, label_map=label_map,
                                      model=settings.encoder, layer=settings.layer)
-    report = build_training_data(lines, corpus_dir, corpus_settings, log=log)
+    report = build_training_data(corpus, corpus_dir, corpus_settings, log=log)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
 
@@ -74,7 +74,7 @@ def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) ->
 
     combined = settings.work_dir / f"en+{lang}.spacy"
     if not combined.exists():
-        merge_docbins([settings.teacher / "corpus" / "train.spacy", corpus_dir / "train.spacy"], combined)
+        merge_docbins([settings.teacher / "corpus" / "train.spacy", corpus_dir / "train"], combined)
     return combined
 
 
@@ -85,9 +85,9 @@ def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str) 
 
     synthetic, mixed = settings.work_dir / f"synthetic-{lang}.spacy", settings.work_dir / f"synthetic+{lang}.spacy"
     if not synthetic.exists():
-        synthesize(settings.teacher / "corpus" / "train.spacy", corpus_dir / "train.spacy", synthetic, lang)
+        synthesize(settings.teacher / "corpus" / "train.spacy", corpus_dir / "train", synthetic, lang)
     if not mixed.exists():
-        merge_docbins([synthetic, corpus_dir / "train.spacy"], mixed)
+        merge_docbins([synthetic, corpus_dir / "train"], mixed)
     return synthetic, mixed
 
 
@@ -108,14 +108,14 @@ def trained_student(
         synthetic, mixed = synthetic_corpora(settings, corpus_dir, lang)
         train = synthetic if system == "synthetic-frozen" else mixed
     else:
-        train = corpus_dir / "train.spacy"
+        train = corpus_dir / "train"
     teacher_head = settings.teacher / "model-best" if system in FROM_TEACHER_HEAD else None
     if system == "projection":
         config, overrides = FINE_TUNED_CONFIG, {"training.max_steps": settings.fine_tuned_steps, "system.seed": seed}
     else:
         config, overrides = FROZEN_CONFIG, {"system.seed": seed}
     log(f"training {lang}/{system}/seed{seed} on {train} ({config})")
-    seconds = train_ner(config, output, train, corpus_dir / "dev.spacy", lang, settings.encoder, initial_weights=teacher_head, overrides=overrides)
+    seconds = train_ner(config, output, train, corpus_dir / "dev", lang, settings.encoder, initial_weights=teacher_head, overrides=overrides)
     return output / "model-best", seconds
 
 

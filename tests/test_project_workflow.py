@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import spacy
 
+from spacy_xproj.corpus.docbins import read_docbin
+
 ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = ["Anna Schmidt", "Peter Braun", "Maria Lopez", "John Smith", "Olga Petrova", "Karl Weber"]
 CITIES = ["Berlin", "Paris", "Madrid", "London", "Wien", "Prag"]
@@ -139,7 +141,7 @@ def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
     assert "corpus/en+de/train.spacy: " in combined.stdout
     merged = spacy.tokens.DocBin().from_disk(project / "corpus/en+de/train.spacy")
     english = spacy.tokens.DocBin().from_disk(project / "corpus/en/train.spacy")
-    projected = spacy.tokens.DocBin().from_disk(project / "corpus/en-de/train.spacy")
+    projected = read_docbin(project / "corpus/en-de/train")
     assert len(merged) == len(english) + len(projected)
     assert json.loads((project / "metrics/de-combined.json").read_text())["gold"]["test"]["sentences"] == 12
 
@@ -176,7 +178,7 @@ def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
     convention = run_workflow(project, "all", tiny_model_dir, derived_adjectives="none")
     flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", convention.stdout + convention.stderr).split())  # typer's box, unwrapped
     assert convention.returncode != 0 and "'none' is not one of 'misc', 'drop'" in flat
-    assert not (project / "corpus/en-de/train.spacy").exists()
+    assert not (project / "corpus/en-de/train").exists()
 
     target = project / "assets/tiny/tgt.txt"
     target.write_text("\n".join(target.read_text(encoding="utf-8").splitlines()[:-3]) + "\n", encoding="utf-8")

@@ -7,7 +7,7 @@ import typer
 
 from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD
 from .app import app
-from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET, CorpusFormat,
+from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, EngineName, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET, CorpusFormat,
     DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, fail, fraction_below_one, log, read_corpus_or_exit, warn_long_pairs,
     writable_or_exit)
 
@@ -68,7 +68,7 @@ def align(
 @app.command("project-corpus")
 def project_corpus(
     source: Path = SOURCE,
-    output_dir: Path = typer.Argument(..., help="Writes train.spacy, dev.spacy, report.json (and chunks/ for resuming)."),
+    output_dir: Path = typer.Argument(..., help="Writes train/ and dev/ (a DocBin per shard), manifest.json and report.json."),
     target: Optional[Path] = TARGET,
     format: CorpusFormat = FORMAT,
     source_lang: str = SOURCE_LANG,
@@ -80,19 +80,27 @@ def project_corpus(
     layer: int = LAYER,
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
-    dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev.spacy (0 <= x < 1)."),
-    chunk_size: int = typer.Option(500, "--chunk-size", min=1, help="Pairs per resumable chunk."),
+    dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev/ (0 <= x < 1)."),
+    shard_size: int = typer.Option(500, "--shard-size", "--chunk-size", min=1, help="Pairs per shard: the unit of resuming and of work for each worker."),
     limit: int = typer.Option(0, "--limit", min=0, help="Use the first N pairs only (0: all)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the train/dev split."),
+    engine: EngineName = typer.Option(EngineName.local, "--engine", help="local: this machine; ray: Ray Data, on a local cluster or the one at --ray-address (pip install 'spacy_xproj[ray]')."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (local) or actors (ray), each loading the models once."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (e.g. ray://head:10001 or auto) instead of starting a local one."),
+    threads: int = typer.Option(0, "--threads", min=0, help="Torch threads per worker (0: this machine's cores split between the workers)."),
     encoding: str = ENCODING,
 ) -> None:
-    """Teacher-tag the source side, align, project, and write target NER training data as DocBins.
+    """Teacher-tag the source side, align, project, and write target NER training data as DocBins, a shard at a time.
 
-    A re-run resumes: chunks made from the same pairs with the same settings are kept, a truncated one is
-    projected again, and chunks made from other input files or settings are refused.
+    `spacy train --paths.train OUTPUT_DIR/train --paths.dev OUTPUT_DIR/dev` reads the shards as they are.
+    A re-run resumes: shards made from the same pairs with the same settings are kept, unfinished ones are
+    projected again, and a run with other input files or settings is refused. The output does not depend on
+    the engine or the number of workers.
     """
     import json
 
+    from ..corpus.engines import InProcess, LocalProcesses, RayData
+    from ..corpus.shards import ParallelInput
     from ..corpus.training_data import CorpusSettings, build_training_data
 
     check_language_or_exit(source_lang, "--source-lang")
@@ -117,17 +125,22 @@ def project_corpus(
             raise typer.BadParameter(f"{label_map}: not a readable JSON file of {{label: target or null}} ({err})", param_hint="--label-map")
         if not isinstance(mapping, dict):
             raise typer.BadParameter(f"{label_map}: expected a JSON object {{label: target or null}}", param_hint="--label-map")
+    if engine is EngineName.local and ray_address:
+        raise typer.BadParameter("--ray-address needs --engine ray", param_hint="--ray-address")
     settings = CorpusSettings(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
-        layer=layer, on_incomplete=on_incomplete.value, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, chunk_size=chunk_size, seed=seed,
+        layer=layer, on_incomplete=on_incomplete.value, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
     )
-    lines = read_corpus_or_exit(source, format.value, target, encoding)
-    if limit:
-        lines = lines[:limit]
+    if format is CorpusFormat.lines and target is None:
+        fail("--format lines needs the TARGET file, line-aligned with SOURCE")
+    corpus = ParallelInput(source, format.value, target if format is CorpusFormat.lines else None, encoding)
     writable_or_exit(output_dir, "folder")
-    inputs = [source] + ([target] if format is CorpusFormat.lines and target is not None else [])
+    if engine is EngineName.ray:
+        runner = RayData(workers, ray_address, threads)
+    else:
+        runner = LocalProcesses(workers, threads) if workers > 1 else InProcess(threads)
     try:
-        report = build_training_data(lines, output_dir, settings, log=log, inputs=inputs)
-    except (ValueError, OSError) as err:
+        report = build_training_data(corpus, output_dir, settings, log=log, limit=limit, engine=runner)
+    except (ValueError, OSError, ImportError) as err:
         fail(err)
     typer.echo(json.dumps(report["counts"]))

@@ -25,6 +25,12 @@ class CorpusFormat(str, Enum):
     lines = "lines"
     pharaoh = "pharaoh"
     tsv = "tsv"
+    jsonl = "jsonl"
+
+
+class EngineName(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 class Precision(str, Enum):
@@ -51,7 +57,7 @@ class AlignerObjective(str, Enum):
 # Options shared by the commands that read a parallel corpus and run the aligner.
 SOURCE = typer.Argument(..., help="Source file (format 'lines'), or the one file of formats 'pharaoh' / 'tsv'.")
 TARGET = typer.Option(None, "--target", help="Target file for format 'lines'.")
-FORMAT = typer.Option(CorpusFormat.lines, "--format", help="Two line-aligned files (lines), or one file of 'src ||| tgt' (pharaoh) or tab-separated (tsv) pairs.")
+FORMAT = typer.Option(CorpusFormat.lines, "--format", help="Two line-aligned files (lines), or one file of 'src ||| tgt' (pharaoh), tab-separated (tsv) or JSON lines with source and target (jsonl) pairs.")
 SOURCE_LANG = typer.Option("en", "--source-lang")
 MODEL = typer.Option(DEFAULT_ENCODER, "--model", help="Hugging Face name or path.")
 LAYER = typer.Option(DEFAULT_LAYER, "--layer", min=0, help="Hidden state compared (0 = embeddings).")

@@ -10,7 +10,7 @@ from .common import fail, writable_or_exit
 
 @app.command("render")
 def render(
-    docbin: Path = typer.Argument(..., help="A DocBin of projected pairs (e.g. corpus/en-de/train.spacy)."),
+    docbin: Path = typer.Argument(..., help="A DocBin of projected pairs, or a folder of them (e.g. corpus/en-de/train)."),
     output: Path = typer.Argument(..., help="HTML file to write."),
     sample: int = typer.Option(20, "--sample", min=1, help="Number of pairs to show (a random sample if there are more)."),
     seed: int = typer.Option(0, "--seed", min=0),
@@ -20,14 +20,14 @@ def render(
     from ..files import atomic_write_bytes
     from ..corpus.visualize import render_page, sample_docbin
 
-    if not docbin.is_file():
+    if not docbin.exists():
         fail(f"{docbin} not found")
     writable_or_exit(output)
     try:
         docs = sample_docbin(docbin, sample, seed)
         page = render_page(docs, title=f"{docbin} ({len(docs)} pairs)", min_confidence=min_confidence)
-    except (ValueError, KeyError, TypeError) as err:  # a DocBin of Docs that are not parallel pairs
-        fail(f"{err}" if isinstance(err, ValueError) else f"error: {docbin} does not hold projected pairs ({type(err).__name__}: {err})")
+    except (ValueError, KeyError, TypeError, FileNotFoundError) as err:  # KeyError, TypeError: Docs that are not parallel pairs
+        fail(f"{err}" if isinstance(err, (ValueError, FileNotFoundError)) else f"error: {docbin} does not hold projected pairs ({type(err).__name__}: {err})")
     atomic_write_bytes(output, page.encode("utf-8"))
     typer.echo(str(output))
 
@@ -52,7 +52,7 @@ def convert_conll(
 
 @app.command("merge-docbins")
 def merge_docbins_command(
-    inputs: List[Path] = typer.Argument(..., help="DocBin files to concatenate, in order."),
+    inputs: List[Path] = typer.Argument(..., help="DocBin files (or folders of them, e.g. project-corpus's train/) to concatenate, in order."),
     output: Path = typer.Option(..., "--output", help="DocBin to write."),
 ) -> None:
     """Concatenate DocBins (e.g. English gold and projected target sentences for combined training)."""

@@ -1,4 +1,5 @@
 """DocBin files for `spacy train`: gold NER converted from CoNLL/WikiANN files, and concatenations."""
+import warnings
 from pathlib import Path
 from typing import List, Tuple
 
@@ -14,8 +15,22 @@ class DocBinError(ValueError):
 
 
 def read_docbin(path: Path) -> DocBin:
-    """A DocBin file (user data kept); a one-line DocBinError naming the file when it is not one or is truncated."""
+    """A DocBin file (user data kept), or the `.spacy` files of a folder (e.g. project-corpus's sharded
+    `train/`) concatenated in `spacy train`'s order; a one-line DocBinError naming the file when one is
+    not a DocBin or is truncated."""
     path = Path(path)
+    if path.is_dir():
+        from spacy.training.corpus import walk_corpus
+
+        merged = DocBin(store_user_data=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\[W090\]")  # an empty folder: said below, with its path
+            files = walk_corpus(path, ".spacy")
+        if not files:
+            raise FileNotFoundError(f"{path} holds no DocBin (.spacy) files")
+        for file in files:
+            merged.merge(read_docbin(file))
+        return merged
     if not path.is_file():
         raise FileNotFoundError(f"DocBin not found: {path}")
     try:

@@ -12,6 +12,7 @@ language) and its word alignment are plain data in Doc extensions, so
                           (a pair longer than the encoder's window aligns with fewer links)
 """
 import importlib.util
+import itertools
 from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,6 @@ SOURCE_EXT = "xproj_source"
 ALIGNMENT_EXT = "xproj_alignment"
 PROJECTION_EXT = "xproj_projection"
 WINDOWS_EXT = "xproj_windows"
-FORMATS = ("lines", "pharaoh", "tsv")
 
 
 def install_extensions() -> None:
@@ -192,28 +192,42 @@ class ParallelFormatError(ValueError):
     pass
 
 
-def _open_lines(path: Path, encoding: str) -> Iterator[str]:
-    """The lines of a text file without their line ends or a leading byte order mark; text that is not
-    `encoding` is a ParallelFormatError naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Parallel corpus file not found: {path}")
-    with path.open(encoding=encoding, newline="") as f:
-        lines = iter(f)
-        number = 0
-        while True:
-            try:
-                line = next(lines)
-            except StopIteration:
-                return
-            except UnicodeError as err:  # UnicodeDecodeError, or e.g. utf-16 without a byte order mark
-                reason = err.reason if isinstance(err, UnicodeDecodeError) else str(err)
-                raise ParallelFormatError(f"{path}:{line_of_bad_byte(path, encoding, number)}: not {encoding} text ({reason}); "
-                                          "give the file's encoding with --encoding (e.g. latin-1)") from None
-            number += 1
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            yield line.rstrip("\r\n")
+class TextLines:
+    """The lines of a text file without their line ends or a leading byte order mark, read with `readline`
+    so that `tell()` between lines gives a position `seek` can return to (in any encoding); text that is
+    not `encoding` is a ParallelFormatError naming the file and line.
+
+    position (Optional[int]): a `tell()` of an earlier reading, with `number` the lines before it.
+    """
+
+    def __init__(self, path: Path, encoding: str, position: Optional[int] = None, number: int = 0):
+        self.path, self.encoding, self.number = Path(path), encoding, number
+        if not self.path.is_file():
+            raise FileNotFoundError(f"Parallel corpus file not found: {self.path}")
+        self.file = self.path.open(encoding=encoding, newline="")
+        if position is not None:
+            self.file.seek(position)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def next_line(self) -> Optional[str]:
+        """The next line, None at the end."""
+        try:
+            line = self.file.readline()
+        except UnicodeError as err:  # UnicodeDecodeError, or e.g. utf-16 without a byte order mark
+            reason = err.reason if isinstance(err, UnicodeDecodeError) else str(err)
+            raise ParallelFormatError(f"{self.path}:{line_of_bad_byte(self.path, self.encoding, self.number)}: not {self.encoding} text ({reason}); "
+                                      "give the file's encoding with --encoding (e.g. latin-1)") from None
+        if not line:
+            return None
+        self.number += 1
+        if self.number == 1:
+            line = line.lstrip("\ufeff")
+        return line.rstrip("\r\n")
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def line_of_bad_byte(path: Path, encoding: str, lines_read: int) -> int:
@@ -232,55 +246,93 @@ def line_of_bad_byte(path: Path, encoding: str, lines_read: int) -> int:
     return lines_read + 1
 
 
-def read_line_aligned(source_path: Path, target_path: Path, encoding: str = "utf-8") -> Iterator[ParallelLine]:
-    """Two files, line i of one translating line i of the other; a count mismatch is an error naming the line."""
-    source_lines, target_lines = _open_lines(source_path, encoding), _open_lines(target_path, encoding)
-    number = 0
-    while True:
-        number += 1
-        source, target = next(source_lines, None), next(target_lines, None)
-        if source is None and target is None:
-            return
-        if source is None or target is None:
-            shorter = source_path if source is None else target_path
-            raise ParallelFormatError(
-                f"{shorter} ends at line {number - 1} but {target_path if source is None else source_path} goes on: "
-                "line-aligned files must have the same number of lines."
-            )
-        yield ParallelLine(source, target, f"{source_path}:{number}")
+def parse_pharaoh_text(lines: Sequence[str], location: str) -> ParallelLine:
+    """`source words ||| target words` (fast_align / awesome-align input), pre-tokenized."""
+    line = lines[0]
+    parts = line.split(" ||| ") if " ||| " in line else line.split("|||")
+    if len(parts) != 2:
+        raise ParallelFormatError(f"{location}: expected 'source ||| target', found {len(parts) - 1} separators: {line[:80]!r}")
+    return ParallelLine(parts[0].split(), parts[1].split(), location)
 
 
-def read_pharaoh_text(path: Path, encoding: str = "utf-8") -> Iterator[ParallelLine]:
-    """One file of pre-tokenized `source words ||| target words` lines (fast_align / awesome-align input)."""
-    for number, line in enumerate(_open_lines(path, encoding), start=1):
-        parts = line.split(" ||| ") if " ||| " in line else line.split("|||")
-        if len(parts) != 2:
-            raise ParallelFormatError(f"{path}:{number}: expected 'source ||| target', found {len(parts) - 1} separators: {line[:80]!r}")
-        yield ParallelLine(parts[0].split(), parts[1].split(), f"{path}:{number}")
+def parse_tsv(lines: Sequence[str], location: str) -> ParallelLine:
+    """Tab-separated raw text, source in the first column and target in the second (more columns ignored)."""
+    columns = lines[0].split("\t")
+    if len(columns) < 2:
+        raise ParallelFormatError(f"{location}: expected at least 2 tab-separated columns, found {len(columns)}: {lines[0][:80]!r}")
+    return ParallelLine(columns[0], columns[1], location)
 
 
-def read_tsv(path: Path, source_column: int = 0, target_column: int = 1, encoding: str = "utf-8") -> Iterator[ParallelLine]:
-    """Tab-separated raw text, one pair per row (extra columns ignored)."""
-    for number, line in enumerate(_open_lines(path, encoding), start=1):
-        columns = line.split("\t")
-        if len(columns) <= max(source_column, target_column):
-            raise ParallelFormatError(
-                f"{path}:{number}: expected at least {max(source_column, target_column) + 1} tab-separated columns, found {len(columns)}: {line[:80]!r}"
-            )
-        yield ParallelLine(columns[source_column], columns[target_column], f"{path}:{number}")
+def parse_jsonl(lines: Sequence[str], location: str) -> ParallelLine:
+    """One JSON object a line, {"source": ..., "target": ...}, each raw text or a list of words."""
+    import json
+
+    try:
+        record = json.loads(lines[0])
+    except ValueError as err:
+        raise ParallelFormatError(f"{location}: not a JSON object ({err}): {lines[0][:80]!r}") from None
+    if not isinstance(record, dict) or not all(isinstance(record.get(side), (str, list)) for side in ("source", "target")):
+        raise ParallelFormatError(f"{location}: expected {{\"source\": text or words, \"target\": text or words}}: {lines[0][:80]!r}")
+    return ParallelLine(record["source"], record["target"], location)
 
 
-def read_parallel(path: Path, format: str = "lines", target_path: Optional[Path] = None, encoding: str = "utf-8") -> Iterator[ParallelLine]:
-    """Dispatch on format: "lines" (needs target_path), "pharaoh" (`src ||| tgt`), "tsv"."""
+def parse_line_aligned(lines: Sequence[str], location: str) -> ParallelLine:
+    return ParallelLine(lines[0], lines[1], location)
+
+
+PARSERS: Dict[str, Callable[[Sequence[str], str], ParallelLine]] = {
+    "lines": parse_line_aligned, "pharaoh": parse_pharaoh_text, "tsv": parse_tsv, "jsonl": parse_jsonl,
+}
+FORMATS = tuple(PARSERS)
+
+
+def parallel_files(path: Path, format: str = "lines", target_path: Optional[Path] = None) -> List[Path]:
+    """The files a corpus of `format` is read from: source and target for "lines", one file otherwise."""
+    if format not in PARSERS:
+        raise ValueError(f"Unknown parallel format {format!r}: use one of {FORMATS}.")
     if format == "lines":
         if target_path is None:
             raise ValueError("format 'lines' needs two files: give target_path (the line-aligned translation).")
-        return read_line_aligned(Path(path), Path(target_path), encoding)
-    if format == "pharaoh":
-        return read_pharaoh_text(Path(path), encoding)
-    if format == "tsv":
-        return read_tsv(Path(path), encoding=encoding)
-    raise ValueError(f"Unknown parallel format {format!r}: use one of {FORMATS}.")
+        return [Path(path), Path(target_path)]
+    return [Path(path)]
+
+
+def read_parallel_at(
+    files: Sequence[Path], format: str, encoding: str = "utf-8", positions: Optional[Sequence[int]] = None, lines_before: int = 0,
+    mark_every: int = 0,
+) -> Iterator[Tuple[ParallelLine, Optional[Tuple[int, ...]]]]:
+    """Pairs of a corpus from `positions` on (`tell()`s of an earlier reading, `lines_before` lines in), each
+    with the positions of its line in every file when its index (from 0 at `positions`) is a multiple of
+    `mark_every`, else None. Line-aligned files of different lengths are an error naming the line."""
+    parse = PARSERS[format]
+    readers = [TextLines(f, encoding, None if positions is None else positions[k], lines_before) for k, f in enumerate(files)]
+    try:
+        for count in itertools.count():
+            marks = tuple(r.tell() for r in readers) if mark_every and count % mark_every == 0 else None
+            lines = [r.next_line() for r in readers]
+            if all(line is None for line in lines):
+                return
+            if any(line is None for line in lines):
+                ended, going = (files[lines.index(None)], files[[line is None for line in lines].index(False)])
+                raise ParallelFormatError(
+                    f"{ended} ends at line {lines_before + count} but {going} goes on: line-aligned files must have the same number of lines."
+                )
+            yield parse(lines, f"{files[0]}:{lines_before + count + 1}"), marks
+    finally:
+        for r in readers:
+            r.close()
+
+
+def read_parallel(path: Path, format: str = "lines", target_path: Optional[Path] = None, encoding: str = "utf-8") -> Iterator[ParallelLine]:
+    """The pairs of a corpus: "lines" (two line-aligned files, needs target_path), "pharaoh" (`src ||| tgt`),
+    "tsv" or "jsonl"."""
+    files = parallel_files(path, format, target_path)
+    return (pair for pair, _ in read_parallel_at(files, format, encoding))
+
+
+def read_line_aligned(source_path: Path, target_path: Path, encoding: str = "utf-8") -> Iterator[ParallelLine]:
+    """Two files, line i of one translating line i of the other; a count mismatch is an error naming the line."""
+    return read_parallel(source_path, "lines", target_path, encoding)
 
 
 def read_parallel_docs(
@@ -313,7 +365,7 @@ def create_parallel_corpus_reader(
 
     path (Path): the corpus file (the source side for format "lines").
     target_path (Optional[Path]): the target file for format "lines".
-    format (str): "lines", "pharaoh" or "tsv".
+    format (str): "lines", "pharaoh", "tsv" or "jsonl".
     source_lang (str): source language code for tokenizing raw source text.
     limit (int): read at most this many pairs (0: all).
     """

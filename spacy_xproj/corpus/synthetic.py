@@ -8,6 +8,7 @@ from typing import Dict, Iterable, List
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from .docbins import read_docbin
 from .parallel import install_extensions
 
 
@@ -60,7 +61,7 @@ def synthesize(gold: Path, projected: Path, output: Path, lang: str, min_count: 
 
     install_extensions()
     nlp = spacy.blank(lang)
-    lexicon = induce_lexicon(DocBin(store_user_data=True).from_disk(projected).get_docs(nlp.vocab), min_count)
+    lexicon = induce_lexicon(read_docbin(projected).get_docs(nlp.vocab), min_count)
     if not lexicon:
         raise ValueError(f"{projected} gave no lexicon entry seen {min_count} times or more: is it a projected corpus with alignments?")
     out, words, translated = DocBin(), 0, 0

@@ -1,20 +1,22 @@
 """From a parallel corpus to target-language NER training data: teacher, align, project, DocBin.
 
-Work is done in chunks; each chunk's DocBin and report are written atomically
-under `<output>/chunks/`, so an interrupted run resumes at the first missing
-chunk and a re-run duplicates nothing. `train.spacy` / `dev.spacy` and
-`report.json` are assembled from the chunks at the end, also atomically.
+The corpus is projected shard by shard (`shards.py`), by whichever engine (`engines.py`); each
+shard's train and dev DocBins and its report are written atomically (`train/`, `dev/`, `shards/`),
+the report last, so an interrupted run (even `kill -9`) resumes at the shards not finished and a
+re-run duplicates nothing. `manifest.json` and `report.json` are written from the shards' reports
+at the end.
 
-A chunk is reused only if it was made from the same pairs (its report holds their
-hash) and its DocBin is the one written (the report holds that hash too); otherwise
-it is projected again. The input files (path, size, sha256) are recorded in
-`chunks/inputs.json`, and a run on other files is refused, naming the file.
+A shard is reused only if it was made from the same pairs (its report holds their hash) and its
+DocBins are the ones written (the report holds their hashes too); otherwise it is projected again.
+The settings and the input files (path, size, sha256) are recorded in `shards/`, and a run with
+other settings or on other files is refused, naming the folder or file.
 """
 import hashlib
 import json
 import time
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -24,7 +26,9 @@ from spacy.tokens import Doc, DocBin
 
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD
 from ..files import atomic_write_bytes
+from .engines import Engine, InProcess
 from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_projection, set_source
+from .shards import InputMismatchError, ParallelInput, ShardSpec, file_identity, plan_shards, read_shard
 
 
 # The extraction method used for projecting entities. xlmr_aligner's own default (BiSoftmax)
@@ -44,7 +48,7 @@ class CorpusSettings:
     on_incomplete: str = "missing"
     drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
     dev_fraction: float = 0.1
-    chunk_size: int = 500
+    shard_size: int = 500
     seed: int = 0
 
 
@@ -72,69 +76,32 @@ def projector_config(settings: CorpusSettings) -> Dict:
 
 
 def projector_identity(settings: CorpusSettings) -> Dict:
-    """The projector's full config, defaults filled in: chunks projected under other defaults (an older
+    """The projector's full config, defaults filled in: shards projected under other defaults (an older
     spacy_xproj) must not be reused as if they were current."""
     nlp = spacy.blank(settings.target_lang)
     nlp.add_pipe("entity_projector", config=projector_config(settings))
     return nlp.config["components"]["entity_projector"]
 
 
-class InputMismatchError(ValueError):
-    pass
-
-
-def file_identity(path: Path) -> Dict:
-    """What decides a file's content: its path (for the message), size and sha256."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return {"path": str(path), "size": path.stat().st_size, "sha256": digest.hexdigest()}
-
-
-def check_inputs(chunk_dir: Path, inputs: Sequence[Path]) -> List[Dict]:
-    """The identities of the input files; an InputMismatchError naming the file when the chunks were made from others."""
+def check_inputs(shard_dir: Path, inputs: Sequence[Path]) -> List[Dict]:
+    """The identities of the input files; an InputMismatchError naming the file when the shards were made from others."""
     current = [file_identity(path) for path in inputs]
-    record = chunk_dir / "inputs.json"
+    record = shard_dir / "inputs.json"
     if current and record.exists():
         recorded = json.loads(record.read_text(encoding="utf-8"))
         if len(recorded) != len(current):
-            raise InputMismatchError(f"{chunk_dir} holds chunks projected from {len(recorded)} input files, not {len(current)}; remove it or choose another output directory.")
+            raise InputMismatchError(f"{shard_dir} holds shards projected from {len(recorded)} input files, not {len(current)}; remove it or choose another output directory.")
         for old, new in zip(recorded, current):
             if (old["size"], old["sha256"]) != (new["size"], new["sha256"]):
                 raise InputMismatchError(
-                    f"{new['path']} ({new['size']} bytes, sha256 {new['sha256'][:12]}) is not the file the chunks in {chunk_dir} were projected from "
-                    f"({old['path']}, {old['size']} bytes, sha256 {old['sha256'][:12]}); remove {chunk_dir} or choose another output directory."
+                    f"{new['path']} ({new['size']} bytes, sha256 {new['sha256'][:12]}) is not the file the shards in {shard_dir} were projected from "
+                    f"({old['path']}, {old['size']} bytes, sha256 {old['sha256'][:12]}); remove {shard_dir} or choose another output directory."
                 )
     return current
 
 
-def pairs_digest(lines: Sequence[ParallelLine]) -> str:
-    """A hash of the text of some pairs: a chunk is reused only for the very pairs it was made from."""
-    digest = hashlib.sha256()
-    for line in lines:
-        digest.update(json.dumps([line.source, line.target], ensure_ascii=False).encode("utf-8") + b"\n")
-    return digest.hexdigest()
-
-
-def reusable_chunk(report_path: Path, docbin_path: Path, pairs: str) -> Optional[str]:
-    """None if the chunk on disk is complete and made from `pairs`; else why it must be projected again."""
-    if not report_path.exists():
-        return "missing"
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except ValueError:
-        return "its report is not JSON"
-    if report.get("pairs_sha256") != pairs:
-        return "made from other pairs" if "pairs_sha256" in report else "made by an older spacy_xproj"
-    if not docbin_path.is_file() or hashlib.sha256(docbin_path.read_bytes()).hexdigest() != report.get("docbin_sha256"):
-        return "its DocBin is missing, truncated or changed"
-    return None
-
-
-def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language) -> Dict:
-    """Teacher-tag, align and project one chunk; returns its Docs (by index) and counts."""
+def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language) -> Dict:
+    """Teacher-tag, align and project some pairs; returns its Docs (by index) and counts."""
     counts: Dict[str, int] = {"read": len(lines), "complete": 0, "partial": 0, "dropped": 0, "empty": 0, "failed": 0}
     reasons: Dict[str, int] = {}
     labels: Dict[str, int] = {}
@@ -192,91 +159,168 @@ def project_chunk(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
             "long_pairs": long_pairs}
 
 
+class ShardProjector:
+    """Projects shards of one corpus and writes each shard's files; the teacher and aligner are loaded once,
+    at the first shard, so an engine builds one per worker process.
+
+    threads (int): torch threads for this worker (0: torch's default); workers sharing a machine split its cores.
+    """
+
+    def __init__(self, corpus: ParallelInput, output_dir: Path, settings: CorpusSettings, threads: int = 0):
+        self.corpus, self.output_dir, self.settings, self.threads = corpus, Path(output_dir), settings, threads
+        self.pipelines: Optional[tuple] = None
+
+    def __call__(self, spec: ShardSpec) -> Dict:
+        """Project one shard; its DocBins (train and dev) are written first, its report last, all atomically."""
+        if self.pipelines is None:
+            if self.threads:
+                import torch
+
+                torch.set_num_threads(self.threads)
+            self.pipelines = build_pipelines(self.settings)
+        start = time.perf_counter()
+        lines = read_shard(self.corpus, spec)
+        result = project_pairs(lines, spec.first_pair, *self.pipelines)
+        result["seconds"]["read"] = time.perf_counter() - start - sum(result["seconds"].values())
+        start = time.perf_counter()
+        splits: Dict[str, List[Doc]] = {"train": [], "dev": []}
+        for doc in result.pop("docs"):
+            splits["dev" if _is_dev(doc.user_data["xproj_index"], self.settings.seed, self.settings.dev_fraction) else "train"].append(doc)
+        report = {"shard": spec.index, "lines": spec.lines(self.corpus), "first_pair": spec.first_pair, "n_pairs": spec.n_pairs,
+                  "pairs_sha256": spec.pairs_sha256, **result}
+        for split, docs in splits.items():
+            data = DocBin(store_user_data=True, docs=docs).to_bytes()
+            atomic_write_bytes(shard_file(self.output_dir, split, spec.index), data)
+            report[f"{split}_docs"], report[f"{split}_sha256"] = len(docs), hashlib.sha256(data).hexdigest()
+        report["seconds"]["write"] = time.perf_counter() - start
+        atomic_write_bytes(shard_file(self.output_dir, "report", spec.index), json.dumps(report, indent=2).encode())
+        return report
+
+
+SPLITS = ("train", "dev")
+
+
+def shard_file(output_dir: Path, kind: str, index: int) -> Path:
+    """`train/` and `dev/` hold one DocBin per shard (`spacy train --paths.train OUTPUT/train` reads the folder);
+    `shards/` their reports."""
+    if kind == "report":
+        return Path(output_dir) / "shards" / f"shard-{index:05d}.json"
+    return Path(output_dir) / kind / f"shard-{index:05d}.spacy"
+
+
+def reusable_shard(output_dir: Path, spec: ShardSpec) -> Optional[str]:
+    """None if the shard on disk is complete and made from `spec`'s pairs; else why it must be projected again."""
+    report_path = shard_file(output_dir, "report", spec.index)
+    if not report_path.exists():
+        return "missing"
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except ValueError:
+        return "its report is not JSON"
+    if (report.get("pairs_sha256"), report.get("first_pair"), report.get("n_pairs")) != (spec.pairs_sha256, spec.first_pair, spec.n_pairs):
+        return "made from other pairs"
+    for split in SPLITS:
+        path = shard_file(output_dir, split, spec.index)
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != report.get(f"{split}_sha256"):
+            return f"its {split} DocBin is missing, truncated or changed"
+    return None
+
+
+def settings_record(settings: CorpusSettings) -> str:
+    return json.dumps({**settings.__dict__, "projector": projector_identity(settings)}, sort_keys=True, default=str)
+
+
 def build_training_data(
-    lines: Sequence[ParallelLine],
+    corpus: ParallelInput,
     output_dir: Path,
     settings: CorpusSettings,
     log: Callable[[str], None] = print,
-    inputs: Sequence[Path] = (),
+    limit: int = 0,
+    engine: Optional[Engine] = None,
     progress: bool = True,
+    projector: Callable[..., ShardProjector] = ShardProjector,
 ) -> Dict:
-    """Write `train.spacy`, `dev.spacy` and `report.json` for a parallel corpus; resumable by chunk.
+    """Project `corpus` into `output_dir`: `train/` and `dev/` (a DocBin per shard), `manifest.json` and
+    `report.json`; resumable by shard, and the same output whichever engine runs it.
 
-    inputs (Sequence[Path]): the files `lines` were read from; chunks made from other files are refused.
+    limit (int): the first `limit` pairs only (0: all).
+    engine (Engine): where shards are projected (default: this process).
     progress (bool): a tqdm bar of projected pairs on stderr (rate and time left), when stderr is a terminal.
+    projector: builds the per-worker shard projector (a seam for engines' tests).
     """
     from tqdm import tqdm
 
     output_dir = Path(output_dir)
-    chunk_dir = output_dir / "chunks"
-    settings_json = json.dumps({**settings.__dict__, "projector": projector_identity(settings)}, sort_keys=True, default=str)
-    settings_file = chunk_dir / "settings.json"
-    if settings_file.exists() and settings_file.read_text() != settings_json:
-        raise ValueError(
-            f"{chunk_dir} holds chunks made with other settings or another version's projector; remove it or choose another output directory."
-        )
-    identities = check_inputs(chunk_dir, inputs)
-
-    n_chunks = (len(lines) + settings.chunk_size - 1) // settings.chunk_size
-    teacher = target = None
-    bar = tqdm(total=len(lines), desc="projecting", unit="pair", disable=None if progress else True)  # None: off unless a terminal
-    for k in range(n_chunks):
-        report_path, docbin_path = chunk_dir / f"chunk-{k:05d}.json", chunk_dir / f"chunk-{k:05d}.spacy"
-        chunk_lines = lines[k * settings.chunk_size : (k + 1) * settings.chunk_size]
-        pairs = pairs_digest(chunk_lines)
-        why = reusable_chunk(report_path, docbin_path, pairs)
+    shard_dir = output_dir / "shards"
+    record = settings_record(settings)
+    settings_file = shard_dir / "settings.json"
+    if settings_file.exists() and settings_file.read_text() != record:
+        raise ValueError(f"{output_dir} holds shards made with other settings or another version's projector; remove it or choose another output directory.")
+    identities = check_inputs(shard_dir, corpus.files)
+    specs = list(plan_shards(corpus, settings.shard_size, limit))
+    if not specs:
+        raise ValueError(f"{corpus.files[0]} holds no sentence pairs")
+    remove_other_shards(output_dir, len(specs))
+    pending = []
+    for spec in specs:
+        why = reusable_shard(output_dir, spec)
         if why is None:
-            bar.total -= len(chunk_lines)  # done by an earlier run: the rate and time left count this run's work only
-            continue  # the report is written last, so a matching one means the chunk is complete
+            continue
         if why != "missing":
-            with tqdm.external_write_mode():
-                log(f"chunk {k + 1}/{n_chunks} is projected again: {why}")
-            report_path.unlink()
-        if teacher is None:
-            teacher, target = build_pipelines(settings)
-            # recorded once the pipelines load, so a typo in --teacher or --model leaves nothing to refuse later
-            atomic_write_bytes(settings_file, settings_json.encode("utf-8"))
-            if identities:
-                atomic_write_bytes(chunk_dir / "inputs.json", json.dumps(identities, indent=2).encode("utf-8"))
-        result = project_chunk(chunk_lines, k * settings.chunk_size, teacher, target)
-        data = DocBin(store_user_data=True, docs=result.pop("docs")).to_bytes()
-        result["pairs_sha256"], result["docbin_sha256"] = pairs, hashlib.sha256(data).hexdigest()
-        atomic_write_bytes(docbin_path, data)
-        atomic_write_bytes(report_path, json.dumps(result, indent=2).encode())
-        bar.update(len(chunk_lines))
+            log(f"shard {spec.index + 1}/{len(specs)} ({spec.lines(corpus)}) is projected again: {why}")
+        pending.append(spec)
+    engine = engine or InProcess()
+    bar = tqdm(total=sum(s.n_pairs for s in pending), desc="projecting", unit="pair", disable=None if progress else True)  # None: off unless a terminal
+    recorded = False
+    for report in engine.run(partial(projector, corpus, output_dir, settings), pending):
+        if not recorded:  # once a shard is done, so a typo in --teacher or --model leaves nothing to refuse later
+            atomic_write_bytes(settings_file, record.encode("utf-8"))
+            atomic_write_bytes(shard_dir / "inputs.json", json.dumps(identities, indent=2).encode("utf-8"))
+            recorded = True
+        bar.update(report["n_pairs"])
         with tqdm.external_write_mode():
-            log(f"chunk {k + 1}/{n_chunks}: {len(chunk_lines)} pairs projected")
+            log(f"shard {report['shard'] + 1}/{len(specs)}: {report['n_pairs']} pairs projected")
     bar.close()
-    return assemble(output_dir, n_chunks, settings, log)
+    return write_manifest(output_dir, specs, settings, identities, log)
 
 
-def assemble(output_dir: Path, n_chunks: int, settings: CorpusSettings, log: Callable[[str], None] = print) -> Dict:
-    """Merge chunk DocBins into train/dev and sum their reports."""
-    chunk_dir = output_dir / "chunks"
-    vocab = spacy.blank(settings.target_lang).vocab
-    train, dev = DocBin(store_user_data=True), DocBin(store_user_data=True)
-    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": [], "long_pairs": []}
-    for k in range(n_chunks):
-        chunk = json.loads((chunk_dir / f"chunk-{k:05d}.json").read_text())
+def remove_other_shards(output_dir: Path, n_shards: int) -> None:
+    """Shards beyond this plan (left by a run with a larger --limit) would be read by `spacy train`: remove them."""
+    for kind, pattern in (("train", "*.spacy"), ("dev", "*.spacy"), ("shards", "shard-*.json")):
+        for path in (Path(output_dir) / kind).glob(pattern):
+            stem = path.stem
+            if stem.startswith("shard-") and stem[6:].isdigit() and int(stem[6:]) >= n_shards:
+                path.unlink()
+
+
+def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: CorpusSettings, inputs: List[Dict], log: Callable[[str], None]) -> Dict:
+    """`manifest.json` (each shard's lines, counts and failures, the settings and their hash) and `report.json`
+    (the shards' reports summed); returns the report."""
+    record = settings_record(settings)
+    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": [], "long_pairs": [], "train_docs": 0, "dev_docs": 0}
+    shards = []
+    for spec in specs:
+        shard = json.loads(shard_file(output_dir, "report", spec.index).read_text(encoding="utf-8"))
         for section in ("counts", "unprojected_reasons", "entities", "seconds"):
-            for key, value in chunk[section].items():
+            for key, value in shard[section].items():
                 report[section][key] = report[section].get(key, 0) + value
-        report["failures"].extend(chunk["failures"])
-        report["long_pairs"].extend(chunk.get("long_pairs", []))
-        for doc in DocBin(store_user_data=True).from_disk(chunk_dir / f"chunk-{k:05d}.spacy").get_docs(vocab):
-            (dev if _is_dev(doc.user_data.get("xproj_index", 0), settings.seed, settings.dev_fraction) else train).add(doc)
+        report["failures"].extend(shard["failures"])
+        report["long_pairs"].extend(shard["long_pairs"])
+        report["train_docs"] += shard["train_docs"]
+        report["dev_docs"] += shard["dev_docs"]
+        shards.append({key: shard[key] for key in ("shard", "lines", "first_pair", "n_pairs", "counts", "failures", "train_docs", "dev_docs")})
+        shards[-1]["files"] = {split: {"path": str(shard_file(Path(), split, spec.index)), "sha256": shard[f"{split}_sha256"]} for split in SPLITS}
     report["seconds"] = {k: round(v, 2) for k, v in report["seconds"].items()}
-    report["train_docs"], report["dev_docs"] = len(train), len(dev)
-    report["settings"] = settings.__dict__
-    if (chunk_dir / "inputs.json").exists():
-        report["inputs"] = json.loads((chunk_dir / "inputs.json").read_text(encoding="utf-8"))
-    atomic_write_bytes(output_dir / "train.spacy", train.to_bytes())
-    atomic_write_bytes(output_dir / "dev.spacy", dev.to_bytes())
-    atomic_write_bytes(output_dir / "report.json", json.dumps(report, indent=2, default=str).encode())
+    report["settings"], report["inputs"] = settings.__dict__, inputs
     long_pairs, report["long_pairs"] = report["long_pairs"], {"count": len(report["long_pairs"]), "first": report["long_pairs"][:20]}
+    report["failures"] = report["failures"][:100]
+    manifest = {"settings": json.loads(record), "settings_sha256": hashlib.sha256(record.encode("utf-8")).hexdigest(), "inputs": inputs,
+                "shards": shards, "totals": {k: report[k] for k in ("counts", "train_docs", "dev_docs", "seconds")}}
+    atomic_write_bytes(Path(output_dir) / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+    atomic_write_bytes(Path(output_dir) / "report.json", json.dumps(report, indent=2, default=str).encode())
     if long_pairs:
         shown = ", ".join(long_pairs[:10]) + (f" and {len(long_pairs) - 10} more" if len(long_pairs) > 10 else "")
         log(f"warning: {len(long_pairs)} pairs are longer than the encoder's window and were aligned in overlapping windows, "
             f"which finds fewer links: {shown}. Split such lines into sentences.")
-    log(f"{report['counts']} -> train {len(train)}, dev {len(dev)} docs in {output_dir}")
+    log(f"{report['counts']} -> train {report['train_docs']}, dev {report['dev_docs']} docs in {output_dir}/train and {output_dir}/dev")
     return report

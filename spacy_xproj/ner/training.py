@@ -56,12 +56,13 @@ def train_ner(
     read from the encoder, and `initial_weights` (a trained pipeline with the same labels, e.g. the
     English teacher) starts the head from its weights; other configs get the encoder as
     `components.transformer.model.name`."""
-    from spacy.tokens import DocBin
     from spacy.util import load_config
+
+    from ..corpus.docbins import read_docbin
 
     raw = load_config(config)
     frozen = raw["components"].get("token_ner", {}).get("model", {}).get("tok2vec", {}).get("@architectures") == "spacy-xproj.FrozenEncoderBiLSTM.v1"
-    n_train = len(DocBin().from_disk(train))
+    n_train = len(read_docbin(train))
     if not n_train:
         raise ValueError(f"{train} holds no training sentences")
     settings: Dict[str, object] = {"paths.train": str(train), "paths.dev": str(dev), "nlp.lang": lang}

