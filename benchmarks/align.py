@@ -3,6 +3,7 @@
 Rows are keyed "<set>/<system>" and written to the metrics JSON as soon as each
 is measured, so an interrupted run resumes where it stopped.
 """
+import itertools
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -25,8 +26,8 @@ METHODS: Dict[str, Dict[str, object]] = {
     "match": {"@misc": "spacy-xproj.Match.v1"},
     "softmax": {"@misc": "spacy-xproj.SoftmaxThreshold.v1"},
 }
-# also timed with precision="bfloat16" (the fast option on CPUs with bf16 units)
-BFLOAT16_METHODS = ("bisoftmax", "argmax")
+# also timed in bfloat16 (the fast option on CPUs with bf16 units) and int8 (dynamic quantization, measured only)
+LOW_PRECISION_METHODS = ("bisoftmax", "argmax")
 Pair = Tuple[List[str], List[str]]
 
 
@@ -79,11 +80,15 @@ def aligner_pipeline(lang: str, model: str, method: Dict, layer: int, **settings
 def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int, pooling: str, batch_size: int, repeats: int = 2, precision: str = "float32") -> Tuple[List[Links], float]:
     """Align with the component in a blank pipeline, exactly as users run it (Docs in, nlp.pipe).
 
+    precision: "float32", "bfloat16", or "int8": the encoder's linear layers quantized dynamically
+        (torch.ao's `quantize_dynamic`; measured here only: the component does not offer it).
     Returns links and the fastest of `repeats` timed passes (the machine is shared and noisy).
     """
     from spacy_xproj.corpus.parallel import get_alignment, make_parallel_doc
 
-    nlp = aligner_pipeline("xx", model, method, layer, subword_pooling=pooling, batch_size=batch_size, precision=precision)
+    nlp = aligner_pipeline("xx", model, method, layer, subword_pooling=pooling, batch_size=batch_size, precision="float32" if precision == "int8" else precision)
+    if precision == "int8":
+        quantize_aligner(nlp)
     seconds = float("inf")
     for _ in range(repeats):
         docs = [make_parallel_doc(nlp, source, target) for source, target in pairs]
@@ -91,6 +96,20 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
         aligned = list(nlp.pipe(docs, batch_size=1000))
         seconds = min(seconds, time.perf_counter() - start)
     return [{(i, j) for i, j, _ in get_alignment(doc) or []} for doc in aligned], seconds
+
+
+def quantize_aligner(nlp) -> int:
+    """Replace the xlmr_aligner encoder's linear layers by int8 dynamically quantized ones; returns how many."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    encoder = nlp.get_pipe("xlmr_aligner").encoder
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch 2.13 marks quantized tensors deprecated
+        encoder.model = quantize_dynamic(encoder.model, {torch.nn.Linear}, dtype=torch.qint8)
+    return sum(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in encoder.model.modules())
 
 
 def layer_sweep(model: str, pairs: Sequence[Pair], layers: Sequence[int], methods: Dict[str, Callable], pooling: str) -> Dict[int, Dict[str, List[Links]]]:
@@ -156,11 +175,11 @@ def run_benchmark(
             if not results.has(key):
                 results.put(key, _row(links, sure, possible, seconds, layer=layer))
             log(f"{key}: {results.data['rows'][key]}")
-        for method_name in BFLOAT16_METHODS:
-            key = f"{name}/xlmr_aligner-{method_name}-bfloat16"
+        for method_name, precision in itertools.product(LOW_PRECISION_METHODS, ("bfloat16", "int8")):
+            key = f"{name}/xlmr_aligner-{method_name}-{precision}"
             if not results.has(key):
-                links, seconds = run_xlmr_aligner(model, pairs, METHODS[method_name], layer, pooling, batch_size, precision="bfloat16")
-                row = _row(links, sure, possible, seconds, layer=layer, encoder_dtype="bfloat16")
+                links, seconds = run_xlmr_aligner(model, pairs, METHODS[method_name], layer, pooling, batch_size, precision=precision)
+                row = _row(links, sure, possible, seconds, layer=layer, encoder_dtype=precision)
                 row["identical_to_float32"] = round(agreement(links, ours[method_name]), 4)
                 results.put(key, row)
             log(f"{key}: {results.data['rows'][key]}")
@@ -211,7 +230,7 @@ def run_benchmark(
     for name in sets:
         theirs_pps = rows.get(f"{name}/simalign-argmax", {}).get("pairs_per_second")
         summary[name] = {}
-        for variant in ("argmax", "argmax-bfloat16"):
+        for variant in ("argmax", "argmax-bfloat16", "argmax-int8"):
             ours_pps = rows.get(f"{name}/xlmr_aligner-{variant}", {}).get("pairs_per_second")
             summary[name][f"xlmr_aligner_{variant}_speed_vs_simalign"] = round(ours_pps / theirs_pps, 2) if ours_pps and theirs_pps else None
     results.data["summary"] = summary
@@ -251,6 +270,7 @@ def render_table(data: Dict) -> str:
     summary = data.get("summary", {})
     if summary:
         lines.append("")
-        lines.append("Speed of xlmr_aligner ArgMax relative to simalign ArgMax (same model, layer, machine, run), float32 / bfloat16: "
-                     + ", ".join(f"{k} {v['xlmr_aligner_argmax_speed_vs_simalign']}x / {v['xlmr_aligner_argmax-bfloat16_speed_vs_simalign']}x" for k, v in summary.items()))
+        lines.append("Speed of xlmr_aligner ArgMax relative to simalign ArgMax (same model, layer, machine, run), float32 / bfloat16 / int8: "
+                     + ", ".join(f"{k} {v['xlmr_aligner_argmax_speed_vs_simalign']}x / {v['xlmr_aligner_argmax-bfloat16_speed_vs_simalign']}x / "
+                                 f"{v.get('xlmr_aligner_argmax-int8_speed_vs_simalign')}x" for k, v in summary.items()))
     return "\n".join(lines) + "\n"

@@ -4,8 +4,8 @@ from typing import List, Optional
 
 import typer
 
-from spacy_xproj.defaults import DEFAULT_TEACHER
-from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, AlignerObjective, DerivedAdjectives, comma_ints, comma_list, fail, log, positive
+from spacy_xproj.defaults import DEFAULT_TEACHER, PROJECTION_PRECISION
+from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, AlignerObjective, DerivedAdjectives, Precision, comma_ints, comma_list, fail, log, positive
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 
 from . import transfer_converged
@@ -183,11 +183,13 @@ def bench_scale(
     pairs: int = typer.Option(2000, "--pairs", min=1, help="Pairs of the engine rows."),
     sizes: List[str] = typer.Option(["2000", "20000", "200000"], "--size", help="Corpus sizes of the memory rows (local, 1 worker): repeat the option; a comma-separated list is accepted too."),
     engines: List[str] = typer.Option(["local:1", "local:2", "ray:1", "ray:2"], "--engine", help="ENGINE:WORKERS rows (repeatable)."),
+    precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's, as project-corpus takes it (with bfloat16, a float32 row is added)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
     readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-scale table in this page (docs/scale.md)."),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="Update the short scale-summary block in this page (README.md)."),
 ) -> None:
     """project-corpus end to end: pairs/s by engine and workers, peak memory by corpus size, stage costs; resumable by row."""
-    from .scale import ScaleSettings, render_table, run_scale_benchmark
+    from .scale import ScaleSettings, render_summary, render_table, run_scale_benchmark
 
     shared_data_or_exit(shared_data)
     try:
@@ -196,9 +198,10 @@ def bench_scale(
         rows = []
     if not rows or any(engine not in ("local", "ray") or workers < 1 for engine, workers in rows):
         raise typer.BadParameter(f"{', '.join(engines)}: give ENGINE:WORKERS, ENGINE local or ray, e.g. local:2", param_hint="--engine")
-    settings = ScaleSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, model=model, layer=layer, pairs=pairs)
+    settings = ScaleSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, model=model, layer=layer, pairs=pairs, precision=precision.value)
     try:
         data = run_scale_benchmark(settings, output, comma_ints(sizes, "--size"), rows, fresh=fresh, log=log)
     except (ValueError, OSError, RuntimeError) as err:
         fail(err)
     report_table(render_table(data), readme, "bench-scale")
+    report_table(render_summary(data), summary, "scale-summary")

@@ -53,9 +53,9 @@ def project_docs(docs: List[Doc], lang: str, policy: Dict, label_map: Optional[D
     return [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs)]
 
 
-def align_with_component(docs: List[Doc], lang: str, model: str, method: Dict, layer: int) -> float:
+def align_with_component(docs: List[Doc], lang: str, model: str, method: Dict, layer: int, precision: str = "float32") -> float:
     """Align Docs in place with xlmr_aligner; returns seconds."""
-    nlp = aligner_pipeline(lang, model, method, layer)
+    nlp = aligner_pipeline(lang, model, method, layer, precision=precision)
     start = time.perf_counter()
     for _ in nlp.pipe(docs, batch_size=1000):
         pass
@@ -126,6 +126,12 @@ def run_projection_benchmark(
                 default_docs = docs
             if not results.has(key):
                 record(key, project_docs(docs, lang, DEFAULT_POLICY), align_seconds=round(seconds, 2))
+
+        key = f"en-{lang}/gold/xlmr_aligner-{DEFAULT_METHOD}-bfloat16"
+        if not results.has(key):  # what project-corpus's --precision auto costs on a CPU with bfloat16 units
+            docs = parallel_docs(spacy.blank(lang), english, target)
+            seconds = align_with_component(docs, lang, model, METHODS[DEFAULT_METHOD], layer, precision="bfloat16")
+            record(key, project_docs(docs, lang, DEFAULT_POLICY), align_seconds=round(seconds, 2))
 
         key = f"en-{lang}/gold/xlmr_aligner-{DEFAULT_METHOD}-unrefined"
         if not results.has(key):  # what the projector's refinements add to the policy

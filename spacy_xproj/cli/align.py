@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD
+from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD, PROJECTION_PRECISION
 from .app import app
 from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, EngineName, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET, CorpusFormat,
     DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, fail, fraction_below_one, log, read_corpus_or_exit, warn_long_pairs,
@@ -78,6 +78,7 @@ def project_corpus(
     model: str = MODEL,
     method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (docs/benchmarks.md)."),
     layer: int = LAYER,
+    precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (about 2x faster; docs/scale.md has its cost), float32 elsewhere."),
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev/ (0 <= x < 1)."),
@@ -88,6 +89,7 @@ def project_corpus(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (local) or actors (ray), each loading the models once."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (e.g. ray://head:10001 or auto) instead of starting a local one."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch threads per worker (0: this machine's cores split between the workers)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", min=-1, help="Run teacher and aligner on this CUDA GPU (-1: CPU); with --engine ray, one GPU per actor."),
     encoding: str = ENCODING,
 ) -> None:
     """Teacher-tag the source side, align, project, and write target NER training data as DocBins, a shard at a time.
@@ -127,18 +129,30 @@ def project_corpus(
             raise typer.BadParameter(f"{label_map}: expected a JSON object {{label: target or null}}", param_hint="--label-map")
     if engine is EngineName.local and ray_address:
         raise typer.BadParameter("--ray-address needs --engine ray", param_hint="--ray-address")
+    from ..encoders.subword_encoder import resolve_precision
+
+    if gpu_id >= 0 and engine is EngineName.local:
+        import torch
+
+        if gpu_id >= torch.cuda.device_count():
+            raise typer.BadParameter(f"no CUDA GPU {gpu_id} here (torch sees {torch.cuda.device_count()}); -1 runs on the CPU", param_hint="--gpu-id")
+    # resolved here, not in each worker: one run, one precision, recorded in the settings
+    resolved = resolve_precision(precision.value, "cuda" if gpu_id >= 0 else "cpu")
+    if precision is Precision.auto:
+        why = "on a GPU" if gpu_id >= 0 else "this CPU has bfloat16 units" if resolved == "bfloat16" else "this CPU has no bfloat16 units"
+        log(f"aligning in {resolved} ({why}; --precision sets it)")
     settings = CorpusSettings(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
-        layer=layer, on_incomplete=on_incomplete.value, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
+        layer=layer, precision=resolved, on_incomplete=on_incomplete.value, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
     )
     if format is CorpusFormat.lines and target is None:
         fail("--format lines needs the TARGET file, line-aligned with SOURCE")
     corpus = ParallelInput(source, format.value, target if format is CorpusFormat.lines else None, encoding)
     writable_or_exit(output_dir, "folder")
     if engine is EngineName.ray:
-        runner = RayData(workers, ray_address, threads)
+        runner = RayData(workers, ray_address, threads, gpus=1 if gpu_id >= 0 else 0)
     else:
-        runner = LocalProcesses(workers, threads) if workers > 1 else InProcess(threads)
+        runner = LocalProcesses(workers, threads, gpu_id) if workers > 1 else InProcess(threads, gpu_id)
     try:
         report = build_training_data(corpus, output_dir, settings, log=log, limit=limit, engine=runner)
     except (ValueError, OSError, ImportError) as err:

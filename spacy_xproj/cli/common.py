@@ -36,6 +36,7 @@ class EngineName(str, Enum):
 class Precision(str, Enum):
     float32 = "float32"
     bfloat16 = "bfloat16"
+    auto = "auto"
 
 
 class OnIncomplete(str, Enum):

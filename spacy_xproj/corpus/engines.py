@@ -27,15 +27,16 @@ class InProcess:
     """One worker, in this process: the default, and the fastest start for small corpora.
 
     threads (int): torch threads (0: torch's default).
+    gpu_id (int): the CUDA GPU to run on (-1: the CPU).
     """
 
-    def __init__(self, threads: int = 0):
-        self.threads = threads
+    def __init__(self, threads: int = 0, gpu_id: int = -1):
+        self.threads, self.gpu_id = threads, gpu_id
 
     def run(self, make_worker: Callable, specs: Sequence[ShardSpec]) -> Iterator[Dict]:
         if not specs:
             return
-        worker = make_worker(threads=self.threads)
+        worker = make_worker(threads=self.threads, gpu_id=self.gpu_id)
         for spec in specs:
             yield worker(spec)
 
@@ -43,9 +44,9 @@ class InProcess:
 _PROCESS_WORKER = None
 
 
-def _start_process_worker(make_worker: Callable, threads: int) -> None:
+def _start_process_worker(make_worker: Callable, threads: int, gpu_id: int) -> None:
     global _PROCESS_WORKER
-    _PROCESS_WORKER = make_worker(threads=threads)
+    _PROCESS_WORKER = make_worker(threads=threads, gpu_id=gpu_id)
 
 
 def _run_in_process_worker(spec: ShardSpec) -> Dict:
@@ -56,10 +57,11 @@ class LocalProcesses:
     """`workers` processes on this machine (started fresh: a forked copy of a process holding torch can hang).
 
     threads (int): torch threads per process; 0: this machine's cores split between the workers.
+    gpu_id (int): the CUDA GPU every worker runs on (-1: the CPU).
     """
 
-    def __init__(self, workers: int, threads: int = 0):
-        self.workers, self.threads = workers, threads
+    def __init__(self, workers: int, threads: int = 0, gpu_id: int = -1):
+        self.workers, self.threads, self.gpu_id = workers, threads, gpu_id
 
     def run(self, make_worker: Callable, specs: Sequence[ShardSpec]) -> Iterator[Dict]:
         import multiprocessing
@@ -67,7 +69,7 @@ class LocalProcesses:
         if not specs:
             return
         workers = min(self.workers, len(specs))
-        initargs = (make_worker, self.threads or threads_per_worker(workers))
+        initargs = (make_worker, self.threads or threads_per_worker(workers), self.gpu_id)
         with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _start_process_worker, initargs) as pool:
             waiting = list(reversed(specs))
             running = set()
@@ -82,8 +84,8 @@ class LocalProcesses:
 class RayShardWorker:
     """A Ray Data actor: builds its worker once, then projects one shard per batch."""
 
-    def __init__(self, make_worker: Callable, threads: int):
-        self.worker = make_worker(threads=threads)
+    def __init__(self, make_worker: Callable, threads: int, gpus: float):
+        self.worker = make_worker(threads=threads, gpu_id=0 if gpus else -1)  # Ray shows an actor only the GPUs it holds
 
     def __call__(self, batch: Dict) -> Dict:
         import numpy
@@ -97,13 +99,14 @@ class RayData:
 
     address (Optional[str]): an existing cluster to join (`ray start --head` prints it); None starts a local one.
     threads (int): CPUs (torch threads) per actor; 0: this machine's cores split between the workers.
+    gpus (float): GPUs per actor (0: the CPU).
     retries (int): times a shard that raised is run again (Ray Data's `max_map_retries`; a shard's files are
         written atomically under its own name, so a retry replaces, never duplicates).
     Every node must see the corpus files and the output folder at the same paths (a shared filesystem).
     """
 
-    def __init__(self, workers: int, address: Optional[str] = None, threads: int = 0, retries: int = 3):
-        self.workers, self.address, self.threads, self.retries = workers, address, threads, retries
+    def __init__(self, workers: int, address: Optional[str] = None, threads: int = 0, retries: int = 3, gpus: float = 0):
+        self.workers, self.address, self.threads, self.retries, self.gpus = workers, address, threads, retries, gpus
 
     def run(self, make_worker: Callable, specs: Sequence[ShardSpec]) -> Iterator[Dict]:
         try:
@@ -123,8 +126,8 @@ class RayData:
             threads = self.threads or threads_per_worker(self.workers)
             dataset = ray.data.from_items([{"spec": spec.to_json()} for spec in specs], override_num_blocks=len(specs))
             reports = dataset.map_batches(
-                RayShardWorker, fn_constructor_kwargs={"make_worker": make_worker, "threads": threads}, batch_size=1,
-                concurrency=self.workers, num_cpus=threads,
+                RayShardWorker, fn_constructor_kwargs={"make_worker": make_worker, "threads": threads, "gpus": self.gpus}, batch_size=1,
+                concurrency=self.workers, num_cpus=threads, num_gpus=self.gpus or None,
             )
             for row in reports.iter_rows():
                 yield json.loads(row["report"])

@@ -45,6 +45,7 @@ class CorpusSettings:
     model: str = DEFAULT_ENCODER
     method: str = PROJECTION_METHOD
     layer: int = DEFAULT_LAYER
+    precision: str = "float32"  # the aligner's: float32, bfloat16 or float16 (resolve "auto" before, so every worker runs the same)
     on_incomplete: str = "missing"
     drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
     dev_fraction: float = 0.1
@@ -61,7 +62,7 @@ def _is_dev(index: int, seed: int, fraction: float) -> bool:
 def build_pipelines(settings: CorpusSettings) -> tuple:
     teacher = spacy.load(settings.teacher)
     target = spacy.blank(settings.target_lang)
-    target.add_pipe("xlmr_aligner", config={"model": settings.model, "method": {"@misc": settings.method}, "layer": settings.layer})
+    target.add_pipe("xlmr_aligner", config={"model": settings.model, "method": {"@misc": settings.method}, "layer": settings.layer, "precision": settings.precision})
     target.add_pipe("entity_projector", config=projector_config(settings))
     target.initialize()
     return teacher, target
@@ -164,10 +165,11 @@ class ShardProjector:
     at the first shard, so an engine builds one per worker process.
 
     threads (int): torch threads for this worker (0: torch's default); workers sharing a machine split its cores.
+    gpu_id (int): the CUDA GPU teacher and aligner run on (`spacy.require_gpu`), -1 for the CPU.
     """
 
-    def __init__(self, corpus: ParallelInput, output_dir: Path, settings: CorpusSettings, threads: int = 0):
-        self.corpus, self.output_dir, self.settings, self.threads = corpus, Path(output_dir), settings, threads
+    def __init__(self, corpus: ParallelInput, output_dir: Path, settings: CorpusSettings, threads: int = 0, gpu_id: int = -1):
+        self.corpus, self.output_dir, self.settings, self.threads, self.gpu_id = corpus, Path(output_dir), settings, threads, gpu_id
         self.pipelines: Optional[tuple] = None
 
     def __call__(self, spec: ShardSpec) -> Dict:
@@ -177,6 +179,8 @@ class ShardProjector:
                 import torch
 
                 torch.set_num_threads(self.threads)
+            if self.gpu_id >= 0:
+                spacy.require_gpu(self.gpu_id)  # the teacher's thinc models and the aligner's encoder follow it
             self.pipelines = build_pipelines(self.settings)
         start = time.perf_counter()
         lines = read_shard(self.corpus, spec)

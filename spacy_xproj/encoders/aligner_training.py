@@ -62,11 +62,13 @@ class AlignerTrainingSettings:
 
     def check(self) -> None:
         from .alignment_objectives import OBJECTIVES  # torch: loaded when training, not when the CLI reads these defaults
+        from .subword_encoder import resolve_precision
 
         if self.objective not in OBJECTIVES:
             raise ValueError(f"Unknown objective {self.objective!r}: use one of {sorted(OBJECTIVES)}.")
+        self.precision = resolve_precision(self.precision)  # "auto": what this CPU runs fastest, recorded as such
         if self.precision not in ("float32", "bfloat16"):
-            raise ValueError(f"Unknown precision {self.precision!r}: use 'float32' or 'bfloat16'.")
+            raise ValueError(f"Unknown precision {self.precision!r}: use 'float32', 'bfloat16' or 'auto'.")
         for name in ("layer", "steps", "batch_size", "max_subwords"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")

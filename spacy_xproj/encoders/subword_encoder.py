@@ -13,7 +13,31 @@ import numpy
 
 from .loading import load_encoder
 
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+
+
+def current_device() -> str:
+    """Where encoders run, by spaCy's convention: the GPU `spacy.require_gpu(N)` chose, else the CPU."""
+    from thinc.api import get_current_ops
+
+    if type(get_current_ops()).__name__ == "CupyOps":  # by name: cupy is imported only where it is installed
+        import cupy
+
+        return f"cuda:{cupy.cuda.runtime.getDevice()}"
+    return "cpu"
+
+
+def resolve_precision(precision: str, device: str = "cpu") -> str:
+    """"auto": float16 on a GPU; on a CPU bfloat16 where it has bfloat16 units (AVX512-BF16, AMX, Arm BF16),
+    float32 elsewhere. Other values as they are."""
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        return "float16"
+    import torch
+
+    capabilities = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
+    return "bfloat16" if any(capabilities.get(unit) for unit in ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")) else "float32"
 
 
 @dataclass
@@ -67,7 +91,9 @@ class SubwordEncoder:
     batch_size (int): windows per forward pass.
     max_window (Optional[int]): subwords per window; default: what the model takes, minus the special tokens.
     window_overlap (int): subwords shared by consecutive windows of a long sentence.
-    precision (str): "float32", or "bfloat16" (1.9-2.9x faster in bench-align on a CPU with AMX; results differ slightly).
+    precision (str): "float32", "bfloat16" (about 2x faster in bench-align on a CPU with bfloat16 units; links
+        differ slightly), "float16" (GPUs only), or "auto" (float16 on a GPU; bfloat16 on a CPU with such units,
+        float32 elsewhere). The encoder runs on the GPU after `spacy.require_gpu(N)`, as spaCy's models do.
     """
 
     def __init__(self, model: str, layers: Sequence[int], batch_size: int = 32, max_window: Optional[int] = None, window_overlap: int = 64, precision: str = "float32"):
@@ -76,9 +102,14 @@ class SubwordEncoder:
         if precision not in PRECISIONS:
             raise ValueError(f"Unknown precision {precision!r}: use one of {PRECISIONS}.")
         self.layers = list(layers)
+        self.device = current_device()
+        self.precision = resolve_precision(precision, self.device)
+        if self.precision == "float16" and self.device == "cpu":
+            raise ValueError("precision 'float16' runs on a GPU only (spacy.require_gpu first); on a CPU use 'bfloat16' or 'auto'.")
         self.tokenizer, self.model = load_encoder(model, num_layers=max(self.layers))
-        if precision == "bfloat16":
-            self.model = self.model.to(torch.bfloat16)
+        if self.precision != "float32":
+            self.model = self.model.to(getattr(torch, self.precision))
+        self.model = self.model.to(self.device)
         if not getattr(self.tokenizer, "is_fast", False):
             raise ValueError(f"Encoder {model!r} has no fast tokenizer; word-to-subword mapping needs one (tokenizer.json).")
         model_limit = min(
@@ -147,12 +178,12 @@ class SubwordEncoder:
                 input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
                 mask[row, : len(ids)] = 1
             with torch.inference_mode():
-                result = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=n_layers > 1)
+                result = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), output_hidden_states=n_layers > 1)
                 if n_layers > 1:
                     states = torch.stack([result.hidden_states[layer] for layer in self.layers], dim=1)
                 else:
                     states = result.last_hidden_state[:, None]
-            states = states.float().numpy()
+            states = states.float().cpu().numpy()
             for row, window in enumerate(batch):
                 lo, hi = window.keep_from, window.keep_to
                 outputs[window.sentence][:, window.start + lo : window.start + hi] = states[row, :, prefix + lo : prefix + hi]

@@ -59,6 +59,8 @@ CASES = [
     ("project-corpus --workers 0", project("--workers", "0"), 2, ["'--workers'", "greater than or equal to 1"]),
     ("project-corpus --engine spark", project("--engine", "spark"), 2, ["'--engine'", "'spark' is not one of 'local', 'ray'"]),
     ("project-corpus --ray-address without ray", project("--ray-address", "auto"), 2, ["--ray-address needs --engine ray"]),
+    ("project-corpus --gpu-id 0 without a GPU", project("--gpu-id", "0"), 2, ["--gpu-id: no CUDA GPU 0 here (torch sees 0); -1 runs on the CPU"]),
+    ("project-corpus --gpu-id -2", project("--gpu-id", "-2"), 2, ["'--gpu-id'", "greater than or equal to -1"]),
     ("project-corpus --limit -5", project("--limit", "-5"), 2, ["'--limit'", "greater than or equal to 0"]),
     ("project-corpus --dev-fraction 1.5", project("--dev-fraction", "1.5"), 2, ["'--dev-fraction'", "0<=x<1"]),
     ("project-corpus --dev-fraction -0.1", project("--dev-fraction", "-0.1"), 2, ["'--dev-fraction'", "0<=x<1"]),

@@ -61,6 +61,8 @@ def test_project_corpus_writes_docbins_and_a_report_and_resumes(corpus_files, ti
     assert [label for _, _, label in get_source(merkel).ents] == ["PERSON", "GPE", "DATE"]
     assert {e.label_ for d in docs for e in d.ents} <= {"PER", "ORG", "LOC", "MISC"}
     assert "shard 1/3" in result.output
+    resolved = json.loads((out / "shards" / "settings.json").read_text())["precision"]  # --precision auto: what this CPU runs fastest
+    assert resolved in ("float32", "bfloat16") and f"aligning in {resolved}" in result.output
 
     # a re-run finds every shard complete: nothing is recomputed or duplicated
     again = run_project_corpus(corpus_files, tiny_model_dir)

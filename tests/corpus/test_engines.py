@@ -122,7 +122,8 @@ def test_the_in_process_engine_stops_at_a_failed_shard_and_a_rerun_completes(cor
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_output(corpus, settings, tmp_path):
     command = [sys.executable, "-m", "spacy_xproj", "project-corpus", str(corpus.path), str(tmp_path / "out"), "--target", str(corpus.target_path),
-               "--target-lang", "de", "--model", settings.model, "--layer", "2", "--shard-size", "4", "--dev-fraction", "0.3"]
+               "--target-lang", "de", "--model", settings.model, "--layer", "2", "--shard-size", "4", "--dev-fraction", "0.3",
+               "--precision", settings.precision]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shards = tmp_path / "out" / "shards"
     deadline = time.monotonic() + 300

@@ -179,3 +179,26 @@ def test_real_encoder_works_in_spacy_transformers(real_model_dir, tmp_path):
     nlp.to_disk(tmp_path / "pipeline")  # spacy-transformers saves the tokenizer, reading its vocab_file
     after = spacy.load(tmp_path / "pipeline")(text)._.trf_data.tensors[0]
     assert numpy.allclose(before, after, atol=1e-5)
+
+
+@pytest.mark.parametrize("capabilities, expected", [
+    ({"avx512_bf16": True}, "bfloat16"), ({"amx_bf16": True, "avx512_bf16": False}, "bfloat16"), ({"bf16": True}, "bfloat16"),
+    ({"avx2": True, "avx512_bf16": False}, "float32"), ({}, "float32"),
+])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_bfloat16_units(monkeypatch, capabilities, expected):
+    import torch
+
+    from spacy_xproj.encoders.subword_encoder import resolve_precision
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("float32") == "float32" and resolve_precision("bfloat16") == "bfloat16"
+
+
+def test_encoders_run_on_the_cpu_unless_spacy_chose_a_gpu_and_float16_needs_one(tiny_model_dir):
+    from spacy_xproj.encoders.subword_encoder import SubwordEncoder, current_device, resolve_precision
+
+    assert current_device() == "cpu" and resolve_precision("auto", "cuda:0") == "float16"
+    with pytest.raises(ValueError, match="precision 'float16' runs on a GPU only"):
+        SubwordEncoder(tiny_model_dir, layers=[1], precision="float16")
+    assert SubwordEncoder(tiny_model_dir, layers=[1], precision="auto").device == "cpu"
