@@ -57,21 +57,25 @@ def write_corpus(settings: ScaleSettings, pairs: int) -> Tuple[Path, Path]:
     return source, target
 
 
-def peak_tree_rss(process, stop: threading.Event, into: Dict) -> None:
+def peak_tree_rss(process, stop: threading.Event, into: Dict, output: Path) -> None:
     """The largest sum of resident memory over `process` and all its descendants (Ray's raylet and actors
-    included), sampled every 0.2 s."""
+    included), sampled every 0.2 s; and a trace, every 10 s, of [seconds, shards written, MiB]: whether
+    memory grows with the pairs done or with what they hold (longer sentences make larger batches)."""
     import psutil
 
     root = psutil.Process(process.pid)
-    peak = 0
+    peak, trace, start = 0, [], time.perf_counter()
     while not stop.is_set():
         try:
             total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
         except psutil.Error:  # a process ended between listing and reading
             total = 0
         peak = max(peak, total)
+        elapsed = time.perf_counter() - start
+        if not trace or elapsed - trace[-1][0] >= 10:
+            trace.append([round(elapsed, 1), len(list((output / "shards").glob("shard-*.json"))), round(total / 2**20, 1)])
         stop.wait(0.2)
-    into["peak_rss_mb"] = round(peak / 2**20, 1)
+    into["peak_rss_mb"], into["rss_trace"] = round(peak / 2**20, 1), trace
 
 
 def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, log: Callable[[str], None], name: str, precision: str = "") -> Dict:
@@ -86,7 +90,7 @@ def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, 
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stop, memory = threading.Event(), {}
-    sampler = threading.Thread(target=peak_tree_rss, args=(process, stop, memory))
+    sampler = threading.Thread(target=peak_tree_rss, args=(process, stop, memory, output))
     sampler.start()
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - start
@@ -98,7 +102,7 @@ def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, 
     manifest = json.loads((output / "manifest.json").read_text())
     return {
         "pairs": pairs, "engine": engine, "workers": workers, "seconds": round(seconds, 1), "pairs_per_second": round(pairs / seconds, 2),
-        "peak_rss_mb": memory["peak_rss_mb"], "counts": report["counts"],
+        "peak_rss_mb": memory["peak_rss_mb"], "rss_trace": memory["rss_trace"], "counts": report["counts"],
         "stage_seconds": {stage: report["seconds"].get(stage, 0.0) for stage in STAGES},
         "shard_sha256": [[f["sha256"] for f in shard["files"].values()] for shard in manifest["shards"]],
         "precision": manifest["settings"]["precision"], "output": name, "command": " ".join(command[1:]),

@@ -19,6 +19,7 @@ def test_bench_scale_measures_each_engine_and_size_and_resumes(shared_data, tiny
     assert rows["engine/local/1"]["precision"] == "bfloat16" and rows["precision/float32"]["precision"] == "float32"
     assert "--precision float32" in rows["precision/float32"]["command"]
     assert all(rows[k]["peak_rss_mb"] > 50 for k in rows)  # a Python process with spaCy and torch
+    assert all(rows[k]["rss_trace"][0][0] == 0 and rows[k]["rss_trace"][-1][1] <= 6 for k in rows)  # [seconds, shards written, MiB]
     assert set(data["stage_seconds_per_1000_pairs"]) == {"read", "teacher", "align", "project", "write"}
     assert (tmp_path / "work" / "wmt-24.en").read_text(encoding="utf-8").count("\n") == 24
     table = render_table(data)
