@@ -183,11 +183,17 @@ def test_bfloat16_precision_keeps_identical_sentences_on_the_diagonal(tiny_model
 
 @pytest.mark.parametrize(
     "config,message",
-    [({"subword_pooling": "max"}, "unknown subword_pooling 'max'"), ({"layer": -1}, "layer must be >= 0"), ({"precision": "float16"}, "unknown precision 'float16'")],
+    [({"subword_pooling": "max"}, "unknown subword_pooling 'max'"), ({"layer": -1}, "layer must be >= 0"), ({"precision": "float8"}, "unknown precision 'float8'")],
 )
 def test_bad_settings_are_explained(config, message):
     with pytest.raises(ValueError, match=message):
         spacy.blank("de").add_pipe("xlmr_aligner", config=config)
+
+
+def test_float16_is_refused_when_the_encoder_loads_on_a_cpu(tiny_model_dir):
+    # float16 is for a GPU chosen after the pipe is added (spacy.require_gpu), so it is checked at load time
+    with pytest.raises(ValueError, match="precision 'float16' runs on a GPU only"):
+        aligner_nlp(tiny_model_dir, precision="float16").initialize()
 
 
 def test_layer_beyond_the_model_is_explained(tiny_model_dir):
