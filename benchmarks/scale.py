@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_PRECISION
 
@@ -186,7 +186,7 @@ def render_table(data: Dict) -> str:
     rows = data["rows"]
     one = rows.get("engine/local/1")
     precision = one["precision"] if one else ""
-    lines = [f"| engine | workers | pairs | seconds | pairs/s | vs local, 1 worker | peak memory (MiB, all processes) | output against local, 1 worker |",
+    lines = ["| engine | workers | pairs | seconds | pairs/s | vs local, 1 worker | peak memory (MiB, all processes) | output against local, 1 worker |",
              "|---|---|---|---|---|---|---|---|"]
     for engine, workers in ENGINES:
         row = rows.get(f"engine/{engine}/{workers}")
@@ -201,7 +201,7 @@ def render_table(data: Dict) -> str:
             else:
                 same = "differs"
             lines.append(f"| {engine} | {workers} | {row['pairs']:,} | {row['seconds']} | {row['pairs_per_second']} | {ratio} | {row['peak_rss_mb']} | {same} |")
-    lines += ["", f"| pairs (local, 1 worker) | seconds | pairs/s | peak memory (MiB, all processes) |", "|---|---|---|---|"]
+    lines += ["", "| pairs (local, 1 worker) | seconds | pairs/s | peak memory (MiB, all processes) |", "|---|---|---|---|"]
     for key, row in sorted(((k, r) for k, r in rows.items() if k.startswith("memory/")), key=lambda kv: kv[1]["pairs"]):
         lines.append(f"| {row['pairs']:,} | {row['seconds']} | {row['pairs_per_second']} | {row['peak_rss_mb']} |")
     runs = [(precision, one)] + ([("float32", rows["precision/float32"])] if "precision/float32" in rows else [])

@@ -6,7 +6,6 @@ from contextlib import redirect_stderr
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from spacy_xproj import get_projection, get_source, make_parallel_doc
