@@ -70,25 +70,14 @@ def plan_shards(corpus: ParallelInput, shard_size: int, limit: int = 0) -> Itera
 
     limit (int): the first `limit` pairs only (0: all).
     """
+    from spacy.util import minibatch
+
     pairs = read_parallel_at(corpus.files, corpus.format, corpus.encoding, mark_every=shard_size)
     if limit:
         pairs = itertools.islice(pairs, limit)
-    for index, shard in enumerate(_runs(pairs)):
-        first_pair, positions, lines = shard
-        yield ShardSpec(index, first_pair, len(lines), positions, pairs_digest(lines))
-
-
-def _runs(pairs: Iterator[Tuple[ParallelLine, Optional[Tuple[int, ...]]]]) -> Iterator[Tuple[int, Tuple[int, ...], List[ParallelLine]]]:
-    """Group pairs into runs that start at each marked position: (first index, positions, pairs)."""
-    current: Optional[Tuple[int, Tuple[int, ...], List[ParallelLine]]] = None
-    for count, (pair, marks) in enumerate(pairs):
-        if marks is not None:
-            if current is not None:
-                yield current
-            current = (count, marks, [])
-        current[2].append(pair)
-    if current is not None:
-        yield current
+    for index, shard in enumerate(minibatch(pairs, shard_size)):
+        positions = shard[0][1]  # marked on every shard_size-th pair, the first of each batch
+        yield ShardSpec(index, index * shard_size, len(shard), positions, pairs_digest(pair for pair, _ in shard))
 
 
 def read_shard(corpus: ParallelInput, spec: ShardSpec) -> List[ParallelLine]:

@@ -285,7 +285,7 @@ def build_training_data(
         with tqdm.external_write_mode():
             log(f"shard {report['shard'] + 1}/{len(specs)}: {report['n_pairs']} pairs projected")
     bar.close()
-    return write_manifest(output_dir, specs, settings, identities, log)
+    return write_manifest(output_dir, specs, settings, record, identities, log)
 
 
 def remove_other_shards(output_dir: Path, n_shards: int) -> None:
@@ -297,10 +297,10 @@ def remove_other_shards(output_dir: Path, n_shards: int) -> None:
                 path.unlink()
 
 
-def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: CorpusSettings, inputs: List[Dict], log: Callable[[str], None]) -> Dict:
+def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: CorpusSettings, record: str, inputs: List[Dict],
+                   log: Callable[[str], None]) -> Dict:
     """`manifest.json` (each shard's lines, counts and failures, the settings and their hash) and `report.json`
     (the shards' reports summed); returns the report."""
-    record = settings_record(settings)
     report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": [], "long_pairs": [], "train_docs": 0, "dev_docs": 0}
     shards = []
     for spec in specs:
