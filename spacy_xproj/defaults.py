@@ -12,8 +12,8 @@ ALIGNMENT_METHOD = "spacy-xproj.BiSoftmax.v1"
 # the extraction method for projection (project-corpus): IterMax projects best (bench-projection)
 PROJECTION_METHOD = "spacy-xproj.IterMax.v1"
 # the aligner's precision in project-corpus: "auto" is bfloat16 on a CPU with bfloat16 units, float32 elsewhere.
-# bfloat16 projected the same Europarl F1 (bench-projection) and moved AER by at most 0.05 (bench-align), and
-# aligned about 2.9x faster in bench-scale; xlmr_aligner itself defaults to float32 (exact)
+# bfloat16 projected the same Europarl F1 (bench-projection), moved AER by at most 0.03 (bench-align), and
+# aligned 2.3x faster per pair in bench-scale; xlmr_aligner itself defaults to float32 (exact)
 PROJECTION_PRECISION = "auto"
 # entity_projector's projection policy
 PROJECTION_POLICY = "spacy-xproj.SpanProjection.v3"

@@ -78,7 +78,7 @@ def project_corpus(
     model: str = MODEL,
     method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (docs/benchmarks.md)."),
     layer: int = LAYER,
-    precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (about 2x faster; docs/scale.md has its cost), float32 elsewhere."),
+    precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (2.3x faster alignment in bench-scale; docs/scale.md has its cost), float32 elsewhere."),
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev/ (0 <= x < 1)."),

@@ -59,7 +59,7 @@ def make_xlmr_aligner(
     batch_size (int): sentence windows per transformer forward pass.
     max_window (Optional[int]): positions per window for long sentences, the model's special tokens included; default: the model's limit.
     window_overlap (int): subwords shared by consecutive windows (0 or more, less than max_window; at most half a window is used).
-    precision (str): "float32" (exact), "bfloat16" (about 2x faster in bench-align on a CPU with bfloat16 units, links
+    precision (str): "float32" (exact), "bfloat16" (ArgMax 2.2-2.7x faster in bench-align on a CPU with bfloat16 units, links
         differ slightly), "float16" (GPUs only), or "auto" (float16 on a GPU, bfloat16 on a CPU with bfloat16 units,
         float32 elsewhere). The encoder runs on the GPU after `spacy.require_gpu(N)`, like spaCy's own models.
     scorer (Optional[Callable]): scores predicted against reference alignments.

@@ -91,7 +91,7 @@ class SubwordEncoder:
     batch_size (int): windows per forward pass.
     max_window (Optional[int]): subwords per window; default: what the model takes, minus the special tokens.
     window_overlap (int): subwords shared by consecutive windows of a long sentence.
-    precision (str): "float32", "bfloat16" (about 2x faster in bench-align on a CPU with bfloat16 units; links
+    precision (str): "float32", "bfloat16" (ArgMax 2.2-2.7x faster in bench-align on a CPU with bfloat16 units; links
         differ slightly), "float16" (GPUs only), or "auto" (float16 on a GPU; bfloat16 on a CPU with such units,
         float32 elsewhere). The encoder runs on the GPU after `spacy.require_gpu(N)`, as spaCy's models do.
     """
