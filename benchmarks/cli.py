@@ -10,7 +10,7 @@ from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 
 from . import transfer_converged
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="spacy_xproj benchmarks: alignment, projection, transfer, ablation, aligner fine-tuning.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="spacy_xproj benchmarks: alignment, projection, transfer, ablation, aligner fine-tuning.")
 
 
 def report_table(table: str, readme: Optional[Path], marker: str) -> None:

