@@ -21,6 +21,7 @@ def train_ner_command(
     seed: int = typer.Option(0, "--seed", help="The config's system.seed."),
     max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override the config's training.max_epochs (0: keep it)."),
     max_steps: int = typer.Option(0, "--max-steps", min=0, help="Override the config's training.max_steps (0: keep it)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", min=-1, help="Train on this CUDA GPU (-1: CPU), as spacy train's --gpu-id."),
 ) -> None:
     """`spacy train` with the encoder's shape, one evaluation an epoch for frozen-encoder configs, and the training time recorded."""
     from ..ner.training import train_ner
@@ -33,7 +34,7 @@ def train_ner_command(
     check_language_or_exit(lang, "--lang")
     try:
         seconds = train_ner(config, output, train, dev, lang, encoder, initial_weights=initial_weights,
-                            overrides=training_overrides(seed, max_epochs, max_steps))
+                            overrides=training_overrides(seed, max_epochs, max_steps), gpu_id=gpu_id)
     except (ValueError, OSError) as err:
         fail(err)
     typer.echo(f"{output / 'model-best'} ({seconds / 60:.1f} min)")

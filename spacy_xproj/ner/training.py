@@ -34,12 +34,13 @@ def epoch_schedule(config: Path, n_train: int, patience_epochs: int = 2, min_pat
     return {"training.eval_frequency": steps, "training.patience": max(patience_epochs * steps, min_patience_steps)}
 
 
-def train_pipeline(config: Path, output: Path, overrides: Dict[str, object]) -> float:
-    """`spacy train` in this process; returns its wall-clock seconds, also written to output/training.json."""
+def train_pipeline(config: Path, output: Path, overrides: Dict[str, object], gpu_id: int = -1) -> float:
+    """`spacy train` in this process (on CUDA GPU `gpu_id`, -1: CPU); returns its wall-clock seconds,
+    also written to output/training.json."""
     from spacy.cli.train import train
 
     start = time.perf_counter()
-    train(config, output, overrides=overrides)
+    train(config, output, use_gpu=gpu_id, overrides=overrides)
     seconds = time.perf_counter() - start
     record = {"config": str(config), "overrides": {k: str(v) for k, v in overrides.items()}, "seconds": round(seconds, 1)}
     atomic_write_bytes(Path(output) / "training.json", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
@@ -48,7 +49,7 @@ def train_pipeline(config: Path, output: Path, overrides: Dict[str, object]) -> 
 
 def train_ner(
     config: Path, output: Path, train: Path, dev: Path, lang: str, encoder: str,
-    initial_weights: Optional[Path] = None, overrides: Optional[Dict[str, object]] = None,
+    initial_weights: Optional[Path] = None, overrides: Optional[Dict[str, object]] = None, gpu_id: int = -1,
 ) -> float:
     """Train `config` on the DocBins `train` / `dev` into `output`; returns the seconds it took.
 
@@ -78,4 +79,4 @@ def train_ner(
         if initial_weights:
             settings["initialize.after_init.initial_weights"] = str(initial_weights)
     settings.update(overrides or {})
-    return train_pipeline(config, output, settings)
+    return train_pipeline(config, output, settings, gpu_id)
