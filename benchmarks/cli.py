@@ -48,6 +48,27 @@ def bench_align(
     report_table(render_table(data), readme, "bench-align")
 
 
+@app.command("bench-long-pairs")
+def bench_long_pairs(
+    gold_dir: Path = typer.Option(..., "--gold-dir", help="Folder with <set>.src-tgt and <set>.gold (e.g. ../shared/data/alignment-gold)."),
+    output: Path = typer.Option(Path("metrics/long_pairs.json"), "--output"),
+    model: str = MODEL,
+    sets: List[str] = typer.Option(["enfr", "roen", "jaen"], "--set", help="Gold sets to run (repeatable)."),
+    layer: int = LAYER,
+    group: int = typer.Option(25, "--group", min=2, help="Gold pairs joined into one long pair."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
+    readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-long-pairs table in this page (docs/components.md)."),
+) -> None:
+    """AER of BiSoftmax on gold pairs joined into paragraphs, with and without its long-pair band, against one pair per line."""
+    from .long_pairs import render_long_pairs_table, run_long_pairs_benchmark
+
+    try:
+        data = run_long_pairs_benchmark(gold_dir, output, model, sets, layer, group, fresh=fresh, log=log)
+    except (ValueError, OSError) as err:
+        fail(err)
+    report_table(render_long_pairs_table(data), readme, "bench-long-pairs")
+
+
 @app.command("bench-projection")
 def bench_projection(
     europarl_dir: Path = typer.Option(..., "--europarl-dir", help="Folder with {en,de,es}-europarl.test.conll02 (e.g. ../shared/data/europarl-ner)."),

@@ -44,14 +44,17 @@ def make_softmax_threshold(threshold: float = 1e-3) -> ExtractionMethod:
 
 
 @registry.misc("spacy-xproj.BiSoftmax.v1")
-def make_bisoftmax(temperature: float = 0.07, threshold: float = 0.45, distortion: float = 0.3, diagonal: float = 0.3) -> ExtractionMethod:
+def make_bisoftmax(temperature: float = 0.07, threshold: float = 0.45, distortion: float = 0.3, diagonal: float = 0.3, band: int = 16) -> ExtractionMethod:
     """The default: bidirectional softmax over centred cosine, at subword and word level, links united.
 
     temperature (float): softmax temperature on cosine similarity.
     threshold (float): probability both directions must exceed.
     distortion (float): penalty weight on the squared relative-position difference.
     diagonal (float): weight of the diagonal neighbours' similarity at word level.
+    band (int): pairs of more than 100 words on a side (paragraphs) link only words within this many
+        target words of the diagonal, then of the path those links trace; 0: no band.
     """
-    if temperature <= 0 or not 0.0 < threshold < 1.0 or distortion < 0 or diagonal < 0:
-        raise ValueError(f"BiSoftmax needs temperature > 0, 0 < threshold < 1, distortion >= 0, diagonal >= 0; got {temperature}, {threshold}, {distortion}, {diagonal}.")
-    return BiSoftmax(temperature, threshold, distortion, diagonal)
+    if temperature <= 0 or not 0.0 < threshold < 1.0 or distortion < 0 or diagonal < 0 or band < 0:
+        raise ValueError(f"BiSoftmax needs temperature > 0, 0 < threshold < 1, distortion >= 0, diagonal >= 0, band >= 0; "
+                         f"got {temperature}, {threshold}, {distortion}, {diagonal}, {band}.")
+    return BiSoftmax(temperature, threshold, distortion, diagonal, band)

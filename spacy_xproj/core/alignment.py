@@ -6,7 +6,7 @@ methods follow SimAlign (Jalili Sabet et al. 2020: ArgMax, IterMax, Match) and
 awesome-align (Dou & Neubig 2021: bidirectional softmax with a threshold).
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Sequence, Set, Tuple
+from typing import Optional, Callable, Dict, Iterable, Sequence, Set, Tuple
 
 import numpy
 from scipy.optimize import linear_sum_assignment
@@ -174,6 +174,33 @@ def _with_distortion(similarity: numpy.ndarray, weight: float) -> numpy.ndarray:
     return similarity - weight * (numpy.arange(m)[:, None] / m - numpy.arange(n)[None, :] / n) ** 2
 
 
+# pairs with more words than this on a side are paragraphs, not sentences: BiSoftmax aligns them in a band
+LONG_PAIR_WORDS = 100
+
+
+def _outside_band(m: int, n: int, band: int, path: Optional[numpy.ndarray] = None) -> numpy.ndarray:
+    """Word pairs farther than `band` target words from `path` (the expected target position of each
+    source word; default: the diagonal, scaled to the target's length). A word whose every pair would be
+    outside keeps them all, so each softmax row and column has a finite entry."""
+    if path is None:
+        path = numpy.arange(m) * (n / m)
+    outside = numpy.abs(path[:, None] - numpy.arange(n)[None, :]) > band
+    outside[outside.all(axis=1), :] = False
+    outside[:, outside.all(axis=0)] = False
+    return outside
+
+
+def _monotone_path(links: numpy.ndarray, m: int, n: int) -> numpy.ndarray:
+    """The expected target position of every source word: the links' target positions made monotone
+    (a running median would do too; a running maximum is enough for text that keeps sentence order)
+    and interpolated between linked words; the diagonal when nothing links."""
+    if len(links) == 0:
+        return numpy.arange(m) * (n / m)
+    order = numpy.argsort(links[:, 0], kind="stable")
+    sources, targets = links[order, 0], numpy.maximum.accumulate(links[order, 1])
+    return numpy.interp(numpy.arange(m), sources, targets)
+
+
 def _with_diagonal_context(similarity: numpy.ndarray, weight: float) -> numpy.ndarray:
     """Add weight * the mean of the diagonal neighbours (i-1, j-1) and (i+1, j+1) that exist.
 
@@ -195,30 +222,45 @@ class BiSoftmax:
     (awesome-align's extraction, Dou & Neubig 2021, on cosine instead of dot products).
     The word level also adds diagonal context. Subword links can be many-to-one (Romanian
     nouns carry their article: "aerul" = "the air"); word links are more precise. Scores:
-    the larger sqrt(p_forward * p_backward) of the levels that found the link.
+    the larger sqrt(p_forward * p_backward) of the levels that found the link. Pairs of more than
+    LONG_PAIR_WORDS words on a side are aligned within `band` words of the diagonal, then within half
+    that of the path the first links trace (0: no band).
     """
 
     uses_word_index = True  # align_vectors passes subword vectors and word indices, no pooling
 
-    def __init__(self, temperature: float = 0.07, threshold: float = 0.45, distortion: float = 0.3, diagonal: float = 0.3):
-        self.temperature, self.threshold, self.distortion, self.diagonal = temperature, threshold, distortion, diagonal
+    def __init__(self, temperature: float = 0.07, threshold: float = 0.45, distortion: float = 0.3, diagonal: float = 0.3, band: int = 16):
+        self.temperature, self.threshold, self.distortion, self.diagonal, self.band = temperature, threshold, distortion, diagonal, band
 
     def __call__(self, source: numpy.ndarray, target: numpy.ndarray, source_word_index: numpy.ndarray, target_word_index: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
         if len(source) == 0 or len(target) == 0:
             return empty_alignment()
         source, target = source.astype(numpy.float32), target.astype(numpy.float32)
-        similarity = _with_distortion(_centered_cosine(source, target), self.distortion)
-        links, scores = softmax_threshold_links(similarity / self.temperature, self.threshold)
-        subword_links = numpy.stack([source_word_index[links[:, 0]], target_word_index[links[:, 1]]], axis=1)
-
+        m, n = int(source_word_index.max()) + 1, int(target_word_index.max()) + 1
+        subword_similarity = _with_distortion(_centered_cosine(source, target), self.distortion)
         # words without subwords have no vector: leave them out of the word-level matrix
-        source_pooled, source_present = pool_subwords(source, source_word_index, int(source_word_index.max()) + 1)
-        target_pooled, target_present = pool_subwords(target, target_word_index, int(target_word_index.max()) + 1)
+        source_pooled, source_present = pool_subwords(source, source_word_index, m)
+        target_pooled, target_present = pool_subwords(target, target_word_index, n)
         source_words, target_words = numpy.flatnonzero(source_present), numpy.flatnonzero(target_present)
-        similarity = _centered_cosine(source_pooled[source_words], target_pooled[target_words])
-        similarity = _with_distortion(_with_diagonal_context(similarity, self.diagonal), self.distortion)
-        links, word_scores = softmax_threshold_links(similarity / self.temperature, self.threshold)
-        word_links = numpy.stack([source_words[links[:, 0]], target_words[links[:, 1]]], axis=1)
+        word_similarity = _centered_cosine(source_pooled[source_words], target_pooled[target_words])
+        word_similarity = _with_distortion(_with_diagonal_context(word_similarity, self.diagonal), self.distortion)
+
+        def word_level(outside: Optional[numpy.ndarray]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+            similarity = word_similarity if outside is None else numpy.where(outside[source_words][:, target_words], -numpy.inf, word_similarity)
+            links, scores = softmax_threshold_links(similarity / self.temperature, self.threshold)
+            return numpy.stack([source_words[links[:, 0]], target_words[links[:, 1]]], axis=1), scores
+
+        outside = None
+        if self.band and max(m, n) > LONG_PAIR_WORDS:
+            # long pairs (paragraphs): a softmax over hundreds of words loses most links. Align in a band
+            # around the diagonal, then again in a band half as wide around the path those links trace.
+            # Only there: on sentences the band costs links where word order differs (measured in docs/components.md).
+            first_links, _ = word_level(_outside_band(m, n, self.band))
+            outside = _outside_band(m, n, max(1, self.band // 2), _monotone_path(first_links, m, n))
+            subword_similarity[outside[source_word_index][:, target_word_index]] = -numpy.inf
+        links, scores = softmax_threshold_links(subword_similarity / self.temperature, self.threshold)
+        subword_links = numpy.stack([source_word_index[links[:, 0]], target_word_index[links[:, 1]]], axis=1)
+        word_links, word_scores = word_level(outside)
 
         return unique_links(numpy.concatenate([subword_links, word_links]).astype(numpy.int64), numpy.concatenate([scores, word_scores]))
 
