@@ -9,6 +9,7 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 - combined-frozen: the frozen-encoder NER on English gold plus the projected corpus, from the teacher's head;
 - synthetic-frozen: from the teacher's head on English gold translated word by word with the lexicon the
   aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.corpus.synthetic), entity words kept;
+- synthetic-translated-frozen: the same with entity words translated too, where the lexicon knows them;
 - synthetic+projection-frozen: the same on the synthetic and the projected sentences together.
 
 Resumable row by row: a row in the results file is never measured again, a projected corpus or a
@@ -28,8 +29,9 @@ from benchmarks.results import Results
 from spacy_xproj.cli.common import fail
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
-SYSTEMS = ("zero-shot", "projection", "projection-frozen", "sequential-frozen", "synthetic+projection-frozen", "synthetic-frozen", "combined-frozen")
-FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen")
+SYSTEMS = ("zero-shot", "projection", "projection-frozen", "sequential-frozen", "synthetic+projection-frozen", "synthetic-frozen",
+           "synthetic-translated-frozen", "combined-frozen")
+FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen", "synthetic-translated-frozen")
 FINE_TUNED_CONFIG = Path("configs/token_ner_layer_mix.cfg")
 FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
@@ -81,14 +83,16 @@ def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) ->
     return combined
 
 
-def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Tuple[Path, Path]:
-    """The English gold translated word by word into `lang`, alone and followed by the projected sentences."""
+def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str, translate_entities: bool = False) -> Tuple[Path, Path]:
+    """The English gold translated word by word into `lang` (entity words too when `translate_entities`),
+    alone and followed by the projected sentences."""
     from spacy_xproj.corpus.docbins import merge_docbins
     from spacy_xproj.corpus.synthetic import synthesize
 
-    synthetic, mixed = settings.work_dir / f"synthetic-{lang}.spacy", settings.work_dir / f"synthetic+{lang}.spacy"
+    name = "synthetic-translated" if translate_entities else "synthetic"
+    synthetic, mixed = settings.work_dir / f"{name}-{lang}.spacy", settings.work_dir / f"{name}+{lang}.spacy"
     if not synthetic.exists():
-        synthesize(settings.teacher / "corpus" / "train.spacy", corpus_dir / "train", synthetic, lang)
+        synthesize(settings.teacher / "corpus" / "train.spacy", corpus_dir / "train", synthetic, lang, translate_entities=translate_entities)
     if not mixed.exists():
         merge_docbins([synthetic, corpus_dir / "train"], mixed)
     return synthetic, mixed
@@ -108,8 +112,8 @@ def trained_student(
     if system == "combined-frozen":
         train = combined_corpus(settings, corpus_dir, lang)
     elif system.startswith("synthetic"):
-        synthetic, mixed = synthetic_corpora(settings, corpus_dir, lang)
-        train = synthetic if system == "synthetic-frozen" else mixed
+        synthetic, mixed = synthetic_corpora(settings, corpus_dir, lang, translate_entities=system == "synthetic-translated-frozen")
+        train = mixed if system == "synthetic+projection-frozen" else synthetic
     else:
         train = corpus_dir / "train"
     teacher_head = settings.teacher / "model-best" if system in FROM_TEACHER_HEAD else None
