@@ -312,9 +312,10 @@ def render_converged_table(data: Dict) -> str:
     quality = data.get("teacher_quality", {})
     if quality:
         golds = list(next(iter(quality.values()))["student"])
+        quality_lang = next(iter(quality)).split("/")[0]
         lines += ["", "Teacher quality against student quality: the frozen-encoder student (`projection-frozen`, seed 0) on the same pairs, "
                   "projected from each teacher, weakest teacher first.", "",
-                  "| teacher | eng.testa F1 | Europarl-en F1 | " + " | ".join(f"student {key.split('/')[0]} {gold} F1" for gold in golds) + " |",
+                  "| teacher | eng.testa F1 | Europarl-en F1 | " + " | ".join(f"student {quality_lang} {gold} F1" for gold in golds) + " |",
                   "|---|---|---|" + "---|" * len(golds)]
         for key, row in sorted(quality.items(), key=lambda item: item[1]["eng.testa"]["f"]):
             lines.append(f"| {row['teacher']} | {row['eng.testa']['f']:.1f} | {row['europarl-en']['f']:.1f} | "

