@@ -188,9 +188,8 @@ def teacher_quality_row(settings: ConvergedSettings, teacher: str, lang: str, lo
     if Path(teacher) == settings.teacher / "model-best":
         corpus_dir, student_dir = settings.work_dir / f"en-{lang}", None
     else:
-        folder = settings.work_dir / "teachers" / Path(teacher).name
-        if Path(teacher).name == "model-best":
-            folder = settings.work_dir / "teachers" / Path(teacher).parent.name
+        # a trained pipeline's folder is named by its training folder (eng-first300/model-best -> eng-first300)
+        folder = settings.work_dir / "teachers" / (Path(teacher).parent.name if Path(teacher).name == "model-best" else Path(teacher).name)
         corpus_dir, student_dir = folder / f"en-{lang}", folder / lang / "projection-frozen-seed0"
     corpus_dir, _ = projected_corpus(settings, lang, log, teacher=teacher, corpus_dir=corpus_dir)
     model_dir, seconds = trained_student(settings, "projection-frozen", lang, 0, corpus_dir, log, output=student_dir)
