@@ -15,6 +15,7 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 Resumable row by row: a row in the results file is never measured again, a projected corpus or a
 finished training in the work folder is reused. Rows are keyed `<lang>/<system>/seed<k>`.
 """
+import json
 import shlex
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import typer
 from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, europarl_file
 from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sampled_corpus
 from benchmarks.results import Results
-from spacy_xproj.cli.common import fail
+from spacy_xproj.cli.common import fail, off_or_confidence
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
 SYSTEMS = ("zero-shot", "projection", "projection-frozen", "sequential-frozen", "synthetic+projection-frozen", "synthetic-frozen",
@@ -52,11 +53,12 @@ class ConvergedSettings:
 
 def projected_corpus(
     settings: ConvergedSettings, lang: str, log: Callable[[str], None], teacher: Optional[str] = None, corpus_dir: Optional[Path] = None,
-    pairs: Optional[int] = None,
+    pairs: Optional[int] = None, teacher_confidence: float = 0.0,
 ) -> Tuple[Path, Optional[Dict]]:
-    """A teacher's entities (default: the trained teacher's) projected onto the first `pairs` (default
-    `settings.pairs`) of the seeded order of `lang`'s parallel pairs, so smaller samples are prefixes of
-    larger ones (train/dev DocBins); the report when made in this call."""
+    """A teacher's entities (default: the trained teacher's; only those it is `teacher_confidence` sure of,
+    when set) projected onto the first `pairs` (default `settings.pairs`) of the seeded order of `lang`'s
+    parallel pairs, so smaller samples are prefixes of larger ones (train/dev DocBins); the report when made
+    in this call."""
     from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
     from spacy_xproj.ner.teacher import label_map_for, ner_labels
     import spacy
@@ -68,7 +70,7 @@ def projected_corpus(
     corpus = sampled_corpus(settings.shared_data, lang, pairs or settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"))
     label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
     corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=teacher, label_map=label_map,
-                                     model=settings.encoder, layer=settings.layer)
+                                     model=settings.encoder, layer=settings.layer, teacher_confidence=teacher_confidence)
     report = build_training_data(corpus, corpus_dir, corpus_settings, log=log)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
@@ -102,8 +104,6 @@ def trained_student(
     settings: ConvergedSettings, system: str, lang: str, seed: int, corpus_dir: Path, log: Callable[[str], None], output: Optional[Path] = None,
 ) -> Tuple[Path, float]:
     """The student of `system` for `lang` and `seed` (trained unless its folder holds a finished training)."""
-    import json
-
     from spacy_xproj.ner.training import train_ner
 
     output = output or settings.work_dir / lang / f"{system}-seed{seed}"
@@ -208,18 +208,30 @@ def curve_point(settings: ConvergedSettings, lang: str, pairs: int, seed: int, l
     return {"pairs": pairs, "gold": evaluated(model_dir, lang, settings), "train_seconds": round(seconds, 1)}
 
 
+def confidence_point(settings: ConvergedSettings, lang: str, confidence: float, seed: int, log: Callable[[str], None]) -> Dict:
+    """`projection-frozen` on the same pairs, projected with only the entities the teacher is `confidence`
+    sure of and the words it doubts left missing (`project-corpus --teacher-confidence`)."""
+    folder = settings.work_dir / "confidence"
+    corpus_dir, report = projected_corpus(settings, lang, log, corpus_dir=folder / f"en-{lang}-{confidence}", teacher_confidence=confidence)
+    if report is None:
+        report = json.loads((corpus_dir / "report.json").read_text())
+    model_dir, seconds = trained_student(settings, "projection-frozen", lang, seed, corpus_dir, log,
+                                         output=folder / lang / f"projection-frozen-confidence{confidence}-seed{seed}")
+    return {"confidence": confidence, "gold": evaluated(model_dir, lang, settings), "train_seconds": round(seconds, 1),
+            "counts": report["counts"], "entities": sum(report["entities"].values())}
+
+
 def run_converged_benchmark(
     settings: ConvergedSettings, output: Path, langs: Sequence[str], systems: Sequence[str], seeds: Sequence[int],
     fresh: bool = False, log: Callable[[str], None] = print, other_teachers: Sequence[str] = (), teacher_sentences: Sequence[int] = (), curve_pairs: Sequence[int] = (),
-    command: str = "",
+    command: str = "", teacher_confidences: Sequence[float] = (),
 ) -> Dict:
     """Every system for every language and seed, in the order given (de first makes a short run count);
     the teacher's own record (eng.testa scores, training seconds) is copied into the results. Then, for
     the first language, the teacher-quality table: the same student from each of `other_teachers`, from
     teachers trained on the first `teacher_sentences` sentences of eng.train, and from the trained teacher;
-    and the pairs curve: `projection-frozen` of the first language on `curve_pairs` pairs, for each seed."""
-    import json
-
+    and the pairs curve: `projection-frozen` of the first language on `curve_pairs` pairs, for each seed; and
+    the same student from the projections of the teacher's confident entities, for each of `teacher_confidences`."""
     unknown = sorted(set(systems) - set(SYSTEMS)) + sorted(set(langs) - set(PARALLEL_TEXT))
     if unknown:
         raise ValueError(f"unknown systems or languages {unknown}: systems are {list(SYSTEMS)}, languages {sorted(PARALLEL_TEXT)}")
@@ -277,6 +289,13 @@ def run_converged_benchmark(
                 results.data.setdefault("pairs_curve", {})[key] = point = curve_point(settings, langs[0], pairs, seed, log)
                 results.save()
                 log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in point["gold"].items()))
+    for seed in seeds:
+        for confidence in teacher_confidences:
+            key = f"{langs[0]}/projection-frozen/confidence{confidence}/seed{seed}"
+            if key not in results.data.get("teacher_confidence", {}):
+                results.data.setdefault("teacher_confidence", {})[key] = point = confidence_point(settings, langs[0], confidence, seed, log)
+                results.save()
+                log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in point["gold"].items()))
     return results.data
 
 
@@ -327,6 +346,27 @@ def render_converged_table(data: Dict) -> str:
         for (lang, gold), points in curves.items():
             by_size = dict(points)
             lines.append(f"| {lang} {gold} | " + " | ".join(f"{by_size[n]:.1f}" if n in by_size else "" for n in sizes) + " |")
+    if data.get("teacher_confidence"):
+        confident = data["teacher_confidence"]
+        golds = list(next(iter(confident.values()))["gold"])
+        confidence_lang = next(iter(confident)).split("/")[0]
+        by_threshold: Dict[float, List[Dict]] = {}
+        for row in confident.values():
+            by_threshold.setdefault(row["confidence"], []).append(row)
+        confidence_seeds = sorted({key.rsplit("/seed", 1)[1] for key in confident})
+        main_rows = [rows[key] for seed in confidence_seeds if (key := f"{confidence_lang}/projection-frozen/seed{seed}") in rows]
+        lines += ["", "Teacher confidence: `projection-frozen` on the same pairs, projected with only the entities whose every tag the teacher "
+                  "gives at least this probability, target words aligned to doubted words left missing (`project-corpus --teacher-confidence`; "
+                  "F1, mean of the same seeds).", "",
+                  "| teacher confidence | entities projected | target words left missing | " + " | ".join(f"{confidence_lang} {gold} F1" for gold in golds) + " |",
+                  "|---|---|---|" + "---|" * len(golds)]
+        if main_rows:
+            report = data.get("projection_reports", {}).get(confidence_lang, {})
+            lines.append(f"| 0 (off) | {sum(report.get('entities', {}).values()) or ''} | 0 | "
+                         + " | ".join(f"{sum(row['gold'][gold]['f'] for row in main_rows) / len(main_rows):.1f}" for gold in golds) + " |")
+        for threshold, measured in sorted(by_threshold.items()):
+            lines.append(f"| {threshold} | {measured[0]['entities']} | {measured[0]['counts']['doubted_words']} | "
+                         + " | ".join(f"{sum(row['gold'][gold]['f'] for row in measured) / len(measured):.1f}" for gold in golds) + " |")
     if projection:
         lines += ["", "| Europarl-NER | teacher's English entities F1 | projected onto the target F1 |", "|---|---|---|"]
         lines += [f"| en-{lang} | {row['english']['f']:.1f} | {row['projected']['f']:.1f} |" for lang, row in sorted(projection.items())]
@@ -393,17 +433,18 @@ def main(
     curve_pairs: List[int] = typer.Option([], "--curve-pairs", help="Pairs curve: also train projection-frozen of the first language on the first N pairs (repeat the option; the --pairs point is its row)."),
     curve_picture: Optional[Path] = typer.Option(Path("docs/pairs-curve.svg"), "--curve-picture", help="Draw the pairs curve here (SVG)."),
     teacher_sentences: List[int] = typer.Option([], "--teacher-sentences", help="Teacher-quality table: also a teacher trained on the first N sentences of eng.train (repeat the option)."),
+    teacher_confidences: List[float] = typer.Option([], "--teacher-confidence", callback=lambda values: [off_or_confidence(v) for v in values], help="Teacher-confidence table: also train projection-frozen of the first language on what the teacher projects at this confidence (repeat the option)."),
     fresh: bool = typer.Option(False, "--fresh", help="Measure every row again."),
 ) -> None:
     """Measure the transfer systems with the trained English teacher; resumable row by row."""
     settings = ConvergedSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, pairs=pairs)
     try:
         data = run_converged_benchmark(settings, output, langs, systems, seeds, fresh, other_teachers=other_teachers,
-                                       teacher_sentences=teacher_sentences, curve_pairs=curve_pairs, command=shlex.join([
+                                       teacher_sentences=teacher_sentences, curve_pairs=curve_pairs, teacher_confidences=teacher_confidences, command=shlex.join([
                                            "python", "-m", "benchmarks", "transfer-converged", *(f"--lang={lang}" for lang in langs),
                                            *(f"--system={system}" for system in systems), *(f"--seed={seed}" for seed in seeds),
                                            *(f"--other-teacher={name}" for name in other_teachers), *(f"--teacher-sentences={n}" for n in teacher_sentences),
-                                           *(f"--curve-pairs={n}" for n in curve_pairs)]))
+                                           *(f"--curve-pairs={n}" for n in curve_pairs), *(f"--teacher-confidence={c}" for c in teacher_confidences)]))
     except (ValueError, FileNotFoundError) as error:
         fail(error)
     if table is not None:

@@ -8,7 +8,7 @@ import typer
 from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD, PROJECTION_PRECISION
 from .app import app
 from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, EngineName, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET, CorpusFormat,
-    DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, fail, fraction_below_one, log, read_corpus_or_exit, warn_long_pairs,
+    DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, fail, fraction_below_one, log, off_or_confidence, read_corpus_or_exit, warn_long_pairs,
     writable_or_exit)
 
 
@@ -81,6 +81,7 @@ def project_corpus(
     precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (2.3x faster alignment in bench-scale; docs/scale.md has its cost), float32 elsewhere."),
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
+    teacher_confidence: float = typer.Option(0.0, "--teacher-confidence", callback=off_or_confidence, help="0: project every entity the teacher finds. In [0.5, 1]: only entities whose every tag the teacher is this sure of, and target words aligned to words it is less sure of are left unannotated (missing), not taught as O."),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev/ (0 <= x < 1)."),
     shard_size: int = typer.Option(500, "--shard-size", "--chunk-size", min=1, help="Pairs per shard: the unit of resuming and of work for each worker."),
     limit: int = typer.Option(0, "--limit", min=0, help="Use the first N pairs only (0: all)."),
@@ -143,7 +144,8 @@ def project_corpus(
         log(f"aligning in {resolved} ({why}; --precision sets it)")
     settings = CorpusSettings(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
-        layer=layer, precision=resolved, on_incomplete=on_incomplete.value, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
+        layer=layer, precision=resolved, on_incomplete=on_incomplete.value, teacher_confidence=teacher_confidence,
+        drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
     )
     if format is CorpusFormat.lines and target is None:
         fail("--format lines needs the TARGET file, line-aligned with SOURCE")

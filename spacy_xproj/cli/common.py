@@ -82,6 +82,14 @@ def fraction_below_one(value: float) -> float:
     return value
 
 
+def off_or_confidence(value: float) -> float:
+    """Range check of a confidence threshold that may be off: 0, or 0.5 <= x <= 1 (below 0.5 an entity and
+    its absence could both pass)."""
+    if value and not 0.5 <= value <= 1:
+        raise typer.BadParameter(f"{value} is neither 0 (off) nor in the range 0.5<=x<=1.")
+    return value
+
+
 def comma_list(value: Union[str, Sequence[str]]) -> List[str]:
     """The non-empty items of a list option: repeated (`--lang es --lang de`), each value may also be
     comma-separated (`--langs es,de`, as earlier releases took it)."""

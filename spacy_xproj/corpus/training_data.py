@@ -27,7 +27,7 @@ from spacy.tokens import Doc, DocBin
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD
 from ..files import atomic_write_bytes
 from .engines import Engine, InProcess
-from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_projection, set_source
+from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_alignment, get_projection, set_source
 from .shards import InputMismatchError, ParallelInput, ShardSpec, file_identity, plan_shards, read_shard
 
 
@@ -47,10 +47,17 @@ class CorpusSettings:
     layer: int = DEFAULT_LAYER
     precision: str = "float32"  # the aligner's: float32, bfloat16 or float16 (resolve "auto" before, so every worker runs the same)
     on_incomplete: str = "missing"
+    # 0: the teacher's entities as they are; in [0.5, 1]: only the entities the teacher is this sure of are
+    # projected, and target words aligned to words it is less sure of are marked missing, not "O"
+    teacher_confidence: float = 0.0
     drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
     dev_fraction: float = 0.1
     shard_size: int = 500
     seed: int = 0
+
+    def __post_init__(self):
+        if self.teacher_confidence and not 0.5 <= self.teacher_confidence <= 1:
+            raise ValueError(f"teacher_confidence is 0 (off) or in [0.5, 1], not {self.teacher_confidence}: below 0.5 an entity and its absence could both pass")
 
 
 def _is_dev(index: int, seed: int, fraction: float) -> bool:
@@ -101,9 +108,32 @@ def check_inputs(shard_dir: Path, inputs: Sequence[Path]) -> List[Dict]:
     return current
 
 
-def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language) -> Dict:
+def teacher_docs(teacher: Language, texts: List[str], confidence: float) -> List[Doc]:
+    """The teacher's Docs of `texts`; with `confidence`, only its entities scored at least that and the
+    tokens it doubts marked missing (`self_label`, which scores token_ner and spaCy's ner alike)."""
+    if not confidence:
+        return list(teacher.pipe(texts))
+    from ..ner.self_training import self_label
+
+    return list(self_label(teacher, texts, threshold=confidence))
+
+
+def mask_doubted_words(doc: Doc, doubted_source: Sequence[int]) -> int:
+    """Mark missing the target words aligned to source words the teacher doubted (outside projected
+    entities), so the student is taught neither "O" nor an entity there; returns how many."""
+    doubted = set(doubted_source)
+    inside = {token.i for entity in doc.ents for token in entity}
+    masked = sorted({j for i, j, _ in get_alignment(doc) or () if i in doubted} - inside)
+    if masked:
+        doc.set_ents(list(doc.ents), missing=[doc[j : j + 1] for j in masked], default="unmodified")
+    return len(masked)
+
+
+def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language, teacher_confidence: float = 0.0) -> Dict:
     """Teacher-tag, align and project some pairs; returns its Docs (by index) and counts."""
     counts: Dict[str, int] = {"read": len(lines), "complete": 0, "partial": 0, "dropped": 0, "empty": 0, "failed": 0}
+    if teacher_confidence:
+        counts["doubted_words"] = 0
     reasons: Dict[str, int] = {}
     labels: Dict[str, int] = {}
     seconds = {"teacher": 0.0, "align": 0.0, "project": 0.0}
@@ -111,11 +141,14 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     counts["empty"] = len(lines) - len(usable)
 
     start = time.perf_counter()
-    source_docs = list(teacher.pipe(line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable))
+    source_docs = teacher_docs(teacher, [line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable], teacher_confidence)
     seconds["teacher"] = time.perf_counter() - start
     docs: List[Doc] = []
     indices: List[int] = []
+    doubted: Dict[int, List[int]] = {}  # pair index -> source words without a confident tag (ent_iob 0: missing)
     for (index, line), source_doc in zip(usable, source_docs):
+        if teacher_confidence:
+            doubted[index] = [token.i for token in source_doc if token.ent_iob == 0]
         doc = target.make_doc(line.target) if isinstance(line.target, str) else Doc(target.vocab, words=line.target)
         set_source(doc, SourceSide(
             words=[t.text for t in source_doc], spaces=[bool(t.whitespace_) for t in source_doc],
@@ -153,6 +186,8 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
             reasons[reason] = reasons.get(reason, 0) + 1
         if record["status"] == "dropped":
             continue
+        if doubted.get(doc.user_data["xproj_index"]):
+            counts["doubted_words"] += mask_doubted_words(doc, doubted[doc.user_data["xproj_index"]])
         for _, _, label, _ in record["ents"]:
             labels[label] = labels.get(label, 0) + 1
         kept.append(doc)
@@ -184,7 +219,7 @@ class ShardProjector:
             self.pipelines = build_pipelines(self.settings)
         start = time.perf_counter()
         lines = read_shard(self.corpus, spec)
-        result = project_pairs(lines, spec.first_pair, *self.pipelines)
+        result = project_pairs(lines, spec.first_pair, *self.pipelines, teacher_confidence=self.settings.teacher_confidence)
         result["seconds"]["read"] = time.perf_counter() - start - sum(result["seconds"].values())
         start = time.perf_counter()
         splits: Dict[str, List[Doc]] = {"train": [], "dev": []}

@@ -87,3 +87,26 @@ def test_pairs_curve_takes_the_main_rows_as_their_point_and_averages_seeds(tmp_p
     picture = tmp_path / "curve.svg"
     draw_pairs_curve(data, picture)
     assert picture.read_text().lstrip().startswith("<?xml") and "<svg" in picture.read_text()
+
+
+def test_teacher_confidence_table_compares_thresholds_with_the_unfiltered_student_of_the_same_seeds():
+    def confident(threshold, f, seed, entities, doubted):
+        return {"confidence": threshold, "gold": {"europarl": scores(f)}, "train_seconds": 100,
+                "counts": {"doubted_words": doubted}, "entities": entities}
+
+    data = {
+        "setup": {"pairs": 3000}, "teacher": {},
+        "projection_reports": {"de": {"entities": {"PER": 600, "LOC": 400}}},
+        "rows": {
+            "de/projection-frozen/seed0": {"gold": {"europarl": scores(57.0)}, "train_seconds": 150},
+            "de/projection-frozen/seed1": {"gold": {"europarl": scores(59.0)}, "train_seconds": 150},
+        },
+        "teacher_confidence": {
+            "de/projection-frozen/confidence0.9/seed0": confident(0.9, 60.0, 0, 800, 1200),
+            "de/projection-frozen/confidence0.7/seed0": confident(0.7, 58.0, 0, 900, 500),
+        },
+    }
+    table = render_converged_table(data).splitlines()
+    header = table.index("| teacher confidence | entities projected | target words left missing | de europarl F1 |")
+    # seed 0 only was measured filtered, so the unfiltered row is seed 0's, not the mean of both seeds
+    assert table[header + 2:header + 5] == ["| 0 (off) | 1000 | 0 | 57.0 |", "| 0.7 | 900 | 500 | 58.0 |", "| 0.9 | 800 | 1200 | 60.0 |"]

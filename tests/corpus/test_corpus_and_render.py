@@ -195,3 +195,41 @@ def test_project_corpus_shows_a_bar_of_this_runs_pairs_on_a_terminal(corpus_file
         build_training_data(corpus, corpus_files / "out", settings, log=messages.append)
     bar = terminal_stderr.getvalue()
     assert "projecting" in bar and "2/2 [" in bar and "5/5" not in bar and "pair/s" in bar
+
+
+def test_doubted_source_words_leave_their_aligned_target_words_missing():
+    from spacy_xproj.corpus.training_data import mask_doubted_words
+
+    doc = projected_pair()  # "Angela Merkel" projected as PER, "Paris" as LOC
+    # the teacher doubted "visited" (aligned to "besuchte"), "Merkel" (inside a projected entity) and "<b>" (unaligned)
+    assert mask_doubted_words(doc, [1, 2, 4]) == 1
+    assert [t.ent_iob_ for t in doc] == ["B", "I", "", "B", "O"]
+    assert [(e.text, e.label_) for e in doc.ents] == [("Angela Merkel", "PER"), ("Paris", "LOC")]
+
+
+def test_project_corpus_with_teacher_confidence_projects_fewer_entities_and_leaves_doubted_words_missing(corpus_files, tiny_model_dir):
+    vocab = spacy.blank("de").vocab
+
+    def projected(option):
+        out = corpus_files / f"out-{option}"
+        result = runner.invoke(app, [
+            "project-corpus", str(corpus_files / "src.txt"), str(out), "--target", str(corpus_files / "tgt.txt"),
+            "--target-lang", "de", "--model", tiny_model_dir, "--layer", "2", "--dev-fraction", "0", "--teacher-confidence", option])
+        assert result.exit_code == 0, result.output
+        return json.loads((out / "report.json").read_text())["counts"], list(read_docbin(out / "train").get_docs(vocab))
+
+    all_counts, all_docs = projected("0")
+    sure_counts, sure_docs = projected("1.0")  # only what the teacher's beam is certain of
+    def missing(docs):
+        return sum(not t.ent_iob_ for d in docs for t in d)
+
+    assert "doubted_words" not in all_counts and sure_counts["doubted_words"] > 0
+    assert missing(sure_docs) > missing(all_docs)  # the partial pair's words are missing either way
+    assert sum(len(d.ents) for d in sure_docs) < sum(len(d.ents) for d in all_docs)
+
+
+def test_project_corpus_refuses_a_teacher_confidence_outside_its_range(corpus_files, tiny_model_dir):
+    result = run_project_corpus(corpus_files, tiny_model_dir, "--teacher-confidence", "0.3")
+    flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+    assert result.exit_code == 2 and "'--teacher-confidence'" in flat and "0.3 is neither 0 (off) nor in the range 0.5<=x<=1" in flat
+    assert not (corpus_files / "out").exists()
