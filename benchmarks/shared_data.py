@@ -34,6 +34,11 @@ ENGLISH_PARALLEL: Dict[str, ParallelText] = {
     "nl": ParallelText("ntrex128", "-src.eng.txt", "-ref.nld.txt"),
 }
 
+# Tatoeba: short everyday sentences, an extra source of projected text beside the news
+TATOEBA: Dict[str, ParallelText] = {
+    lang: ParallelText("tatoeba", f"eng-{code}.eng", f"eng-{code}.{code}") for lang, code in (("de", "deu"), ("es", "spa"), ("nl", "nld"), ("it", "ita"))
+}
+
 # target language -> gold NER dev sets, relative to the shared data folder (never their test splits)
 GOLD_DEV_SETS: Dict[str, Dict[str, str]] = {
     "de": {"wikiann": "wikiann/de/val.conllu", "europarl": f"{EUROPARL_NER}/de-europarl.test.conll02"},

@@ -43,28 +43,29 @@ def parallel_folder(lang: str) -> str:
     return f"{PARALLEL}/{PARALLEL_TEXT[lang].folder}"
 
 
-def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, skip: int = 0) -> list:
-    """`pairs` sentence pairs drawn (seeded) from all files of the language's parallel folder, after
-    the first `skip` of the same seeded order (so a second sample never repeats the first)."""
+def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, skip: int = 0, text: Optional[ParallelText] = None) -> list:
+    """`pairs` sentence pairs drawn (seeded) from all files of the language's parallel folder (or of
+    `text`), after the first `skip` of the same seeded order (so a second sample never repeats the first)."""
     from spacy_xproj.corpus.parallel import read_line_aligned
 
+    text = text or PARALLEL_TEXT[lang]
     lines = []
-    for source_file, target_file in parallel_file_pairs(shared_data / PARALLEL, PARALLEL_TEXT[lang]):
+    for source_file, target_file in parallel_file_pairs(shared_data / PARALLEL, text):
         lines.extend(read_line_aligned(source_file, target_file))
     if not lines:
-        raise FileNotFoundError(f"no parallel {lang} text under {shared_data / PARALLEL / PARALLEL_TEXT[lang].folder}")
+        raise FileNotFoundError(f"no parallel {lang} text under {shared_data / PARALLEL / text.folder}")
     random.Random(seed).shuffle(lines)
     return lines[skip : skip + pairs]
 
 
-def sampled_corpus(shared_data: Path, lang: str, pairs: int, seed: int, path: Path):
+def sampled_corpus(shared_data: Path, lang: str, pairs: int, seed: int, path: Path, text: Optional[ParallelText] = None):
     """`sample_parallel_lines` written to `path` as JSON lines (project-corpus reads files, and the sample
     is kept beside what was projected from it)."""
     from spacy_xproj.corpus.shards import ParallelInput
     from spacy_xproj.files import atomic_write_bytes
 
     records = (json.dumps({"source": line.source, "target": line.target}, ensure_ascii=False) + "\n"
-               for line in sample_parallel_lines(shared_data, lang, pairs, seed))
+               for line in sample_parallel_lines(shared_data, lang, pairs, seed, text=text))
     atomic_write_bytes(path, "".join(records).encode("utf-8"))
     return ParallelInput(path, "jsonl")
 

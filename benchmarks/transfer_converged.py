@@ -5,6 +5,7 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 - zero-shot: the teacher itself on the target language;
 - projection: the fine-tuned default student (configs/token_ner_layer_mix.cfg) on the projected corpus;
 - projection-frozen: the frozen-encoder NER (configs/frozen_ner.cfg) trained on the projected corpus;
+- projection+tatoeba-frozen: the same on the projected news plus all of the language's Tatoeba pairs, projected;
 - sequential-frozen: the same, starting from the teacher's head (its weights as initial weights);
 - combined-frozen: the frozen-encoder NER on English gold plus the projected corpus, from the teacher's head;
 - synthetic-frozen: from the teacher's head on English gold translated word by word with the lexicon the
@@ -24,14 +25,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import typer
 
-from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, europarl_file
+from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, TATOEBA, ParallelText, europarl_file
 from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sampled_corpus
 from benchmarks.results import Results
 from spacy_xproj.cli.common import fail, off_or_confidence
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
-SYSTEMS = ("zero-shot", "projection", "projection-frozen", "sequential-frozen", "synthetic+projection-frozen", "synthetic-frozen",
-           "synthetic-translated-frozen", "combined-frozen")
+SYSTEMS = ("zero-shot", "projection", "projection-frozen", "projection+tatoeba-frozen", "sequential-frozen", "synthetic+projection-frozen",
+           "synthetic-frozen", "synthetic-translated-frozen", "combined-frozen")
+TATOEBA_PAIRS = 20000  # all of each language's Tatoeba pairs (de has the most, 17,565)
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen", "synthetic-translated-frozen")
 FINE_TUNED_CONFIG = Path("configs/token_ner_layer_mix.cfg")
 FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
@@ -53,12 +55,12 @@ class ConvergedSettings:
 
 def projected_corpus(
     settings: ConvergedSettings, lang: str, log: Callable[[str], None], teacher: Optional[str] = None, corpus_dir: Optional[Path] = None,
-    pairs: Optional[int] = None, teacher_confidence: float = 0.0,
+    pairs: Optional[int] = None, teacher_confidence: float = 0.0, text: Optional[ParallelText] = None,
 ) -> Tuple[Path, Optional[Dict]]:
     """A teacher's entities (default: the trained teacher's; only those it is `teacher_confidence` sure of,
     when set) projected onto the first `pairs` (default `settings.pairs`) of the seeded order of `lang`'s
-    parallel pairs, so smaller samples are prefixes of larger ones (train/dev DocBins); the report when made
-    in this call."""
+    parallel pairs (or of `text`'s), so smaller samples are prefixes of larger ones (train/dev DocBins); the
+    report when made in this call."""
     from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
     from spacy_xproj.ner.teacher import label_map_for, ner_labels
     import spacy
@@ -67,7 +69,7 @@ def projected_corpus(
     corpus_dir = corpus_dir or settings.work_dir / f"en-{lang}"
     if (corpus_dir / "report.json").exists():
         return corpus_dir, None
-    corpus = sampled_corpus(settings.shared_data, lang, pairs or settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"))
+    corpus = sampled_corpus(settings.shared_data, lang, pairs or settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"), text=text)
     label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
     corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=teacher, label_map=label_map,
                                      model=settings.encoder, layer=settings.layer, teacher_confidence=teacher_confidence)
@@ -83,6 +85,17 @@ def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) ->
     if not combined.exists():
         merge_docbins([settings.teacher / "corpus" / "train.spacy", corpus_dir / "train"], combined)
     return combined
+
+
+def with_tatoeba(settings: ConvergedSettings, corpus_dir: Path, lang: str, log: Callable[[str], None]) -> Path:
+    """The projected news sentences followed by the projected Tatoeba sentences."""
+    from spacy_xproj.corpus.docbins import merge_docbins
+
+    tatoeba_dir, _ = projected_corpus(settings, lang, log, corpus_dir=settings.work_dir / f"en-{lang}-tatoeba", pairs=TATOEBA_PAIRS, text=TATOEBA[lang])
+    merged = settings.work_dir / f"{lang}+tatoeba.spacy"
+    if not merged.exists():
+        merge_docbins([corpus_dir / "train", tatoeba_dir / "train"], merged)
+    return merged
 
 
 def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str, translate_entities: bool = False) -> Tuple[Path, Path]:
@@ -111,6 +124,8 @@ def trained_student(
         return output / "model-best", json.loads((output / "training.json").read_text())["seconds"]
     if system == "combined-frozen":
         train = combined_corpus(settings, corpus_dir, lang)
+    elif system == "projection+tatoeba-frozen":
+        train = with_tatoeba(settings, corpus_dir, lang, log)
     elif system.startswith("synthetic"):
         synthetic, mixed = synthetic_corpora(settings, corpus_dir, lang, translate_entities=system == "synthetic-translated-frozen")
         train = mixed if system == "synthetic+projection-frozen" else synthetic

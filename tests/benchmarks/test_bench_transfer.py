@@ -23,6 +23,18 @@ def test_sample_parallel_lines_is_seeded_and_pairs_files_by_suffix(tmp_path):
         sample_parallel_lines(tmp_path, "de", 5, seed=0)
 
 
+def test_tatoeba_pairs_are_read_from_the_language_pair_files(tmp_path):
+    from benchmarks.shared_data import TATOEBA
+
+    folder = tmp_path / "parallel" / "tatoeba"
+    folder.mkdir(parents=True)
+    (folder / "eng-deu.eng").write_text("Tom runs.\nI see.\n", encoding="utf-8")
+    (folder / "eng-deu.deu").write_text("Tom rennt.\nIch sehe.\n", encoding="utf-8")
+    (folder / "eng-spa.eng").write_text("Hello.\n", encoding="utf-8")  # the other language's file is not read
+    lines = sample_parallel_lines(tmp_path, "de", 10, seed=0, text=TATOEBA["de"])
+    assert sorted((line.source, line.target) for line in lines) == [("I see.", "Ich sehe."), ("Tom runs.", "Tom rennt.")]
+
+
 def test_transfer_table_shows_each_gold_set_and_the_projection_gain():
     def row(f1s, seconds):
         return {"gold": {name: {"f": f, "words_per_second": 500.0} for name, f in f1s.items()}, "train_seconds": seconds, "train_command": "x"}
