@@ -369,18 +369,19 @@ def render_converged_table(data: Dict) -> str:
         for row in confident.values():
             by_threshold.setdefault(row["confidence"], []).append(row)
         confidence_seeds = sorted({key.rsplit("/seed", 1)[1] for key in confident})
-        main_rows = [rows[key] for seed in confidence_seeds if (key := f"{confidence_lang}/projection-frozen/seed{seed}") in rows]
+        main_rows = [(seed, rows[key]) for seed in confidence_seeds if (key := f"{confidence_lang}/projection-frozen/seed{seed}") in rows]
         lines += ["", "Teacher confidence: `projection-frozen` on the same pairs, projected with only the entities whose every tag the teacher "
                   "gives at least this probability, target words aligned to doubted words left missing (`project-corpus --teacher-confidence`; "
-                  "F1, mean of the same seeds).", "",
-                  "| teacher confidence | entities projected | target words left missing | " + " | ".join(f"{confidence_lang} {gold} F1" for gold in golds) + " |",
-                  "|---|---|---|" + "---|" * len(golds)]
+                  "F1, mean of the seeds listed).", "",
+                  "| teacher confidence | seeds | entities projected | target words left missing | " + " | ".join(f"{confidence_lang} {gold} F1" for gold in golds) + " |",
+                  "|---|---|---|---|" + "---|" * len(golds)]
         if main_rows:
             report = data.get("projection_reports", {}).get(confidence_lang, {})
-            lines.append(f"| 0 (off) | {sum(report.get('entities', {}).values()) or ''} | 0 | "
-                         + " | ".join(f"{sum(row['gold'][gold]['f'] for row in main_rows) / len(main_rows):.1f}" for gold in golds) + " |")
+            lines.append(f"| 0 (off) | {', '.join(seed for seed, _ in main_rows)} | {sum(report.get('entities', {}).values()) or ''} | 0 | "
+                         + " | ".join(f"{sum(row['gold'][gold]['f'] for _, row in main_rows) / len(main_rows):.1f}" for gold in golds) + " |")
         for threshold, measured in sorted(by_threshold.items()):
-            lines.append(f"| {threshold} | {measured[0]['entities']} | {measured[0]['counts']['doubted_words']} | "
+            seeds = ", ".join(sorted(key.rsplit("/seed", 1)[1] for key, row in confident.items() if row["confidence"] == threshold))
+            lines.append(f"| {threshold} | {seeds} | {measured[0]['entities']} | {measured[0]['counts']['doubted_words']} | "
                          + " | ".join(f"{sum(row['gold'][gold]['f'] for row in measured) / len(measured):.1f}" for gold in golds) + " |")
     if projection:
         lines += ["", "| Europarl-NER | teacher's English entities F1 | projected onto the target F1 |", "|---|---|---|"]

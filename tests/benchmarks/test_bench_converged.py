@@ -107,6 +107,9 @@ def test_teacher_confidence_table_compares_thresholds_with_the_unfiltered_studen
         },
     }
     table = render_converged_table(data).splitlines()
-    header = table.index("| teacher confidence | entities projected | target words left missing | de europarl F1 |")
+    header = table.index("| teacher confidence | seeds | entities projected | target words left missing | de europarl F1 |")
     # seed 0 only was measured filtered, so the unfiltered row is seed 0's, not the mean of both seeds
-    assert table[header + 2:header + 5] == ["| 0 (off) | 1000 | 0 | 57.0 |", "| 0.7 | 900 | 500 | 58.0 |", "| 0.9 | 800 | 1200 | 60.0 |"]
+    assert table[header + 2:header + 5] == ["| 0 (off) | 0 | 1000 | 0 | 57.0 |", "| 0.7 | 0 | 900 | 500 | 58.0 |", "| 0.9 | 0 | 800 | 1200 | 60.0 |"]
+    data["teacher_confidence"]["de/projection-frozen/confidence0.7/seed1"] = confident(0.7, 54.0, 1, 900, 500)
+    table = render_converged_table(data).splitlines()
+    assert table[header + 2:header + 5] == ["| 0 (off) | 0, 1 | 1000 | 0 | 58.0 |", "| 0.7 | 0, 1 | 900 | 500 | 56.0 |", "| 0.9 | 0 | 800 | 1200 | 60.0 |"]
