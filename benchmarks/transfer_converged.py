@@ -4,9 +4,11 @@ students trained on the entities it projects, on every gold dev set of each targ
 Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is mapped):
 - zero-shot: the teacher itself on the target language;
 - projection: the fine-tuned default student (configs/token_ner_layer_mix.cfg) on the projected corpus;
+- combined: the fine-tuned student on English gold (the teacher's training sentences) plus the projected corpus;
 - projection-frozen: the frozen-encoder NER (configs/frozen_ner.cfg) trained on the projected corpus;
-- projection+tatoeba-frozen: the same on the projected news plus all of the language's Tatoeba pairs, projected;
-- sequential-frozen: the same, starting from the teacher's head (its weights as initial weights);
+- sequential-frozen: the same, starting from the teacher's head (its weights as initial weights; a fine-tuned
+  sequential student has no teacher to start from: the teacher's encoder is frozen);
+- projection+tatoeba-frozen: projection-frozen on the projected news plus all of the language's Tatoeba pairs, projected;
 - combined-frozen: the frozen-encoder NER on English gold plus the projected corpus, from the teacher's head;
 - synthetic-frozen: from the teacher's head on English gold translated word by word with the lexicon the
   aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.corpus.synthetic), entity words kept;
@@ -31,7 +33,7 @@ from benchmarks.results import Results
 from spacy_xproj.cli.common import fail, off_or_confidence
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
-SYSTEMS = ("zero-shot", "projection", "projection-frozen", "projection+tatoeba-frozen", "sequential-frozen", "synthetic+projection-frozen",
+SYSTEMS = ("zero-shot", "projection", "combined", "projection-frozen", "projection+tatoeba-frozen", "sequential-frozen", "synthetic+projection-frozen",
            "synthetic-frozen", "synthetic-translated-frozen", "combined-frozen")
 TATOEBA_PAIRS = 20000  # all of each language's Tatoeba pairs (de has the most, 17,565)
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen", "synthetic-translated-frozen")
@@ -122,7 +124,7 @@ def trained_student(
     output = output or settings.work_dir / lang / f"{system}-seed{seed}"
     if (output / "training.json").exists():
         return output / "model-best", json.loads((output / "training.json").read_text())["seconds"]
-    if system == "combined-frozen":
+    if system in ("combined", "combined-frozen"):
         train = combined_corpus(settings, corpus_dir, lang)
     elif system == "projection+tatoeba-frozen":
         train = with_tatoeba(settings, corpus_dir, lang, log)
@@ -132,7 +134,7 @@ def trained_student(
     else:
         train = corpus_dir / "train"
     teacher_head = settings.teacher / "model-best" if system in FROM_TEACHER_HEAD else None
-    if system == "projection":
+    if system in ("projection", "combined"):
         config, overrides = FINE_TUNED_CONFIG, {"training.max_steps": settings.fine_tuned_steps, "system.seed": seed}
     else:
         config, overrides = FROZEN_CONFIG, {"system.seed": seed}
