@@ -299,20 +299,16 @@ def run_converged_benchmark(
         if key not in results.data.get("teacher_quality", {}):
             results.data.setdefault("teacher_quality", {})[key] = teacher_quality_row(settings, teacher_name, langs[0], log)
             results.save()
-    for seed in seeds:
-        for pairs in curve_pairs:
-            key = f"{langs[0]}/projection-frozen/pairs{pairs}/seed{seed}"
-            if key not in results.data.get("pairs_curve", {}):
-                results.data.setdefault("pairs_curve", {})[key] = point = curve_point(settings, langs[0], pairs, seed, log)
-                results.save()
-                log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in point["gold"].items()))
-    for seed in seeds:
-        for confidence in teacher_confidences:
-            key = f"{langs[0]}/projection-frozen/confidence{confidence}/seed{seed}"
-            if key not in results.data.get("teacher_confidence", {}):
-                results.data.setdefault("teacher_confidence", {})[key] = point = confidence_point(settings, langs[0], confidence, seed, log)
-                results.save()
-                log(f"{key}: " + ", ".join(f"{name} F1 {s['f']:.1f}" for name, s in point["gold"].items()))
+    # the side studies of the first language's projection-frozen student: (results section, key part, values, how to measure one)
+    studies = (("pairs_curve", "pairs", curve_pairs, curve_point), ("teacher_confidence", "confidence", teacher_confidences, confidence_point))
+    for section, name, values, measure in studies:
+        for seed in seeds:
+            for value in values:
+                key = f"{langs[0]}/projection-frozen/{name}{value}/seed{seed}"
+                if key not in results.data.get(section, {}):
+                    results.data.setdefault(section, {})[key] = point = measure(settings, langs[0], value, seed, log)
+                    results.save()
+                    log(f"{key}: " + ", ".join(f"{gold} F1 {s['f']:.1f}" for gold, s in point["gold"].items()))
     return results.data
 
 

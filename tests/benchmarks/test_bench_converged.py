@@ -113,3 +113,30 @@ def test_teacher_confidence_table_compares_thresholds_with_the_unfiltered_studen
     data["teacher_confidence"]["de/projection-frozen/confidence0.7/seed1"] = confident(0.7, 54.0, 1, 900, 500)
     table = render_converged_table(data).splitlines()
     assert table[header + 2:header + 5] == ["| 0 (off) | 0, 1 | 1000 | 0 | 58.0 |", "| 0.7 | 0, 1 | 900 | 500 | 56.0 |", "| 0.9 | 0 | 800 | 1200 | 60.0 |"]
+
+
+def test_side_studies_are_measured_per_seed_and_value_and_resume(tmp_path, monkeypatch):
+    import benchmarks.transfer_converged as converged
+
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    (teacher / "teacher.json").write_text(json.dumps({"trained": True, "p": 92.0, "r": 92.0, "f": 92.0, "train_seconds": 60, "dev": "eng.testa", "config": "c"}))
+    measured = []
+
+    def fake(kind):
+        def measure(settings, lang, value, seed, log):
+            measured.append((kind, lang, value, seed))
+            return {kind: value, "gold": {"europarl": scores(50.0 + seed)}, "train_seconds": 1}
+        return measure
+
+    monkeypatch.setattr(converged, "curve_point", fake("pairs"))
+    monkeypatch.setattr(converged, "confidence_point", fake("confidence"))
+    settings = ConvergedSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=teacher)
+    run = lambda: run_converged_benchmark(settings, tmp_path / "out.json", ["de"], [], [0, 1], log=lambda _: None,
+                                          curve_pairs=[1000], teacher_confidences=[0.7])
+    data = run()
+    assert measured == [("pairs", "de", 1000, 0), ("pairs", "de", 1000, 1), ("confidence", "de", 0.7, 0), ("confidence", "de", 0.7, 1)]
+    assert sorted(data["pairs_curve"]) == ["de/projection-frozen/pairs1000/seed0", "de/projection-frozen/pairs1000/seed1"]
+    assert data["teacher_confidence"]["de/projection-frozen/confidence0.7/seed1"]["gold"]["europarl"]["f"] == 51.0
+    run()
+    assert len(measured) == 4  # every point is in the results file: nothing is measured again
