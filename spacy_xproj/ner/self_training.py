@@ -20,7 +20,7 @@ def ner_component(nlp: Language) -> Tuple[str, object]:
     """The last component that predicts entities: spaCy's `ner` or our `token_ner`."""
     found = [(name, pipe) for name, pipe in nlp.pipeline if isinstance(pipe, (EntityRecognizer, TokenNER))]
     if not found:
-        raise ValueError(f"confidence scores need a pipeline with 'ner' or 'token_ner'; this one has {nlp.pipe_names}")
+        raise ValueError(f"scoring entities needs a pipeline with 'ner' or 'token_ner'; this one has {nlp.pipe_names}")
     return found[-1]
 
 
