@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+from spacy.util import registry
 
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD
 from ..files import atomic_write_bytes
@@ -113,8 +114,8 @@ def teacher_docs(teacher: Language, texts: List[str], confidence: float) -> List
     tokens it doubts marked missing (`self_label`, which scores token_ner and spaCy's ner alike)."""
     if not confidence:
         return list(teacher.pipe(texts))
-    from ..ner.self_training import self_label
-
+    # the scoring belongs to the NER layer above this one: spaCy's registry finds it (an entry point)
+    self_label = registry.misc.get("spacy-xproj.self_label.v1")
     return list(self_label(teacher, texts, threshold=confidence))
 
 

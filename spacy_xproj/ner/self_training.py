@@ -8,7 +8,7 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import EntityRecognizer
 from spacy.tokens import Doc, Span
-from spacy.util import minibatch
+from spacy.util import minibatch, registry
 
 from .bio import tags_to_spans
 from .token_ner import TokenNER
@@ -55,6 +55,7 @@ def token_ner_scores(ner: TokenNER, docs: List[Doc], threshold: float) -> List[T
     return results
 
 
+@registry.misc("spacy-xproj.self_label.v1")  # how project-corpus, a layer below, finds it without importing it
 def self_label(nlp: Language, texts: Iterable[str], threshold: float = 0.9, beam_width: int = 16, batch_size: int = 32) -> Iterator[Doc]:
     """Docs of `texts` labelled by the pipeline's NER where it is confident (see `confident_entities`)."""
     if not 0.5 <= threshold <= 1.0:
