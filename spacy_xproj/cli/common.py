@@ -6,6 +6,7 @@ from typing import List, NoReturn, Optional, Sequence, Union
 
 import typer
 
+from ..core.thresholds import confidence_threshold_error
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
 
@@ -83,10 +84,10 @@ def fraction_below_one(value: float) -> float:
 
 
 def off_or_confidence(value: float) -> float:
-    """Range check of a confidence threshold that may be off: 0, or 0.5 <= x <= 1 (below 0.5 an entity and
-    its absence could both pass)."""
-    if value and not 0.5 <= value <= 1:
-        raise typer.BadParameter(f"{value} is neither 0 (off) nor in the range 0.5<=x<=1.")
+    """Range check of a confidence threshold that may be off (0)."""
+    problem = confidence_threshold_error(value, may_be_off=True)
+    if problem:
+        raise typer.BadParameter(problem)
     return value
 
 

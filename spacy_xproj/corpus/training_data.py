@@ -25,6 +25,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.util import registry
 
+from ..core.thresholds import confidence_threshold_error
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD
 from ..files import atomic_write_bytes
 from .engines import Engine, InProcess
@@ -57,8 +58,9 @@ class CorpusSettings:
     seed: int = 0
 
     def __post_init__(self):
-        if self.teacher_confidence and not 0.5 <= self.teacher_confidence <= 1:
-            raise ValueError(f"teacher_confidence is 0 (off) or in [0.5, 1], not {self.teacher_confidence}: below 0.5 an entity and its absence could both pass")
+        problem = confidence_threshold_error(self.teacher_confidence, may_be_off=True)
+        if problem:
+            raise ValueError(f"teacher_confidence: {problem}")
 
 
 def _is_dev(index: int, seed: int, fraction: float) -> bool:

@@ -10,6 +10,7 @@ from spacy.pipeline import EntityRecognizer
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch, registry
 
+from ..core.thresholds import confidence_threshold_error
 from .bio import tags_to_spans
 from .token_ner import TokenNER
 
@@ -58,8 +59,9 @@ def token_ner_scores(ner: TokenNER, docs: List[Doc], threshold: float) -> List[T
 @registry.misc("spacy-xproj.self_label.v1")  # how project-corpus, a layer below, finds it without importing it
 def self_label(nlp: Language, texts: Iterable[str], threshold: float = 0.9, beam_width: int = 16, batch_size: int = 32) -> Iterator[Doc]:
     """Docs of `texts` labelled by the pipeline's NER where it is confident (see `confident_entities`)."""
-    if not 0.5 <= threshold <= 1.0:
-        raise ValueError(f"self-labelling threshold must be in [0.5, 1], not {threshold}: below 0.5 an entity and its absence could both be 'confident'")
+    problem = confidence_threshold_error(threshold, may_be_off=False)
+    if problem:
+        raise ValueError(f"self-labelling threshold: {problem}")
     name, ner = ner_component(nlp)
     upstream = nlp.pipe_names[: nlp.pipe_names.index(name)]
     for batch in minibatch(texts, batch_size):

@@ -52,7 +52,7 @@ def test_self_label_with_either_ner_component(factory, tmp_path):
         assert all(k <= p for k, p in zip(kept, predicted))
     strict = list(self_label(nlp, texts, threshold=1.0))
     assert sum(len(d.ents) for d in strict) <= sum(len(d.ents) for d in labelled)
-    with pytest.raises(ValueError, match="threshold must be in"):
+    with pytest.raises(ValueError, match="self-labelling threshold: 0.3 is not in the range"):
         next(self_label(nlp, texts, threshold=0.3))
 
 
