@@ -79,40 +79,36 @@ def projected_corpus(
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
 
-def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Path:
-    """English gold (the teacher's own training DocBin) followed by the projected training sentences."""
+def merged_once(parts: List[Path], merged: Path) -> Path:
+    """`parts` concatenated into `merged`, unless an earlier run wrote it (atomically, so it is whole)."""
     from spacy_xproj.corpus.docbins import merge_docbins
 
-    combined = settings.work_dir / f"en+{lang}.spacy"
-    if not combined.exists():
-        merge_docbins([settings.teacher / "corpus" / "train.spacy", corpus_dir / "train"], combined)
-    return combined
+    if not merged.exists():
+        merge_docbins(parts, merged)
+    return merged
+
+
+def combined_corpus(settings: ConvergedSettings, corpus_dir: Path, lang: str) -> Path:
+    """English gold (the teacher's own training DocBin) followed by the projected training sentences."""
+    return merged_once([settings.teacher / "corpus" / "train.spacy", corpus_dir / "train"], settings.work_dir / f"en+{lang}.spacy")
 
 
 def with_tatoeba(settings: ConvergedSettings, corpus_dir: Path, lang: str, log: Callable[[str], None]) -> Path:
     """The projected news sentences followed by the projected Tatoeba sentences."""
-    from spacy_xproj.corpus.docbins import merge_docbins
-
     tatoeba_dir, _ = projected_corpus(settings, lang, log, corpus_dir=settings.work_dir / f"en-{lang}-tatoeba", pairs=TATOEBA_PAIRS, text=TATOEBA[lang])
-    merged = settings.work_dir / f"{lang}+tatoeba.spacy"
-    if not merged.exists():
-        merge_docbins([corpus_dir / "train", tatoeba_dir / "train"], merged)
-    return merged
+    return merged_once([corpus_dir / "train", tatoeba_dir / "train"], settings.work_dir / f"{lang}+tatoeba.spacy")
 
 
 def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str, translate_entities: bool = False) -> Tuple[Path, Path]:
     """The English gold translated word by word into `lang` (entity words too when `translate_entities`),
     alone and followed by the projected sentences."""
-    from spacy_xproj.corpus.docbins import merge_docbins
     from spacy_xproj.corpus.synthetic import synthesize
 
     name = "synthetic-translated" if translate_entities else "synthetic"
     synthetic, mixed = settings.work_dir / f"{name}-{lang}.spacy", settings.work_dir / f"{name}+{lang}.spacy"
     if not synthetic.exists():
         synthesize(settings.teacher / "corpus" / "train.spacy", corpus_dir / "train", synthetic, lang, translate_entities=translate_entities)
-    if not mixed.exists():
-        merge_docbins([synthetic, corpus_dir / "train"], mixed)
-    return synthetic, mixed
+    return synthetic, merged_once([synthetic, corpus_dir / "train"], mixed)
 
 
 def trained_student(

@@ -3,8 +3,10 @@ the benchmark's job, not a test's)."""
 import json
 
 import pytest
+import spacy
+from spacy.tokens import DocBin
 
-from benchmarks.transfer_converged import ConvergedSettings, render_converged_table, run_converged_benchmark
+from benchmarks.transfer_converged import ConvergedSettings, merged_once, render_converged_table, run_converged_benchmark
 
 
 def scores(f):
@@ -140,3 +142,17 @@ def test_side_studies_are_measured_per_seed_and_value_and_resume(tmp_path, monke
     assert data["teacher_confidence"]["de/projection-frozen/confidence0.7/seed1"]["gold"]["europarl"]["f"] == 51.0
     run()
     assert len(measured) == 4  # every point is in the results file: nothing is measured again
+
+
+def test_merged_corpora_are_made_once_in_the_order_given(tmp_path):
+    nlp = spacy.blank("de")
+    parts = []
+    for name in ("a", "b"):
+        parts.append(tmp_path / f"{name}.spacy")
+        DocBin(docs=[nlp(f"{name} eins"), nlp(f"{name} zwei")]).to_disk(parts[-1])
+    merged = merged_once(parts, tmp_path / "merged.spacy")
+    texts = [doc.text for doc in DocBin().from_disk(merged).get_docs(nlp.vocab)]
+    assert texts == ["a eins", "a zwei", "b eins", "b zwei"]
+    DocBin(docs=[nlp("changed")]).to_disk(parts[0])
+    assert merged_once(parts, merged) == merged  # a resumed run keeps what the rows so far were trained on
+    assert [doc.text for doc in DocBin().from_disk(merged).get_docs(nlp.vocab)] == texts
