@@ -6,6 +6,8 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 - projection: the fine-tuned default student (configs/token_ner_layer_mix.cfg) on the projected corpus;
 - combined: the fine-tuned student on English gold (the teacher's training sentences) plus the projected corpus;
 - projection-frozen: the frozen-encoder NER (configs/frozen_ner.cfg) trained on the projected corpus;
+- projection-frozen-reverse-focal: the same with the fine-tuned student's loss, the reverse focal loss (Li, He & Xu
+  2021) that counts labels the student confidently contradicts less, instead of cross-entropy;
 - sequential-frozen: the same, starting from the teacher's head (its weights as initial weights; a fine-tuned
   sequential student has no teacher to start from: the teacher's encoder is frozen);
 - projection+tatoeba-frozen: projection-frozen on the projected news plus all of the language's Tatoeba pairs, projected;
@@ -33,12 +35,13 @@ from benchmarks.results import Results
 from spacy_xproj.cli.common import fail, off_or_confidence
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
-SYSTEMS = ("zero-shot", "projection", "combined", "projection-frozen", "projection+tatoeba-frozen", "sequential-frozen", "synthetic+projection-frozen",
+SYSTEMS = ("zero-shot", "projection", "combined", "projection-frozen", "projection-frozen-reverse-focal", "projection+tatoeba-frozen", "sequential-frozen", "synthetic+projection-frozen",
            "synthetic-frozen", "synthetic-translated-frozen", "combined-frozen")
 TATOEBA_PAIRS = 20000  # all of each language's Tatoeba pairs (de has the most, 17,565)
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen", "synthetic-translated-frozen")
 FINE_TUNED_CONFIG = Path("configs/token_ner_layer_mix.cfg")
 FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
+REVERSE_FOCAL_LOSS = {"@misc": "spacy-xproj.ReverseFocalLoss.v2", "gamma": 1.0}  # the fine-tuned student's (its config)
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
 MEASURED_WITH = ("teacher", "pairs", "layer", "fine_tuned_steps", "eval_limit")
 
@@ -134,6 +137,8 @@ def trained_student(
         config, overrides = FINE_TUNED_CONFIG, {"training.max_steps": settings.fine_tuned_steps, "system.seed": seed}
     else:
         config, overrides = FROZEN_CONFIG, {"system.seed": seed}
+    if system == "projection-frozen-reverse-focal":
+        overrides["components.token_ner.loss"] = REVERSE_FOCAL_LOSS
     log(f"training {lang}/{system}/seed{seed} on {train} ({config})")
     seconds = train_ner(config, output, train, corpus_dir / "dev", lang, settings.encoder, initial_weights=teacher_head, overrides=overrides)
     return output / "model-best", seconds
