@@ -426,7 +426,9 @@ def draw_pairs_curve(data: Dict, path: Path) -> None:
     axes.legend()
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="svg", metadata={"Date": None})  # no timestamp: a re-run with the same data writes the same file
+    # no timestamp and fixed element ids: a re-run with the same data writes the same file
+    with matplotlib.rc_context({"svg.hashsalt": "pairs-curve"}):
+        figure.savefig(path, format="svg", metadata={"Date": None})
     plt.close(figure)
 
 

@@ -89,6 +89,9 @@ def test_pairs_curve_takes_the_main_rows_as_their_point_and_averages_seeds(tmp_p
     picture = tmp_path / "curve.svg"
     draw_pairs_curve(data, picture)
     assert picture.read_text().lstrip().startswith("<?xml") and "<svg" in picture.read_text()
+    again = tmp_path / "again.svg"
+    draw_pairs_curve(data, again)
+    assert again.read_text() == picture.read_text()  # the committed picture changes only when the data does
 
 
 def test_teacher_confidence_table_compares_thresholds_with_the_unfiltered_student_of_the_same_seeds():
