@@ -9,8 +9,9 @@ from .app import app
 from .common import MODEL, check_language_or_exit, fail, log, training_overrides, writable_or_exit
 
 
-@app.command("train-ner")
+@app.command("train-ner", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train_ner_command(
+    ctx: typer.Context,
     config: Path = typer.Argument(..., help="spaCy training config (configs/frozen_ner.cfg, configs/token_ner_layer_mix.cfg, ...)."),
     output: Path = typer.Argument(..., help="Training output folder (model-best/, model-last/, training.json)."),
     train: Path = typer.Option(..., "--train", help="Training DocBin, or a folder of them (project-corpus's OUT/train)."),
@@ -23,7 +24,11 @@ def train_ner_command(
     max_steps: int = typer.Option(0, "--max-steps", min=0, help="Override the config's training.max_steps (0: keep it)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", min=-1, help="Train on this CUDA GPU (-1: CPU), as spacy train's --gpu-id."),
 ) -> None:
-    """`spacy train` with the encoder's shape, one evaluation an epoch for frozen-encoder configs, and the training time recorded."""
+    """`spacy train` with the encoder's shape, one evaluation an epoch for frozen-encoder configs, and the
+    training time recorded. Further options override the config as in `spacy train`, e.g.
+    `--components.token_ner.loss.@misc spacy-xproj.ReverseFocalLoss.v2`."""
+    from spacy.cli._util import parse_config_overrides
+
     from ..ner.training import train_ner
 
     if not config.is_file():
@@ -33,8 +38,12 @@ def train_ner_command(
             fail(f"{path} ({option}) not found")
     check_language_or_exit(lang, "--lang")
     try:
+        config_overrides = parse_config_overrides(ctx.args)
+    except SystemExit:  # spaCy's parser has printed which option lacks its "--" or value
+        raise typer.Exit(2)
+    try:
         seconds = train_ner(config, output, train, dev, lang, encoder, initial_weights=initial_weights,
-                            overrides=training_overrides(seed, max_epochs, max_steps), gpu_id=gpu_id)
+                            overrides={**training_overrides(seed, max_epochs, max_steps), **config_overrides}, gpu_id=gpu_id)
     except (ValueError, OSError) as err:
         fail(err)
     typer.echo(f"{output / 'model-best'} ({seconds / 60:.1f} min)")

@@ -209,6 +209,26 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
     assert json.loads((tmp_path / "weaker" / "teacher.json").read_text())["train_sentences"] == 8
 
 
+def test_train_ner_passes_config_overrides_as_spacy_train_does_and_names_a_bad_one(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_xproj.cli import app
+
+    nlp = spacy.blank("de")
+    sentences = [pair[1] for pair in tiny_corpus(12)]
+    write_docbin(tmp_path / "train.spacy", nlp, sentences[:8])
+    write_docbin(tmp_path / "dev.spacy", nlp, sentences[8:])
+    args = ["train-ner", str(ROOT / "configs" / "frozen_ner.cfg"), str(tmp_path / "out"), "--train", str(tmp_path / "train.spacy"),
+            "--dev", str(tmp_path / "dev.spacy"), "--lang", "de", "--model", tiny_model_dir, "--max-epochs", "1"]
+    result = CliRunner().invoke(app, [*args, "--components.token_ner.loss.@misc", "spacy-xproj.ReverseFocalLoss.v2"])
+    assert result.exit_code == 0, result.output
+    saved = spacy.util.load_config(tmp_path / "out" / "model-best" / "config.cfg", interpolate=False)
+    assert saved["components"]["token_ner"]["loss"]["@misc"] == "spacy-xproj.ReverseFocalLoss.v2"
+    assert json.loads((tmp_path / "out" / "training.json").read_text())["overrides"]["components.token_ner.loss.@misc"] == "spacy-xproj.ReverseFocalLoss.v2"
+    result = CliRunner().invoke(app, [*args, "--components.nothere.width", "3"])
+    assert result.exit_code != 0 and "nothere" in result.output
+
+
 def test_precompute_encodes_shortest_first_in_chunks_until_the_cache_is_full(tiny_model_dir, shared_data):
     from transformers import AutoConfig
 
