@@ -24,7 +24,7 @@ import torch
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch, registry
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 from thinc.types import Floats2d
 
 from ..defaults import DEFAULT_ENCODER

@@ -74,7 +74,7 @@ def test_align_names_the_lines_longer_than_the_window(tmp_path, tiny_model_dir):
                                  "--model", tiny_model_dir, "--layer", "2", "--target-lang", "de"])
     assert result.exit_code == 0, result.output
     assert result.output.count("warning:") == 1
-    assert f"2 pairs are longer than the encoder's window of 62 subwords" in result.output
+    assert "2 pairs are longer than the encoder's window of 62 subwords" in result.output
     assert f"{tmp_path / 'src.txt'}:2, {tmp_path / 'src.txt'}:4." in result.output
     assert len((tmp_path / "o.txt").read_text().split("\n")) == 5
 
