@@ -41,7 +41,6 @@ TATOEBA_PAIRS = 20000  # all of each language's Tatoeba pairs (de has the most, 
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen", "synthetic-translated-frozen")
 FINE_TUNED_CONFIG = Path("configs/token_ner_layer_mix.cfg")
 FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
-REVERSE_FOCAL_LOSS = {"@misc": "spacy-xproj.ReverseFocalLoss.v2", "gamma": 1.0}  # the fine-tuned student's (its config)
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
 MEASURED_WITH = ("teacher", "pairs", "layer", "fine_tuned_steps", "eval_limit")
 
@@ -114,6 +113,14 @@ def synthetic_corpora(settings: ConvergedSettings, corpus_dir: Path, lang: str, 
     return synthetic, merged_once([synthetic, corpus_dir / "train"], mixed)
 
 
+def fine_tuned_loss() -> Dict:
+    """The loss section of the fine-tuned student's config (the reverse focal loss): read, not restated,
+    so the frozen variant trains with exactly what `projection` trains with."""
+    from spacy.util import load_config
+
+    return dict(load_config(FINE_TUNED_CONFIG, interpolate=False)["components"]["token_ner"]["loss"])
+
+
 def trained_student(
     settings: ConvergedSettings, system: str, lang: str, seed: int, corpus_dir: Path, log: Callable[[str], None], output: Optional[Path] = None,
 ) -> Tuple[Path, float]:
@@ -138,7 +145,7 @@ def trained_student(
     else:
         config, overrides = FROZEN_CONFIG, {"system.seed": seed}
     if system == "projection-frozen-reverse-focal":
-        overrides["components.token_ner.loss"] = REVERSE_FOCAL_LOSS
+        overrides["components.token_ner.loss"] = fine_tuned_loss()
     log(f"training {lang}/{system}/seed{seed} on {train} ({config})")
     seconds = train_ner(config, output, train, corpus_dir / "dev", lang, settings.encoder, initial_weights=teacher_head, overrides=overrides)
     return output / "model-best", seconds

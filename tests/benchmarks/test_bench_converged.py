@@ -159,3 +159,17 @@ def test_merged_corpora_are_made_once_in_the_order_given(tmp_path):
     DocBin(docs=[nlp("changed")]).to_disk(parts[0])
     assert merged_once(parts, merged) == merged  # a resumed run keeps what the rows so far were trained on
     assert [doc.text for doc in DocBin().from_disk(merged).get_docs(nlp.vocab)] == texts
+
+
+@pytest.mark.parametrize("system, loss", [("projection-frozen", None), ("projection-frozen-reverse-focal", "spacy-xproj.ReverseFocalLoss.v2")])
+def test_the_reverse_focal_frozen_student_trains_with_the_fine_tuned_students_loss(tmp_path, monkeypatch, system, loss):
+    import spacy_xproj.ner.training
+    from benchmarks.transfer_converged import FROZEN_CONFIG, trained_student
+
+    calls = []
+    monkeypatch.setattr(spacy_xproj.ner.training, "train_ner", lambda config, *args, overrides, **kwargs: calls.append((config, overrides)) or 1.0)
+    settings = ConvergedSettings(shared_data=tmp_path, work_dir=tmp_path, teacher=tmp_path / "teacher")
+    trained_student(settings, system, "de", 0, tmp_path / "en-de", log=lambda message: None)
+    (config, overrides), = calls
+    assert config == FROZEN_CONFIG and overrides["system.seed"] == 0
+    assert overrides.get("components.token_ner.loss", {}).get("@misc") == loss
