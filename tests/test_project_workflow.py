@@ -63,13 +63,15 @@ def write_conll(path: Path, sentences) -> None:
 @pytest.fixture
 def project(tmp_path, tiny_model_dir):
     """A copy of the project with a tiny corpus, gold files and a rule-based English teacher."""
-    for name in ("project.yml", "configs", "assets/ntrex128", "assets/europarl-ner"):
+    for name in ("project.yml", "configs", "assets/ntrex128", "assets/flores101", "assets/europarl-ner"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
     data = tmp_path / "assets" / "tiny"
     data.mkdir()
     pairs = tiny_corpus(48)
-    (data / "src.txt").write_text("\n".join(" ".join(en[0]) for en, _ in pairs) + "\n", encoding="utf-8")
-    (data / "tgt.txt").write_text("\n".join(" ".join(de[0]) for _, de in pairs) + "\n", encoding="utf-8")
+    # two corpora, as NTREX and FLORES in the defaults: join-parallel makes them one
+    for suffix, part in (("", pairs[:36]), ("-extra", pairs[36:])):
+        (data / f"src{suffix}.txt").write_text("\n".join(" ".join(en[0]) for en, _ in part) + "\n", encoding="utf-8")
+        (data / f"tgt{suffix}.txt").write_text("\n".join(" ".join(de[0]) for _, de in part) + "\n", encoding="utf-8")
     write_conll(data / "de.conll", [de for _, de in pairs[:12]])
     write_conll(data / "en.conll", [en for en, _ in pairs])
     teacher = spacy.blank("en")
@@ -84,6 +86,7 @@ def project(tmp_path, tiny_model_dir):
 def run_workflow(project: Path, workflow: str, tiny_model_dir: str, **extra_vars) -> subprocess.CompletedProcess:
     variables = {
         "encoder": tiny_model_dir, "layer": 1, "parallel_dir": "assets/tiny", "parallel_source": "src.txt", "parallel_target": "tgt.txt",
+        "extra_parallel": "--pair assets/tiny/src-extra.txt=assets/tiny/tgt-extra.txt",
         "teacher": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
         "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 200, "eval_frequency": 50, "learn_rate": 0.01,
         # the default layer-mix config is shaped for e5-small's 13 hidden states; the tiny model has 3
@@ -119,7 +122,7 @@ def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model
     self_trained = run_workflow(project, "self-train", tiny_model_dir)
     assert self_trained.returncode == 0, self_trained.stdout[-3000:] + self_trained.stderr[-3000:]
     assert "Skipping 'train': nothing changed" in self_trained.stdout
-    assert len(spacy.tokens.DocBin().from_disk(project / "corpus/de/self-labelled.spacy")) == 48
+    assert len(spacy.tokens.DocBin().from_disk(project / "corpus/de/self-labelled.spacy")) == 36  # vars.raw_text: the first corpus's target side
     assert json.loads((project / "metrics/de-student.json").read_text())["gold"]["test"]["sentences"] == 12
 
     package_dir = project / "packages/de_xproj_ner-0.1.0"
@@ -184,7 +187,7 @@ def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
     target.write_text("\n".join(target.read_text(encoding="utf-8").splitlines()[:-3]) + "\n", encoding="utf-8")
     mismatched = run_workflow(project, "all", tiny_model_dir)
     assert mismatched.returncode != 0
-    assert "tgt.txt ends at line 45" in mismatched.stderr
+    assert "tgt.txt ends at line 33" in mismatched.stderr
 
     unknown = run_workflow(project, "all", tiny_model_dir, lang="xx-nope")
     assert unknown.returncode != 0 and "xx-nope" in unknown.stderr

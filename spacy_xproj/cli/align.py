@@ -1,7 +1,8 @@
-"""Alignment and projection commands: align (Pharaoh links) and project-corpus (target NER training data)."""
+"""Parallel corpus commands: join-parallel (several corpora as one), align (Pharaoh links) and project-corpus
+(target NER training data)."""
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -10,6 +11,35 @@ from .app import app
 from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, EngineName, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET, CorpusFormat,
     DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, fail, fraction_below_one, log, off_or_confidence, read_corpus_or_exit, warn_long_pairs,
     writable_or_exit)
+
+
+def source_and_target(value: str) -> Tuple[Path, Path]:
+    """A --pair value SOURCE=TARGET as two paths."""
+    source, sep, target = value.partition("=")
+    if not sep or not source or not target or "=" in target:
+        raise typer.BadParameter(f"{value!r}: expected SOURCE=TARGET, two line-aligned files joined by one '='", param_hint="--pair")
+    return Path(source), Path(target)
+
+
+@app.command("join-parallel")
+def join_parallel(
+    source_output: Path = typer.Argument(..., help="Writes the joined source side here (UTF-8, a sentence a line)."),
+    target_output: Path = typer.Argument(..., help="Writes the joined target side here, line-aligned with SOURCE_OUTPUT."),
+    pairs: List[str] = typer.Option(..., "--pair", help="SOURCE=TARGET, two line-aligned files; repeat for more corpora, joined in this order."),
+    encoding: str = ENCODING,
+) -> None:
+    """Several line-aligned parallel corpora as one, e.g. NTREX-128 and FLORES-101 for project-corpus."""
+    from ..corpus.parallel import join_line_aligned
+
+    files = [source_and_target(value) for value in pairs]
+    for path in (source_output, target_output):
+        writable_or_exit(path, "file")
+    try:
+        counts = join_line_aligned(files, source_output, target_output, encoding)
+    except (ValueError, OSError) as err:
+        fail(err)
+    parts = ", ".join(f"{count:,} from {source}" for count, (source, _) in zip(counts, files))
+    typer.echo(f"joined {sum(counts):,} pairs ({parts}) -> {source_output}, {target_output}", err=True)
 
 
 @app.command("align")

@@ -23,6 +23,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from ..files import atomic_open
+
 SOURCE_EXT = "xproj_source"
 ALIGNMENT_EXT = "xproj_alignment"
 PROJECTION_EXT = "xproj_projection"
@@ -333,6 +335,21 @@ def read_parallel(path: Path, format: str = "lines", target_path: Optional[Path]
 def read_line_aligned(source_path: Path, target_path: Path, encoding: str = "utf-8") -> Iterator[ParallelLine]:
     """Two files, line i of one translating line i of the other; a count mismatch is an error naming the line."""
     return read_parallel(source_path, "lines", target_path, encoding)
+
+
+def join_line_aligned(pairs: Sequence[Tuple[Path, Path]], source_path: Path, target_path: Path, encoding: str = "utf-8") -> List[int]:
+    """Several line-aligned corpora, one after another, written as one (UTF-8) to `source_path` and
+    `target_path`; returns the pairs each contributed. A corpus whose files differ in length or are not
+    `encoding` text is an error naming the file and line, and then neither output is written."""
+    counts = []
+    with atomic_open(source_path) as source_out, atomic_open(target_path) as target_out:
+        for source_in, target_in in pairs:
+            counts.append(0)
+            for line in read_line_aligned(source_in, target_in, encoding):
+                source_out.write(line.source + "\n")
+                target_out.write(line.target + "\n")
+                counts[-1] += 1
+    return counts
 
 
 def read_parallel_docs(

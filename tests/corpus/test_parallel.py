@@ -3,7 +3,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from spacy_xproj import get_source, make_parallel_doc, read_parallel, read_parallel_docs
-from spacy_xproj.corpus.parallel import MissingSourceError, ParallelFormatError, create_parallel_corpus_reader
+from spacy_xproj.corpus.parallel import MissingSourceError, ParallelFormatError, create_parallel_corpus_reader, join_line_aligned
 
 
 def test_raw_text_is_tokenized_with_each_languages_tokenizer():
@@ -61,6 +61,23 @@ def test_line_aligned_reader_and_mismatched_counts(tmp_path):
     (tmp_path / "b.de").write_text("eins\nzwei\n", encoding="utf-8")
     with pytest.raises(ParallelFormatError, match=r"b.de ends at line 2 but .*a.en goes on"):
         list(read_parallel(tmp_path / "a.en", "lines", tmp_path / "b.de"))
+
+
+def test_joined_corpora_follow_one_another_and_a_bad_one_writes_nothing(tmp_path):
+    (tmp_path / "a.en").write_text("one\ntwo\n", encoding="utf-8")
+    (tmp_path / "a.de").write_text("eins\nzwei\n", encoding="utf-8")
+    (tmp_path / "b.en").write_text("\ufeffthree\r\n", encoding="utf-8")  # a byte order mark and CRLF, as Windows writes
+    (tmp_path / "b.de").write_text("drei\r\n", encoding="utf-8")
+    out_en, out_de = tmp_path / "out" / "all.en", tmp_path / "out" / "all.de"
+    counts = join_line_aligned([(tmp_path / "a.en", tmp_path / "a.de"), (tmp_path / "b.en", tmp_path / "b.de")], out_en, out_de)
+    assert counts == [2, 1]
+    assert out_en.read_text(encoding="utf-8") == "one\ntwo\nthree\n"
+    assert out_de.read_text(encoding="utf-8") == "eins\nzwei\ndrei\n"
+
+    (tmp_path / "c.de").write_text("vier\nfünf\n", encoding="utf-8")
+    with pytest.raises(ParallelFormatError, match=r"b.en ends at line 1 but .*c.de goes on"):
+        join_line_aligned([(tmp_path / "a.en", tmp_path / "a.de"), (tmp_path / "b.en", tmp_path / "c.de")], tmp_path / "x.en", tmp_path / "x.de")
+    assert not list(tmp_path.glob("*x.*"))  # neither output, nor a partial file
 
 
 def test_pharaoh_and_tsv_readers(tmp_path):
