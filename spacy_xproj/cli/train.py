@@ -85,6 +85,7 @@ def evaluate(
     gold: List[str] = typer.Option(..., "--gold", help="NAME=PATH of a gold NER file (CoNLL or WikiANN .conllu); repeat for several."),
     output: Optional[Path] = typer.Option(None, "--output", help="JSON file for the scores (e.g. metrics/de.json)."),
     limit: int = typer.Option(0, "--limit", min=0, help="Score the first N sentences of each file only (0: all)."),
+    errors: int = typer.Option(0, "--errors", min=0, help="Also list the N most frequent wrong and missed entities of each file (0: none)."),
 ) -> None:
     """Entity P/R/F1 of a pipeline on gold target sentences (tagged on the gold tokens) and its words per second."""
     import json
@@ -105,9 +106,13 @@ def evaluate(
     if output is not None:
         writable_or_exit(output)
     nlp = spacy.load(model)
-    scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit)}
+    scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit, errors)}
     for name, result in scores["gold"].items():
         typer.echo(f"{name}: F1 {result['f']:.1f} (P {result['p']:.1f}, R {result['r']:.1f}) on {result['sentences']} sentences, {result['words_per_second']} words/s")
+        if errors:
+            wrong = ", ".join(f"{e['text']} as {e['label']}" + (f" (gold {e['gold_label']})" if e["gold_label"] else "") + f" x{e['count']}" for e in result["errors"]["wrong"])
+            missed = ", ".join(f"{e['text']} ({e['label']}) x{e['count']}" for e in result["errors"]["missed"])
+            typer.echo(f"  most often wrong: {wrong}\n  most often missed: {missed}")
     if output is not None:
         atomic_write_bytes(output, (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
 

@@ -1,22 +1,43 @@
 """Score a trained NER pipeline on gold target sentences, on the gold tokenization."""
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Set, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from .conll import read_gold_file, score_entities
 
+Span = Tuple[int, int, str]  # start, end (word indices), label
 
-def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_size: int = 64) -> Dict:
+
+def frequent_errors(words_and_spans: Iterable[Tuple[List[str], Set[Span], Set[Span]]], top: int) -> Dict[str, list]:
+    """The `top` most frequent wrong entities (predicted, not gold) and missed ones (gold, not predicted),
+    each `[label, text, count]`; a predicted span that is gold with another label says so as `gold_label`."""
+    wrong: Counter = Counter()
+    missed: Counter = Counter()
+    for words, predicted, gold in words_and_spans:
+        gold_labels = {(start, end): label for start, end, label in gold}
+        for start, end, label in predicted - gold:
+            wrong[(label, " ".join(words[start:end]), gold_labels.get((start, end)))] += 1
+        for start, end, label in gold - predicted:
+            missed[(label, " ".join(words[start:end]))] += 1
+    return {
+        "wrong": [{"label": label, "text": text, "gold_label": gold_label, "count": n} for (label, text, gold_label), n in wrong.most_common(top)],
+        "missed": [{"label": label, "text": text, "count": n} for (label, text), n in missed.most_common(top)],
+    }
+
+
+def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_size: int = 64, errors: int = 0) -> Dict:
     """Entity P/R/F1 in % (micro and per type, with the gold support) of `nlp` on (words, gold spans)
     sentences, plus words/s.
 
     The pipeline tags Docs built from the gold words, so scores do not depend on its tokenizer and match
     the published CoNLL numbers' convention (exact span and label). Counting is `score_entities`' (spaCy's
     `PRFScore`, what `Scorer.score_spans` uses for `doc.ents`); `nlp.evaluate` is not used because its
-    speed also times re-tokenizing the text and it needs a component that scores `ents`."""
+    speed also times re-tokenizing the text and it needs a component that scores `ents`. `errors` > 0 adds
+    that many of the most frequent wrong and missed entities (`frequent_errors`)."""
     docs = [Doc(nlp.vocab, words=words) for words, _ in sentences]
     start = time.perf_counter()
     predicted = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs, batch_size=batch_size)]
@@ -24,15 +45,17 @@ def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_s
     scores = score_entities(predicted, [set(spans) for _, spans in sentences])
     words = sum(len(words) for words, _ in sentences)
     scores.update({"sentences": len(sentences), "words": words, "words_per_second": round(words / seconds, 1) if seconds else None})
+    if errors:
+        scores["errors"] = frequent_errors(((words, pred, set(spans)) for (words, spans), pred in zip(sentences, predicted)), errors)
     return scores
 
 
-def evaluate_on_gold_files(nlp: Language, gold: Iterable[Tuple[str, Path]], limit: int = 0) -> Dict[str, Dict]:
+def evaluate_on_gold_files(nlp: Language, gold: Iterable[Tuple[str, Path]], limit: int = 0, errors: int = 0) -> Dict[str, Dict]:
     """`evaluate_ner` on each named gold file (CoNLL or WikiANN layout); `limit` caps the sentences per file."""
     results = {}
     for name, path in gold:
         sentences = read_gold_file(path)
         if limit:
             sentences = sentences[:limit]
-        results[name] = {"path": str(path), **evaluate_ner(nlp, sentences)}
+        results[name] = {"path": str(path), **evaluate_ner(nlp, sentences, errors=errors)}
     return results

@@ -67,6 +67,19 @@ def test_evaluate_ner_scores_on_the_gold_tokens():
     assert scores["sentences"] == 2 and scores["words"] == 7 and scores["words_per_second"] > 0
 
 
+def test_frequent_errors_count_wrong_and_missed_entities_by_text():
+    sentences = [
+        (["Die", "EU", "in", "Köln"], [(1, 2, "ORG"), (3, 4, "LOC")]),  # EU missed
+        (["Die", "EU", "und", "Anton"], [(1, 2, "ORG")]),  # EU missed again, Anton wrong (not gold)
+        (["Köln", "gewinnt"], [(0, 1, "ORG")]),  # the club: predicted as LOC, gold ORG
+    ]
+    errors = evaluate_ner(city_ruler(), sentences, errors=2)["errors"]
+    assert errors["missed"] == [{"label": "ORG", "text": "EU", "count": 2}, {"label": "ORG", "text": "Köln", "count": 1}]
+    assert {"label": "LOC", "text": "Köln", "gold_label": "ORG", "count": 1} in errors["wrong"]
+    assert {"label": "PER", "text": "Anton", "gold_label": None, "count": 1} in errors["wrong"] and len(errors["wrong"]) == 2
+    assert "errors" not in evaluate_ner(city_ruler(), sentences)
+
+
 def test_evaluate_and_convert_commands(tmp_path):
     (tmp_path / "val.conllu").write_text(WIKIANN, encoding="utf-8")
     city_ruler().to_disk(tmp_path / "ruler")
@@ -74,7 +87,10 @@ def test_evaluate_and_convert_commands(tmp_path):
     assert result.exit_code == 0, result.output
     scores = json.loads((tmp_path / "m.json").read_text())["gold"]["wikiann"]
     assert (scores["p"], scores["r"]) == (100.0, 66.67)
-    assert "wikiann: F1 80.0" in result.output
+    assert "wikiann: F1 80.0" in result.output and "most often" not in result.output
+    with_errors = runner.invoke(app, ["evaluate", str(tmp_path / "ruler"), "--gold", f"wikiann={tmp_path / 'val.conllu'}", "--errors", "5"])
+    assert with_errors.exit_code == 0, with_errors.output
+    assert "most often missed: EU (ORG) x1" in with_errors.output
 
     bad = runner.invoke(app, ["evaluate", str(tmp_path / "ruler"), "--gold", str(tmp_path / "val.conllu")])
     assert bad.exit_code == 1 and "--gold expects NAME=PATH" in bad.output
