@@ -14,8 +14,8 @@ EUROPARL=assets/europarl-ner/de-europarl.test.conll02
 WIKIANN=$SHARED/wikiann/de/val.conllu
 TEACHER=training/en/teacher/model-best
 mkdir -p "$WORK" "$OUT"
-python -m spacy_xproj join-parallel "$WORK/en.txt" "$WORK/de.txt" --pair assets/ntrex128/newstest2019-src.eng.txt=assets/ntrex128/newstest2019-ref.deu.txt \
-  --pair assets/flores101/eng.devtest=assets/flores101/deu.devtest
+python -m spacy_xproj join-parallel "$WORK/en.txt" "$WORK/de.txt" assets/ntrex128/newstest2019-src.eng.txt=assets/ntrex128/newstest2019-ref.deu.txt \
+  assets/flores101/eng.devtest=assets/flores101/deu.devtest
 for corpus in ntrex nf; do
   if [ "$corpus" = nf ]; then src=$WORK/en.txt; tgt=$WORK/de.txt; else src=assets/ntrex128/newstest2019-src.eng.txt; tgt=assets/ntrex128/newstest2019-ref.deu.txt; fi
   python -m spacy_xproj project-corpus "$src" "$WORK/corpus-$corpus" --target "$tgt" --target-lang de --teacher "$TEACHER" --label-map auto

@@ -86,7 +86,7 @@ def project(tmp_path, tiny_model_dir):
 def run_workflow(project: Path, workflow: str, tiny_model_dir: str, **extra_vars) -> subprocess.CompletedProcess:
     variables = {
         "encoder": tiny_model_dir, "layer": 1, "parallel_dir": "assets/tiny", "parallel_source": "src.txt", "parallel_target": "tgt.txt",
-        "extra_parallel": "--pair assets/tiny/src-extra.txt=assets/tiny/tgt-extra.txt",
+        "extra_parallel": "assets/tiny/src-extra.txt=assets/tiny/tgt-extra.txt",
         "teacher": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
         "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 200, "eval_frequency": 50, "learn_rate": 0.01,
         # the default layer-mix config is shaped for e5-small's 13 hidden states; the tiny model has 3

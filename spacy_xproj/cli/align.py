@@ -14,10 +14,10 @@ from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, EngineName, LA
 
 
 def source_and_target(value: str) -> Tuple[Path, Path]:
-    """A --pair value SOURCE=TARGET as two paths."""
+    """A PAIRS value SOURCE=TARGET as two paths."""
     source, sep, target = value.partition("=")
     if not sep or not source or not target or "=" in target:
-        raise typer.BadParameter(f"{value!r}: expected SOURCE=TARGET, two line-aligned files joined by one '='", param_hint="--pair")
+        raise typer.BadParameter(f"{value!r}: expected SOURCE=TARGET, two line-aligned files joined by one '='", param_hint="PAIRS")
     return Path(source), Path(target)
 
 
@@ -25,7 +25,7 @@ def source_and_target(value: str) -> Tuple[Path, Path]:
 def join_parallel(
     source_output: Path = typer.Argument(..., help="Writes the joined source side here (UTF-8, a sentence a line)."),
     target_output: Path = typer.Argument(..., help="Writes the joined target side here, line-aligned with SOURCE_OUTPUT."),
-    pairs: List[str] = typer.Option(..., "--pair", help="SOURCE=TARGET, two line-aligned files; repeat for more corpora, joined in this order."),
+    pairs: List[str] = typer.Argument(..., help="SOURCE=TARGET, two line-aligned files; one or more corpora, joined in this order."),
     encoding: str = ENCODING,
 ) -> None:
     """Several line-aligned parallel corpora as one, e.g. NTREX-128 and FLORES-101 for project-corpus."""

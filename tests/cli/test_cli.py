@@ -25,15 +25,15 @@ def test_join_parallel_joins_in_order_and_names_a_bad_pair(tmp_path):
     for name, text in {"a.en": "one\ntwo\n", "a.de": "eins\nzwei\n", "b.en": "three\n", "b.de": "drei\n"}.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     out_en, out_de = tmp_path / "joined.en", tmp_path / "joined.de"
-    pairs = ["--pair", f"{tmp_path / 'a.en'}={tmp_path / 'a.de'}", "--pair", f"{tmp_path / 'b.en'}={tmp_path / 'b.de'}"]
+    pairs = [f"{tmp_path / 'a.en'}={tmp_path / 'a.de'}", f"{tmp_path / 'b.en'}={tmp_path / 'b.de'}"]
     result = runner.invoke(app, ["join-parallel", str(out_en), str(out_de), *pairs])
     assert result.exit_code == 0, result.output
     assert out_en.read_text() == "one\ntwo\nthree\n" and out_de.read_text() == "eins\nzwei\ndrei\n"
     assert f"joined 3 pairs (2 from {tmp_path / 'a.en'}, 1 from {tmp_path / 'b.en'})" in result.output
 
-    no_separator = runner.invoke(app, ["join-parallel", str(out_en), str(out_de), "--pair", str(tmp_path / "a.en")])
+    no_separator = runner.invoke(app, ["join-parallel", str(out_en), str(out_de), str(tmp_path / "a.en")])
     assert no_separator.exit_code == 2 and "expected SOURCE=TARGET" in no_separator.output
-    missing = runner.invoke(app, ["join-parallel", str(out_en), str(out_de), "--pair", f"{tmp_path / 'a.en'}={tmp_path / 'c.de'}"])
+    missing = runner.invoke(app, ["join-parallel", str(out_en), str(out_de), f"{tmp_path / 'a.en'}={tmp_path / 'c.de'}"])
     assert missing.exit_code == 1 and f"not found: {tmp_path / 'c.de'}" in missing.output
     assert out_en.read_text() == "one\ntwo\nthree\n"  # a failed join leaves the earlier output as it was
 
