@@ -166,6 +166,8 @@ def test_train_aligner_workflow_writes_an_aligner_that_the_projection_uses(proje
 
     teacher = run_workflow(project, "train-teacher", tiny_model_dir)
     assert teacher.returncode == 0, teacher.stdout[-3000:] + teacher.stderr[-3000:]
+    joined = run_workflow(project, "join-parallel", tiny_model_dir)  # project-parallel reads the joined corpus
+    assert joined.returncode == 0, joined.stdout[-3000:] + joined.stderr[-3000:]
     projected = run_workflow(project, "project-parallel", tiny_model_dir, aligner_model=str(aligner))
     assert projected.returncode == 0, projected.stdout[-3000:] + projected.stderr[-3000:]
     settings = json.loads(next((project / "corpus/en-de").rglob("settings.json")).read_text())
@@ -184,10 +186,12 @@ def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
     assert not (project / "corpus/en-de/train").exists()
 
     target = project / "assets/tiny/tgt.txt"
-    target.write_text("\n".join(target.read_text(encoding="utf-8").splitlines()[:-3]) + "\n", encoding="utf-8")
+    complete = target.read_text(encoding="utf-8")
+    target.write_text("\n".join(complete.splitlines()[:-3]) + "\n", encoding="utf-8")
     mismatched = run_workflow(project, "all", tiny_model_dir)
     assert mismatched.returncode != 0
     assert "tgt.txt ends at line 33" in mismatched.stderr
+    target.write_text(complete, encoding="utf-8")
 
     unknown = run_workflow(project, "all", tiny_model_dir, lang="xx-nope")
     assert unknown.returncode != 0 and "xx-nope" in unknown.stderr
