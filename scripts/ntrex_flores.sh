@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does more licence-clean parallel text help the `all` workflow's German student? NTREX-128 (1,997 pairs)
-# against NTREX-128 + FLORES-101 devtest (3,009 pairs, what `all` projects since join-parallel), the trained
+# against NTREX-128 + FLORES-101 devtest (3,009 pairs: `all` with --vars.extra_parallel), the trained
 # teacher (training/en/teacher, from `spacy project run all`), the frozen student (seed 0, first 1,000
 # WikiANN sentences) and the fine-tuned one of `all` (300 steps, seeds 0 and 1, all of WikiANN-de val).
 # Resumable: a row whose JSON exists is kept. Writes metrics/ntrex_flores/*.json; models and corpora go to

@@ -17,9 +17,9 @@ for precision in bfloat16 float32; do
   python - "$WORK/$precision.json" "$WORK/$precision.time" "$precision" "$OUT/$precision.json" <<'PY'
 import json, re, sys
 record, timing, precision, out = json.load(open(sys.argv[1])), open(sys.argv[2]).read(), sys.argv[3], sys.argv[4]
-minutes, seconds = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", timing).group(1).split(":")[-2:]
+wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", timing).group(1)  # m:ss.ss, or h:mm:ss past an hour
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing).group(1))
-record.update(precision=precision, wall_seconds=round(int(minutes) * 60 + float(seconds), 1), peak_rss_gb=round(rss / 1024**2, 2))
+record.update(precision=precision, wall_seconds=round(sum(float(part) * 60**k for k, part in enumerate(reversed(wall.split(":")))), 1), peak_rss_gb=round(rss / 1024**2, 2))
 open(out, "w").write(json.dumps(record, indent=2) + "\n")
 PY
 done

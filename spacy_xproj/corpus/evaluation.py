@@ -9,12 +9,13 @@ from spacy.tokens import Doc
 
 from .conll import read_gold_file, score_entities
 
-Span = Tuple[int, int, str]  # start, end (word indices), label
+EntitySpan = Tuple[int, int, str]  # start, end (word indices), label
 
 
-def frequent_errors(words_and_spans: Iterable[Tuple[List[str], Set[Span], Set[Span]]], top: int) -> Dict[str, list]:
+def frequent_errors(words_and_spans: Iterable[Tuple[List[str], Set[EntitySpan], Set[EntitySpan]]], top: int) -> Dict[str, list]:
     """The `top` most frequent wrong entities (predicted, not gold) and missed ones (gold, not predicted),
-    each `[label, text, count]`; a predicted span that is gold with another label says so as `gold_label`."""
+    each `{"label", "text", "count"}`; a wrong one also has `gold_label`: the gold label of the same span,
+    None when the span is no gold entity."""
     wrong: Counter = Counter()
     missed: Counter = Counter()
     for words, predicted, gold in words_and_spans:
