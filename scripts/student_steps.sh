@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How many fine-tuning steps does the `all` workflow's German student need? The fine-tuned student
 # (configs/token_ner_layer_mix.cfg) on the corpus `all` projected, at 300 steps (the default until
-# 2026-12-04) and 200, seeds 0 and 1, scored on Europarl-NER German and all of WikiANN-de val.
+# 2026-12-04) and 200 (the default since, after this measurement), seeds 0 and 1, scored on Europarl-NER German and all of WikiANN-de val.
 # Run it in a project folder after `python -m spacy project run all` (it reuses corpus/en-de and the
 # 300-step seed-0 model of `all`). Resumable: a row whose JSON exists is kept. Writes
 # metrics/student_steps/ROW.json (scores) and ROW.training.json (training seconds); models go to training/student-steps/ (not committed).
