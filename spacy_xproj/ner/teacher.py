@@ -43,15 +43,6 @@ def teacher_precision_override(config: Path, precision: Optional[str], log: Call
     return {f"{FROZEN_TOK2VEC}.precision": resolved}
 
 
-def encoder_precision(config: Path, overrides: Dict[str, object]) -> Optional[str]:
-    """The frozen encoder's precision the teacher trained with (None for a config without a frozen encoder)."""
-    from spacy.util import load_config
-
-    if not is_frozen_config(config):
-        return None
-    return str(overrides.get(f"{FROZEN_TOK2VEC}.precision") or load_config(config)["components"]["token_ner"]["model"]["tok2vec"]["precision"])
-
-
 def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Optional[str]]]:
     """`--label-map auto`: {} (keep) for a teacher with CoNLL labels, None (the OntoNotes -> CoNLL map)
     for an OntoNotes teacher; a ValueError naming the labels otherwise."""
@@ -103,10 +94,12 @@ def prepare_teacher(
             sizes[split], n_ents = convert_gold_file(Path(path), corpus / f"{split}.spacy", "en", limit=limit)
             log(f"{path}: {sizes[split]} sentences{' (the first ones)' if limit else ''}, {n_ents} entities")
         seconds = train_ner(Path(config), output, corpus / "train.spacy", corpus / "dev.spacy", "en", encoder, overrides=overrides)
-        scores = evaluate_on_gold_files(spacy.load(output / "model-best"), [("dev", Path(dev_file))])["dev"]
+        trained = spacy.load(output / "model-best")
+        scores = evaluate_on_gold_files(trained, [("dev", Path(dev_file))])["dev"]
         log(f"teacher: F1 {scores['f']:.1f} on {dev_file} after {seconds / 60:.1f} min of training")
         record = {"teacher": str(output / "model-best"), "trained": True, "train_seconds": round(seconds, 1), "train": str(train_file),
                   "train_sentences": sizes["train"], "dev": str(dev_file), "config": str(config), "encoder": encoder,
-                  "precision": encoder_precision(Path(config), overrides), **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
+                  # the precision the saved pipeline runs its encoder in (None without a frozen encoder)
+                  "precision": trained.config["components"].get("token_ner", {}).get("model", {}).get("tok2vec", {}).get("precision"), **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
     atomic_write_bytes(output / "teacher.json", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     return record
