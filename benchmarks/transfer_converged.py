@@ -15,7 +15,9 @@ Systems (the teacher is `train-teacher`'s pipeline, CoNLL labels, so nothing is 
 - synthetic-frozen: from the teacher's head on English gold translated word by word with the lexicon the
   aligner induced from the projected corpus (Chen et al. 2022; spacy_xproj.corpus.synthetic), entity words kept;
 - synthetic-translated-frozen: the same with entity words translated too, where the lexicon knows them;
-- synthetic+projection-frozen: the same on the synthetic and the projected sentences together.
+- synthetic+projection-frozen: the same on the synthetic and the projected sentences together;
+- projection-frozen-teacher-weights: projection-frozen on the same pairs projected with the teacher's confidence
+  in every word's tag as its loss weight (`project-corpus --teacher-weights`; normalized per tag in token_ner).
 
 Resumable row by row: a row in the results file is never measured again, a projected corpus or a
 finished training in the work folder is reused. Rows are keyed `<lang>/<system>/seed<k>`.
@@ -36,7 +38,7 @@ from spacy_xproj.cli.common import fail, off_or_confidence
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
 SYSTEMS = ("zero-shot", "projection", "combined", "projection-frozen", "projection-frozen-reverse-focal", "projection+tatoeba-frozen", "sequential-frozen", "synthetic+projection-frozen",
-           "synthetic-frozen", "synthetic-translated-frozen", "combined-frozen")
+           "synthetic-frozen", "synthetic-translated-frozen", "combined-frozen", "projection-frozen-teacher-weights")
 TATOEBA_PAIRS = 20000  # all of each language's Tatoeba pairs (de has the most, 17,565)
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen", "synthetic-translated-frozen")
 FINE_TUNED_CONFIG = Path("configs/token_ner_layer_mix.cfg")
@@ -59,10 +61,10 @@ class ConvergedSettings:
 
 def projected_corpus(
     settings: ConvergedSettings, lang: str, log: Callable[[str], None], teacher: Optional[str] = None, corpus_dir: Optional[Path] = None,
-    pairs: Optional[int] = None, teacher_confidence: float = 0.0, text: Optional[ParallelText] = None,
+    pairs: Optional[int] = None, teacher_confidence: float = 0.0, text: Optional[ParallelText] = None, teacher_weights: bool = False,
 ) -> Tuple[Path, Optional[Dict]]:
     """A teacher's entities (default: the trained teacher's; only those it is `teacher_confidence` sure of,
-    when set) projected onto the first `pairs` (default `settings.pairs`) of the seeded order of `lang`'s
+    when set; with its confidence in every word's tag, when `teacher_weights`) projected onto the first `pairs` (default `settings.pairs`) of the seeded order of `lang`'s
     parallel pairs (or of `text`'s), so smaller samples are prefixes of larger ones (train/dev DocBins); the
     report when made in this call."""
     from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
@@ -76,7 +78,8 @@ def projected_corpus(
     corpus = sampled_corpus(settings.shared_data, lang, pairs or settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"), text=text)
     label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
     corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=teacher, label_map=label_map,
-                                     model=settings.encoder, layer=settings.layer, teacher_confidence=teacher_confidence)
+                                     model=settings.encoder, layer=settings.layer, teacher_confidence=teacher_confidence,
+                                     teacher_weights=teacher_weights)
     report = build_training_data(corpus, corpus_dir, corpus_settings, log=log)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
@@ -291,8 +294,10 @@ def run_converged_benchmark(
                     scores = evaluated(settings.teacher / "model-best", lang, settings)
                     row = {"gold": scores, "train_seconds": teacher["train_seconds"], "eval_seconds": round(time.perf_counter() - started, 1)}
                 else:
-                    corpus_dir, report = projected_corpus(settings, lang, log)
-                    if report is not None:
+                    weighted = system == "projection-frozen-teacher-weights"
+                    corpus_dir, report = projected_corpus(settings, lang, log, teacher_weights=weighted,
+                                                          corpus_dir=settings.work_dir / f"en-{lang}-teacher-weights" if weighted else None)
+                    if report is not None and not weighted:
                         results.data.setdefault("projection_reports", {})[lang] = report
                         results.save()
                     model_dir, seconds = trained_student(settings, system, lang, seed, corpus_dir, log)

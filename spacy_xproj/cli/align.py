@@ -112,6 +112,7 @@ def project_corpus(
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
     teacher_confidence: float = typer.Option(0.0, "--teacher-confidence", callback=off_or_confidence, help="0: project every entity the teacher finds. In [0.5, 1]: only entities whose every tag the teacher is this sure of, and target words aligned to words it is less sure of are left unannotated (missing), not taught as O."),
+    teacher_weights: bool = typer.Option(False, "--teacher-weights", help="Give every target word the teacher's confidence in the tag it was taught from (doc._.xproj_token_weights); token_ner's loss counts the doubted words less, normalized per tag. Not with --teacher-confidence."),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev/ (0 <= x < 1)."),
     shard_size: int = typer.Option(500, "--shard-size", "--chunk-size", min=1, help="Pairs per shard: the unit of resuming and of work for each worker."),
     limit: int = typer.Option(0, "--limit", min=0, help="Use the first N pairs only (0: all)."),
@@ -158,6 +159,8 @@ def project_corpus(
             raise typer.BadParameter(f"{label_map}: not a readable JSON file of {{label: target or null}} ({err})", param_hint="--label-map")
         if not isinstance(mapping, dict):
             raise typer.BadParameter(f"{label_map}: expected a JSON object {{label: target or null}}", param_hint="--label-map")
+    if teacher_confidence and teacher_weights:
+        raise typer.BadParameter("choose one of --teacher-confidence and --teacher-weights: the filter drops what the weights would weigh", param_hint="--teacher-weights")
     if engine is EngineName.local and ray_address:
         raise typer.BadParameter("--ray-address needs --engine ray", param_hint="--ray-address")
     from ..encoders.subword_encoder import resolve_precision
@@ -174,7 +177,7 @@ def project_corpus(
         log(f"aligning in {resolved} ({why}; --precision sets it)")
     settings = CorpusSettings(
         source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
-        layer=layer, precision=resolved, on_incomplete=on_incomplete.value, teacher_confidence=teacher_confidence,
+        layer=layer, precision=resolved, on_incomplete=on_incomplete.value, teacher_confidence=teacher_confidence, teacher_weights=teacher_weights,
         drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
     )
     if format is CorpusFormat.lines and target is None:

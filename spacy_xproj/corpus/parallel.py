@@ -10,6 +10,8 @@ language) and its word alignment are plain data in Doc extensions, so
                             "ents": [[start, end, label, confidence], ...], "unprojected": [[source_entity, reason], ...]}
     doc._.xproj_windows   encoder windows the longer side was read in, set only when more than 1
                           (a pair longer than the encoder's window aligns with fewer links)
+    doc._.xproj_token_weights  per target word, how sure the teacher was of the tags it was taught from
+                          (`project-corpus --teacher-weights`); token_ner weights its loss by them
 """
 import importlib.util
 import itertools
@@ -29,12 +31,13 @@ SOURCE_EXT = "xproj_source"
 ALIGNMENT_EXT = "xproj_alignment"
 PROJECTION_EXT = "xproj_projection"
 WINDOWS_EXT = "xproj_windows"
+TOKEN_WEIGHTS_EXT = "xproj_token_weights"
 
 
 def install_extensions() -> None:
     """Register the Doc extensions; idempotent. Importing this module installs nothing: the helpers below and the
     components call it, so the extensions are installed on first use."""
-    for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT, WINDOWS_EXT):
+    for name in (SOURCE_EXT, ALIGNMENT_EXT, PROJECTION_EXT, WINDOWS_EXT, TOKEN_WEIGHTS_EXT):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
 
@@ -93,6 +96,21 @@ def get_alignment(doc: Doc) -> Optional[List[Tuple[int, int, float]]]:
 def set_alignment(doc: Doc, links: Iterable[Tuple[int, int, float]]) -> None:
     install_extensions()
     doc._.set(ALIGNMENT_EXT, [[int(i), int(j), round(float(s), 6)] for i, j, s in links])
+
+
+def get_token_weights(doc: Doc) -> Optional[List[float]]:
+    install_extensions()
+    data = doc._.get(TOKEN_WEIGHTS_EXT)
+    return None if data is None else [float(w) for w in data]
+
+
+def set_token_weights(doc: Doc, weights: Sequence[float]) -> None:
+    install_extensions()
+    if len(weights) != len(doc):
+        raise ValueError(f"{len(weights)} token weights for a Doc of {len(doc)} tokens")
+    if any(not 0.0 <= w <= 1.0 for w in weights):
+        raise ValueError(f"token weights must lie in [0, 1]; got {min(weights)} .. {max(weights)}")
+    doc._.set(TOKEN_WEIGHTS_EXT, [round(float(w), 4) for w in weights])
 
 
 def get_projection(doc: Doc) -> Optional[Dict[str, object]]:

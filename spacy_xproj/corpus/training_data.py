@@ -18,8 +18,9 @@ import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
@@ -29,7 +30,7 @@ from ..core.thresholds import confidence_threshold_error
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD
 from ..files import atomic_write_bytes
 from .engines import Engine, InProcess
-from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_alignment, get_projection, set_source
+from .parallel import WINDOWS_EXT, ParallelLine, SourceSide, get_alignment, get_projection, set_source, set_token_weights
 from .shards import InputMismatchError, ParallelInput, ShardSpec, file_identity, plan_shards, read_shard
 
 
@@ -52,6 +53,8 @@ class CorpusSettings:
     # 0: the teacher's entities as they are; in [0.5, 1]: only the entities the teacher is this sure of are
     # projected, and target words aligned to words it is less sure of are marked missing, not "O"
     teacher_confidence: float = 0.0
+    # every target word carries the teacher's confidence in the tags it was taught from (doc._.xproj_token_weights)
+    teacher_weights: bool = False
     drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
     dev_fraction: float = 0.1
     shard_size: int = 500
@@ -61,6 +64,8 @@ class CorpusSettings:
         problem = confidence_threshold_error(self.teacher_confidence, may_be_off=True)
         if problem:
             raise ValueError(f"teacher_confidence: {problem}")
+        if self.teacher_confidence and self.teacher_weights:
+            raise ValueError("teacher_confidence and teacher_weights: choose one (a confidence filter drops what the weights would weigh)")
 
 
 def _is_dev(index: int, seed: int, fraction: float) -> bool:
@@ -111,14 +116,27 @@ def check_inputs(shard_dir: Path, inputs: Sequence[Path]) -> List[Dict]:
     return current
 
 
-def teacher_docs(teacher: Language, texts: List[str], confidence: float) -> List[Doc]:
+def teacher_docs(teacher: Language, texts: List[str], confidence: float, weights: bool = False) -> Tuple[List[Doc], Optional[List[numpy.ndarray]]]:
     """The teacher's Docs of `texts`; with `confidence`, only its entities scored at least that and the
-    tokens it doubts marked missing (`self_label`, which scores token_ner and spaCy's ner alike)."""
-    if not confidence:
-        return list(teacher.pipe(texts))
+    tokens it doubts marked missing (`self_label`, which scores token_ner and spaCy's ner alike); with
+    `weights`, also its confidence in each token's tag (`tag_confidences`)."""
     # the scoring belongs to the NER layer above this one: spaCy's registry finds it (an entry point)
+    if weights:
+        docs, confidences = zip(*registry.misc.get("spacy-xproj.tag_confidences.v1")(teacher, texts)) if texts else ((), ())
+        return list(docs), list(confidences)
+    if not confidence:
+        return list(teacher.pipe(texts)), None
     self_label = registry.misc.get("spacy-xproj.self_label.v1")
-    return list(self_label(teacher, texts, threshold=confidence))
+    return list(self_label(teacher, texts, threshold=confidence)), None
+
+
+def target_token_weights(doc: Doc, source_confidences: numpy.ndarray) -> numpy.ndarray:
+    """Per target word of an aligned Doc: the teacher's lowest confidence among the source words aligned
+    to it; 1 for a word aligned to none (projection teaches it "O" on the alignment's word, not the teacher's)."""
+    weights = numpy.ones(len(doc))
+    links = numpy.array([(i, j) for i, j, _ in get_alignment(doc) or ()], dtype="int64").reshape(-1, 2)
+    numpy.minimum.at(weights, links[:, 1], source_confidences[links[:, 0]])
+    return weights
 
 
 def mask_doubted_words(doc: Doc, doubted_source: Sequence[int]) -> int:
@@ -132,7 +150,8 @@ def mask_doubted_words(doc: Doc, doubted_source: Sequence[int]) -> int:
     return len(masked)
 
 
-def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language, teacher_confidence: float = 0.0) -> Dict:
+def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language, teacher_confidence: float = 0.0,
+                  teacher_weights: bool = False) -> Dict:
     """Teacher-tag, align and project some pairs; returns its Docs (by index) and counts."""
     counts: Dict[str, int] = {"read": len(lines), "complete": 0, "partial": 0, "dropped": 0, "empty": 0, "failed": 0}
     if teacher_confidence:
@@ -144,7 +163,9 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     counts["empty"] = len(lines) - len(usable)
 
     start = time.perf_counter()
-    source_docs = teacher_docs(teacher, [line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable], teacher_confidence)
+    source_docs, source_confidences = teacher_docs(teacher, [line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable],
+                                                   teacher_confidence, teacher_weights)
+    confidences_of = {index: c for (index, _), c in zip(usable, source_confidences or ())}
     seconds["teacher"] = time.perf_counter() - start
     docs: List[Doc] = []
     indices: List[int] = []
@@ -191,6 +212,8 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
             continue
         if doubted.get(doc.user_data["xproj_index"]):
             counts["doubted_words"] += mask_doubted_words(doc, doubted[doc.user_data["xproj_index"]])
+        if teacher_weights:
+            set_token_weights(doc, target_token_weights(doc, confidences_of[doc.user_data["xproj_index"]]).tolist())
         for _, _, label, _ in record["ents"]:
             labels[label] = labels.get(label, 0) + 1
         kept.append(doc)
@@ -222,7 +245,8 @@ class ShardProjector:
             self.pipelines = build_pipelines(self.settings)
         start = time.perf_counter()
         lines = read_shard(self.corpus, spec)
-        result = project_pairs(lines, spec.first_pair, *self.pipelines, teacher_confidence=self.settings.teacher_confidence)
+        result = project_pairs(lines, spec.first_pair, *self.pipelines, teacher_confidence=self.settings.teacher_confidence,
+                               teacher_weights=self.settings.teacher_weights)
         result["seconds"]["read"] = time.perf_counter() - start - sum(result["seconds"].values())
         start = time.perf_counter()
         splits: Dict[str, List[Doc]] = {"train": [], "dev": []}

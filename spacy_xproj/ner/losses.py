@@ -28,7 +28,7 @@ from typing import Callable, Tuple
 import numpy
 from spacy.util import registry
 
-# (logits (n, k), gold class per row (n,), mask (n,) 1 = annotated) -> (summed loss, d_logits (n, k))
+# (logits (n, k), gold class per row (n,), mask (n,): a weight per row, 0 = unannotated, 1 = plain) -> (summed loss, d_logits (n, k))
 TokenLoss = Callable[[numpy.ndarray, numpy.ndarray, numpy.ndarray], Tuple[float, numpy.ndarray]]
 EPSILON = 1e-12
 

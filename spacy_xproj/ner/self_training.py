@@ -74,3 +74,36 @@ def self_label(nlp: Language, texts: Iterable[str], threshold: float = 0.9, beam
             scores = token_ner_scores(ner, docs, threshold)
         for doc, (scored, doubtful) in zip(docs, scores):
             yield confident_entities(doc, scored, threshold, doubtful)
+
+
+def beam_tag_confidences(doc: Doc, scored: Scored) -> numpy.ndarray:
+    """Per token of `doc` (entities set): the beam's probability of the entity it is in, or for a token
+    outside every entity one minus the largest probability of a candidate entity covering it."""
+    confidences = numpy.ones(len(doc))
+    for (start, end, _), score in scored.items():
+        confidences[start:end] = numpy.minimum(confidences[start:end], 1.0 - score)
+    for entity in doc.ents:
+        confidences[entity.start : entity.end] = scored.get((entity.start, entity.end, entity.label_), 0.0)
+    return numpy.clip(confidences, 0.0, 1.0)
+
+
+@registry.misc("spacy-xproj.tag_confidences.v1")  # found by project-corpus, a layer below, as self_label is
+def tag_confidences(nlp: Language, texts: Iterable[str], beam_width: int = 16, batch_size: int = 32) -> Iterator[Tuple[Doc, numpy.ndarray]]:
+    """Docs of `texts` with the pipeline's entities, each with how sure its NER is of every token's tag:
+    token_ner's probability of the tag it decoded; for spaCy's `ner`, its usual (greedy) entities scored
+    by the beam (`beam_tag_confidences`)."""
+    name, ner = ner_component(nlp)
+    upstream = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    for batch in minibatch(texts, batch_size):
+        docs = [nlp.make_doc(text) for text in batch]
+        for pipe_name in upstream:
+            docs = list(nlp.get_pipe(pipe_name).pipe(docs))
+        if isinstance(ner, EntityRecognizer):
+            scores = ner.scored_ents(ner.beam_parse(docs, beam_width=beam_width))
+            docs = list(ner.pipe(docs))
+            confidences = [beam_tag_confidences(doc, scored) for doc, scored in zip(docs, scores)]
+        else:
+            decoded = ner.decode(docs)
+            ner.set_annotations(docs, [path for path, _ in decoded])
+            confidences = [numpy.exp(log_probs[numpy.arange(len(path)), path]) for path, log_probs in decoded]
+        yield from zip(docs, confidences)

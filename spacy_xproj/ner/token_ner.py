@@ -15,7 +15,8 @@ from thinc.api import Config, Linear, Model, chain, set_dropout_rate, with_array
 from thinc.types import Floats2d
 
 from .bio import MISSING, biluo_to_tag_ids, tag_names, tags_to_spans, transition_mask, viterbi
-from .losses import TokenLoss, log_softmax
+from ..corpus.parallel import get_token_weights
+from .losses import TokenLoss, log_softmax, per_class_mean_one
 
 DEFAULT_MODEL = """
 [model]
@@ -135,14 +136,42 @@ class TokenNER(TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], logits: List[Floats2d]):
-        """Summed loss over annotated tokens; tokens without a usable gold tag (missing annotation,
-        misaligned, or a label outside the component's) get no gradient."""
+        """Summed loss over annotated tokens, each weighted by `annotation_weights`; tokens without a usable
+        gold tag (missing annotation, misaligned, or a label outside the component's) get no gradient."""
+        examples = list(examples)
+        golds = [biluo_to_tag_ids(example.get_aligned_ner(), self.labels) for example in examples]
         total, gradients = 0.0, []
-        for example, doc_logits in zip(examples, logits):
-            gold = biluo_to_tag_ids(example.get_aligned_ner(), self.labels)
-            mask = gold != MISSING
-            loss, d_logits = self.loss(self.model.ops.to_numpy(doc_logits), numpy.where(mask, gold, 0), mask)
+        for doc_logits, gold, weights in zip(logits, golds, annotation_weights(examples, golds)):
+            loss, d_logits = self.loss(self.model.ops.to_numpy(doc_logits), numpy.where(gold != MISSING, gold, 0), weights)
             total += loss
             gradients.append(self.model.ops.asarray2f(d_logits.astype("float32")))
         return total, gradients
 
+
+def predicted_token_weights(example: Example) -> Optional[numpy.ndarray]:
+    """The reference's token weights (`doc._.xproj_token_weights`) on the predicted tokens, the lowest of
+    the reference tokens each is aligned to (1 where none); None without weights."""
+    weights = get_token_weights(example.reference)
+    if weights is None:
+        return None
+    aligned = example.alignment.x2y
+    owners = numpy.repeat(numpy.arange(len(aligned.lengths)), aligned.lengths)
+    predicted = numpy.ones(len(example.predicted))
+    numpy.minimum.at(predicted, owners, numpy.asarray(weights)[aligned.data])
+    return predicted
+
+
+def annotation_weights(examples: Sequence[Example], golds: Sequence[numpy.ndarray]) -> List[numpy.ndarray]:
+    """Per example, a loss weight per predicted token: 0 where the gold tag is missing, else 1; where the
+    corpus carries the teacher's confidences (`project-corpus --teacher-weights`), the confidence divided
+    by its mean over the batch's tokens of the same gold tag. Normalized, each tag keeps cross-entropy's
+    total weight and only the doubted tokens within a tag count less: unnormalized, entity tags (less
+    sure than "O") would be taught less, and recall falls as it did under the confidence filter."""
+    masks = [(gold != MISSING).astype("float64") for gold in golds]
+    confidences = [predicted_token_weights(example) for example in examples]
+    if all(c is None for c in confidences):
+        return masks
+    weighted = [mask if c is None else mask * c for mask, c in zip(masks, confidences)]
+    flat = per_class_mean_one(numpy.concatenate(weighted), numpy.concatenate([numpy.where(g != MISSING, g, 0) for g in golds]),
+                              numpy.concatenate(masks))
+    return numpy.split(flat, numpy.cumsum([len(g) for g in golds])[:-1])

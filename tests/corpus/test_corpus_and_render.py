@@ -228,6 +228,41 @@ def test_project_corpus_with_teacher_confidence_projects_fewer_entities_and_leav
     assert sum(len(d.ents) for d in sure_docs) < sum(len(d.ents) for d in all_docs)
 
 
+def test_target_words_take_the_lowest_confidence_of_the_source_words_aligned_to_them():
+    import numpy
+
+    from spacy_xproj.corpus.training_data import target_token_weights
+
+    doc = projected_pair()  # links 0-0, 1-1, 2-2, 3-3; target "<b>" aligned to nothing
+    set_alignment(doc, [(0, 0, 0.9), (1, 1, 0.9), (2, 1, 0.5), (3, 3, 0.3)])
+    weights = target_token_weights(doc, numpy.array([0.8, 0.95, 0.6, 0.7, 0.1]))
+    assert weights.tolist() == pytest.approx([0.8, 0.6, 1.0, 0.7, 1.0])
+
+
+def test_project_corpus_with_teacher_weights_keeps_the_entities_and_weighs_every_target_word(corpus_files, tiny_model_dir):
+    from spacy_xproj.corpus.parallel import get_token_weights
+
+    vocab = spacy.blank("de").vocab
+
+    def projected(*options):
+        out = corpus_files / f"out{''.join(options)}"
+        result = runner.invoke(app, [
+            "project-corpus", str(corpus_files / "src.txt"), str(out), "--target", str(corpus_files / "tgt.txt"),
+            "--target-lang", "de", "--model", tiny_model_dir, "--layer", "2", "--dev-fraction", "0", *options])
+        assert result.exit_code == 0, result.output
+        return list(read_docbin(out / "train").get_docs(vocab))
+
+    plain, weighted = projected(), projected("--teacher-weights")
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in weighted] == [[(e.start, e.end, e.label_) for e in d.ents] for d in plain]
+    assert all(get_token_weights(d) is None for d in plain)
+    weights = [get_token_weights(d) for d in weighted]
+    assert [len(w) for w in weights] == [len(d) for d in weighted]
+    flat = [w for ws in weights for w in ws]
+    assert all(0.0 <= w <= 1.0 for w in flat) and min(flat) < 1.0  # the small teacher doubts something
+    both = run_project_corpus(corpus_files, tiny_model_dir, "--teacher-weights", "--teacher-confidence", "0.9")
+    assert both.exit_code == 2 and "choose one of --teacher-confidence and --teacher-weights" in " ".join(re.sub(r"[│╭╮╰╯─]", " ", both.output).split())
+
+
 def test_project_corpus_refuses_a_teacher_confidence_outside_its_range(corpus_files, tiny_model_dir):
     result = run_project_corpus(corpus_files, tiny_model_dir, "--teacher-confidence", "0.3")
     flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())

@@ -70,3 +70,33 @@ def test_self_label_command_writes_a_docbin(tmp_path):
     spacy.blank("de").to_disk(tmp_path / "no_ner")
     no_ner = runner.invoke(app, ["self-label", str(tmp_path / "no_ner"), str(tmp_path / "raw.txt"), str(tmp_path / "x.spacy")])
     assert no_ner.exit_code == 1 and "needs a pipeline with 'ner' or 'token_ner'" in no_ner.output
+
+
+def test_beam_tag_confidences_score_entity_tokens_by_their_entity_and_others_by_the_doubt_around_them():
+    from spacy.tokens import Span
+
+    from spacy_xproj.ner.self_training import beam_tag_confidences
+
+    doc = spacy.blank("de").make_doc("Anna Schmidt besuchte Berlin heute")
+    doc.ents = [Span(doc, 0, 2, "PER"), Span(doc, 3, 4, "LOC")]
+    scored = {(0, 2, "PER"): 0.9, (1, 3, "ORG"): 0.3, (3, 4, "LOC"): 0.6}
+    # "besuchte" is outside every entity but a candidate ORG at 0.3 covers it; "heute" is covered by none
+    assert beam_tag_confidences(doc, scored).tolist() == pytest.approx([0.9, 0.9, 0.7, 0.6, 1.0])
+    doc.ents = [Span(doc, 4, 5, "MISC")]  # an entity the beam did not score at all: no confidence in it
+    assert beam_tag_confidences(doc, scored)[4] == 0.0
+
+
+@pytest.mark.parametrize("factory", ["ner", "token_ner"])
+def test_tag_confidences_keep_the_pipelines_entities_and_give_every_token_a_probability(factory, tmp_path):
+    from spacy_xproj.ner.self_training import tag_confidences
+
+    nlp = trained(factory, tmp_path)
+    texts = ["Anna Schmidt besuchte Berlin .", "", "Siemens stellte Karl Weber ein ."]
+    results = list(tag_confidences(nlp, texts))
+    assert [d.text for d, _ in results] == texts and [len(c) for _, c in results] == [5, 0, 6]
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d, _ in results] == [[(e.start, e.end, e.label_) for e in nlp(t).ents] for t in texts]
+    confidences = numpy.concatenate([c for _, c in results])
+    assert ((confidences >= 0) & (confidences <= 1)).all() and confidences.max() > 0.5
+    if factory == "token_ner":  # the probability of the tag decoded at each token
+        path, log_probs = nlp.get_pipe("token_ner").decode([nlp.make_doc(texts[0])])[0]
+        assert results[0][1].tolist() == pytest.approx(numpy.exp(log_probs[numpy.arange(5), path]).tolist())

@@ -5,6 +5,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
+from spacy_xproj.ner.bio import biluo_to_tag_ids
 from spacy_xproj.ner.losses import focal_loss
 
 from ..test_project_workflow import tiny_corpus
@@ -80,3 +81,56 @@ def test_initialize_without_entities_is_an_error():
     doc = nlp.make_doc("Guten Morgen .")
     with pytest.raises(ValueError, match="no entity labels"):
         nlp.initialize(lambda: [Example(doc, doc.copy())])
+
+
+def weighted_example(nlp, words, entities, weights):
+    from spacy_xproj.corpus.parallel import set_token_weights
+
+    example = Example.from_dict(nlp.make_doc(" ".join(words)), {"words": words, "entities": entities})
+    set_token_weights(example.reference, weights)
+    return example
+
+
+def test_teacher_weights_are_normalized_per_gold_tag_over_the_batch_and_missing_tokens_stay_at_zero():
+    from spacy_xproj.ner.token_ner import annotation_weights
+
+    nlp = spacy.blank("de")
+    ner = nlp.add_pipe("token_ner")
+    ner.add_label("PER")
+    ner.add_label("LOC")
+    sure = weighted_example(nlp, ["Anna", "besuchte", "Berlin"], ["U-PER", "O", "U-LOC"], [0.9, 1.0, 0.8])
+    doubted = weighted_example(nlp, ["Paul", "kam", "heute"], ["U-PER", "-", "O"], [0.3, 0.5, 0.6])
+    golds = [biluo_to_tag_ids(e.get_aligned_ner(), ner.labels) for e in (sure, doubted)]
+    weights = annotation_weights([sure, doubted], golds)
+    # B-PER: 0.9 and 0.3 (mean 0.6); O: 1.0 and 0.6 (mean 0.8); B-LOC alone; "kam" has no gold tag
+    assert weights[0].tolist() == pytest.approx([1.5, 1.25, 1.0]) and weights[1].tolist() == pytest.approx([0.5, 0.0, 0.75])
+    plain = Example.from_dict(nlp.make_doc("Anna kam"), {"entities": ["U-PER", "-"]})
+    assert [w.tolist() for w in annotation_weights([plain], [biluo_to_tag_ids(plain.get_aligned_ner(), ner.labels)])] == [[1.0, 0.0]]
+
+
+def test_teacher_weights_follow_the_alignment_to_the_predicted_tokens():
+    from spacy_xproj.corpus.parallel import set_token_weights
+    from spacy_xproj.ner.token_ner import predicted_token_weights
+
+    vocab = spacy.blank("de").vocab
+    reference = Doc(vocab, words=["Berlin", "ist", "groß", "."], spaces=[True, True, False, False])
+    set_token_weights(reference, [0.9, 1.0, 0.7, 0.4])
+    predicted = Doc(vocab, words=["Berlin", "ist", "groß."], spaces=[True, True, False])
+    assert predicted_token_weights(Example(predicted, reference)).tolist() == pytest.approx([0.9, 1.0, 0.4])
+    assert predicted_token_weights(Example(Doc(vocab, words=["Berlin"]), Doc(vocab, words=["Berlin"]))) is None
+
+
+def test_a_doubted_label_gets_a_smaller_gradient_than_the_same_label_held_with_confidence():
+    nlp = spacy.blank("de")
+    ner = nlp.add_pipe("token_ner")
+    nlp.initialize(lambda: training_examples(nlp, 4))
+    words, entities = ["Anna", "besuchte", "Anna"], ["U-PER", "O", "U-PER"]
+    example = weighted_example(nlp, words, entities, [1.0, 1.0, 0.2])
+    _, gradients = ner.get_loss([example], ner.model.predict([example.predicted]))
+    weighted = numpy.abs(gradients[0][0]).sum(), numpy.abs(gradients[0][2]).sum()
+    # against the same sentence without weights, each token's gradient is scaled by its normalized weight
+    unweighted = Example.from_dict(nlp.make_doc(" ".join(words)), {"words": words, "entities": entities})
+    _, plain = ner.get_loss([unweighted], ner.model.predict([unweighted.predicted]))
+    ratios = weighted[0] / numpy.abs(plain[0][0]).sum(), weighted[1] / numpy.abs(plain[0][2]).sum()
+    assert ratios == pytest.approx((1 / 0.6, 0.2 / 0.6), rel=1e-4)
+    assert (gradients[0][1] == plain[0][1]).all()  # the only "O": its weight is its class mean, 1
