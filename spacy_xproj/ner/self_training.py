@@ -56,18 +56,25 @@ def token_ner_scores(ner: TokenNER, docs: List[Doc], threshold: float) -> List[T
     return results
 
 
+def batches_before_ner(nlp: Language, texts: Iterable[str], batch_size: int) -> Iterator[List[Doc]]:
+    """Batches of Docs of `texts`, run through the components before the pipeline's NER (not the NER itself)."""
+    name, _ = ner_component(nlp)
+    upstream = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    for batch in minibatch(texts, batch_size):
+        docs = [nlp.make_doc(text) for text in batch]
+        for pipe_name in upstream:
+            docs = list(nlp.get_pipe(pipe_name).pipe(docs))
+        yield docs
+
+
 @registry.misc("spacy-xproj.self_label.v1")  # how project-corpus, a layer below, finds it without importing it
 def self_label(nlp: Language, texts: Iterable[str], threshold: float = 0.9, beam_width: int = 16, batch_size: int = 32) -> Iterator[Doc]:
     """Docs of `texts` labelled by the pipeline's NER where it is confident (see `confident_entities`)."""
     problem = confidence_threshold_error(threshold, may_be_off=False)
     if problem:
         raise ValueError(f"self-labelling threshold: {problem}")
-    name, ner = ner_component(nlp)
-    upstream = nlp.pipe_names[: nlp.pipe_names.index(name)]
-    for batch in minibatch(texts, batch_size):
-        docs = [nlp.make_doc(text) for text in batch]
-        for pipe_name in upstream:
-            docs = list(nlp.get_pipe(pipe_name).pipe(docs))
+    ner = ner_component(nlp)[1]
+    for docs in batches_before_ner(nlp, texts, batch_size):
         if isinstance(ner, EntityRecognizer):
             scores = [(scored, None) for scored in ner.scored_ents(ner.beam_parse(docs, beam_width=beam_width))]
         else:
@@ -92,12 +99,8 @@ def tag_confidences(nlp: Language, texts: Iterable[str], beam_width: int = 16, b
     """Docs of `texts` with the pipeline's entities, each with how sure its NER is of every token's tag:
     token_ner's probability of the tag it decoded; for spaCy's `ner`, its usual (greedy) entities scored
     by the beam (`beam_tag_confidences`)."""
-    name, ner = ner_component(nlp)
-    upstream = nlp.pipe_names[: nlp.pipe_names.index(name)]
-    for batch in minibatch(texts, batch_size):
-        docs = [nlp.make_doc(text) for text in batch]
-        for pipe_name in upstream:
-            docs = list(nlp.get_pipe(pipe_name).pipe(docs))
+    ner = ner_component(nlp)[1]
+    for docs in batches_before_ner(nlp, texts, batch_size):
         if isinstance(ner, EntityRecognizer):
             scores = ner.scored_ents(ner.beam_parse(docs, beam_width=beam_width))
             docs = list(ner.pipe(docs))
