@@ -87,6 +87,8 @@ def run_workflow(project: Path, workflow: str, tiny_model_dir: str, **extra_vars
     variables = {
         "encoder": tiny_model_dir, "layer": 1, "parallel_dir": "assets/tiny", "parallel_source": "src.txt", "parallel_target": "tgt.txt",
         "extra_parallel": "assets/tiny/src-extra.txt=assets/tiny/tgt-extra.txt",
+        # as on a machine without the shared data folder: the news pairs are left out
+        "news_parallel": "assets/tiny/news.en=assets/tiny/news.de",
         "teacher": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
         "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 200, "eval_frequency": 50, "learn_rate": 0.01,
         # the default layer-mix config is shaped for e5-small's 13 hidden states; the tiny model has 3
@@ -106,6 +108,7 @@ def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((project / "corpus/en-de/report.json").read_text())
     assert report["counts"]["read"] == 48 and report["train_docs"] + report["dev_docs"] > 40
+    assert "not found: assets/tiny/news.en, assets/tiny/news.de; joined without it" in result.stderr
 
     nlp = spacy.load(project / "training/de/projection/model-best")
     assert nlp.lang == "de" and nlp.pipe_names == ["transformer", "token_ner"]

@@ -26,12 +26,19 @@ def join_parallel(
     source_output: Path = typer.Argument(..., help="Writes the joined source side here (UTF-8, a sentence a line)."),
     target_output: Path = typer.Argument(..., help="Writes the joined target side here, line-aligned with SOURCE_OUTPUT."),
     pairs: List[str] = typer.Argument(..., help="SOURCE=TARGET, two line-aligned files; one or more corpora, joined in this order."),
+    if_present: List[str] = typer.Option([], "--if-present", help="SOURCE=TARGET joined after PAIRS when both files exist, and left out, with a message, when one does not (text outside the project, such as research-only news); an empty value is ignored. Repeat the option."),
     encoding: str = ENCODING,
 ) -> None:
     """Several line-aligned parallel corpora as one, e.g. NTREX-128 and FLORES-101 for project-corpus."""
     from ..corpus.parallel import join_line_aligned
 
     files = [source_and_target(value) for value in pairs]
+    for source, target in (source_and_target(value) for value in if_present if value):
+        absent = [str(path) for path in (source, target) if not path.is_file()]
+        if absent:
+            log(f"not found: {', '.join(absent)}; joined without it (--if-present)")
+        else:
+            files.append((source, target))
     for path in (source_output, target_output):
         writable_or_exit(path, "file")
     try:

@@ -38,6 +38,21 @@ def test_join_parallel_joins_in_order_and_names_a_bad_pair(tmp_path):
     assert out_en.read_text() == "one\ntwo\nthree\n"  # a failed join leaves the earlier output as it was
 
 
+def test_join_parallel_adds_a_corpus_given_if_present_only_when_both_its_files_exist(tmp_path):
+    for name, text in {"a.en": "one\n", "a.de": "eins\n", "news.en": "two\nthree\n", "news.de": "zwei\ndrei\n"}.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    out_en, out_de = tmp_path / "joined.en", tmp_path / "joined.de"
+    base = ["join-parallel", str(out_en), str(out_de), f"{tmp_path / 'a.en'}={tmp_path / 'a.de'}"]
+    present = runner.invoke(app, [*base, "--if-present", f"{tmp_path / 'news.en'}={tmp_path / 'news.de'}", "--if-present", ""])
+    assert present.exit_code == 0, present.output
+    assert out_en.read_text() == "one\ntwo\nthree\n" and out_de.read_text() == "eins\nzwei\ndrei\n"
+    absent = runner.invoke(app, [*base, "--if-present", f"{tmp_path / 'news.en'}={tmp_path / 'gone.de'}"])
+    assert absent.exit_code == 0, absent.output
+    assert f"not found: {tmp_path / 'gone.de'}; joined without it" in absent.output and out_de.read_text() == "eins\n"
+    malformed = runner.invoke(app, [*base, "--if-present", str(tmp_path / "news.en")])
+    assert malformed.exit_code == 2 and "expected SOURCE=TARGET" in malformed.output
+
+
 def test_align_writes_one_pharaoh_line_per_pair(tmp_path, tiny_model_dir):
     (tmp_path / "src.txt").write_text("the cat sits .\n\ndie katze\n", encoding="utf-8")
     (tmp_path / "tgt.txt").write_text("the cat sits .\nanything\ndie katze\n", encoding="utf-8")
