@@ -4,8 +4,9 @@
 # only, so read where it lies, never copied into the project). The trained teacher of `all` (training/en/teacher)
 # projects both; the students: the fine-tuned one of `all` (200 steps), the frozen one (configs/frozen_ner.cfg) and
 # the frozen one with the reverse focal loss, seeds 0 and 1, scored on Europarl-NER German and the first 1,000
-# sentences of WikiANN-de val. The NTREX rows are the fine-tuned student on `all`'s own corpus (corpus/en-de); its
-# seed-0 model is `all`'s own, scored again here.
+# sentences of WikiANN-de val. The NTREX rows are the fine-tuned student on NTREX alone, projected here (`all`
+# projects the news too since this measurement; the committed NTREX rows are the models of the NTREX-only `all` run
+# and of scripts/student_steps.sh, which this projection reproduces).
 # Resumable: a row whose JSON exists is kept. Writes metrics/news_pairs/ROW.json (scores) and ROW.training.json;
 # models and corpora go to training/news-pairs/ (not committed).
 # Usage: bash scripts/news_pairs.sh [SHARED_DATA] [SEEDS] [STUDENTS]
@@ -24,6 +25,8 @@ python -m spacy_xproj join-parallel "$WORK/en.txt" "$WORK/de.txt" assets/ntrex12
   "$NEWS.eng=$NEWS.deu"
 python -m spacy_xproj project-corpus "$WORK/en.txt" "$WORK/corpus" --target "$WORK/de.txt" --target-lang de \
   --teacher training/en/teacher/model-best --label-map auto
+python -m spacy_xproj project-corpus assets/ntrex128/newstest2019-src.eng.txt "$WORK/corpus-ntrex" --target assets/ntrex128/newstest2019-ref.deu.txt \
+  --target-lang de --teacher training/en/teacher/model-best --label-map auto
 score() {  # ROW MODEL_FOLDER
   cp "$2/training.json" "$OUT/$1.training.json" 2>/dev/null || true
   python -m spacy_xproj evaluate "$2/model-best" --gold europarl="$EUROPARL" --gold wikiann="$WIKIANN" --limit 1000 --output "$OUT/$1.json"
@@ -31,13 +34,9 @@ score() {  # ROW MODEL_FOLDER
 for seed in $SEEDS; do
   row=ntrex-fine200-seed$seed
   if [ ! -f "$OUT/$row.json" ]; then
-    if [ "$seed" = 0 ]; then
-      score "$row" training/de/projection
-    else
-      python -m spacy_xproj train-ner configs/token_ner_layer_mix.cfg "$WORK/$row" --train corpus/en-de/train --dev corpus/en-de/dev --lang de \
-        --max-steps 200 --seed "$seed"
-      score "$row" "$WORK/$row"
-    fi
+    python -m spacy_xproj train-ner configs/token_ner_layer_mix.cfg "$WORK/$row" --train "$WORK/corpus-ntrex/train" --dev "$WORK/corpus-ntrex/dev" \
+      --lang de --max-steps 200 --seed "$seed"
+    score "$row" "$WORK/$row"
   fi
   for student in $STUDENTS; do
     row=news-$student-seed$seed

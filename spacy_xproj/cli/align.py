@@ -13,11 +13,11 @@ from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, EngineName, LA
     writable_or_exit)
 
 
-def source_and_target(value: str) -> Tuple[Path, Path]:
-    """A PAIRS value SOURCE=TARGET as two paths."""
+def source_and_target(value: str, param_hint: str = "PAIRS") -> Tuple[Path, Path]:
+    """A value SOURCE=TARGET (of PAIRS or --if-present) as two paths."""
     source, sep, target = value.partition("=")
     if not sep or not source or not target or "=" in target:
-        raise typer.BadParameter(f"{value!r}: expected SOURCE=TARGET, two line-aligned files joined by one '='", param_hint="PAIRS")
+        raise typer.BadParameter(f"{value!r}: expected SOURCE=TARGET, two line-aligned files joined by one '='", param_hint=param_hint)
     return Path(source), Path(target)
 
 
@@ -33,7 +33,7 @@ def join_parallel(
     from ..corpus.parallel import join_line_aligned
 
     files = [source_and_target(value) for value in pairs]
-    for source, target in (source_and_target(value) for value in if_present if value):
+    for source, target in (source_and_target(value, "'--if-present'") for value in if_present if value):
         absent = [str(path) for path in (source, target) if not path.is_file()]
         if absent:
             log(f"not found: {', '.join(absent)}; joined without it (--if-present)")

@@ -131,11 +131,18 @@ def teacher_docs(teacher: Language, texts: List[str], confidence: float, weights
 
 
 def target_token_weights(doc: Doc, source_confidences: numpy.ndarray) -> numpy.ndarray:
-    """Per target word of an aligned Doc: the teacher's lowest confidence among the source words aligned
-    to it; 1 for a word aligned to none (projection teaches it "O" on the alignment's word, not the teacher's)."""
+    """Per target word of an aligned, projected Doc: the teacher's lowest confidence among the source words
+    aligned to it. A word aligned to none takes the lowest weight of the aligned words of the projected
+    entity it lies in (projection bridges short gaps), and 1 outside entities, where it is taught "O"."""
     weights = numpy.ones(len(doc))
     links = numpy.array([(i, j) for i, j, _ in get_alignment(doc) or ()], dtype="int64").reshape(-1, 2)
     numpy.minimum.at(weights, links[:, 1], source_confidences[links[:, 0]])
+    aligned = numpy.zeros(len(doc), dtype=bool)
+    aligned[links[:, 1]] = True
+    for entity in doc.ents:
+        inside, linked = weights[entity.start : entity.end], aligned[entity.start : entity.end]
+        if linked.any():
+            inside[~linked] = inside[linked].min()
     return weights
 
 

@@ -50,7 +50,7 @@ def test_join_parallel_adds_a_corpus_given_if_present_only_when_both_its_files_e
     assert absent.exit_code == 0, absent.output
     assert f"not found: {tmp_path / 'gone.de'}; joined without it" in absent.output and out_de.read_text() == "eins\n"
     malformed = runner.invoke(app, [*base, "--if-present", str(tmp_path / "news.en")])
-    assert malformed.exit_code == 2 and "expected SOURCE=TARGET" in malformed.output
+    assert malformed.exit_code == 2 and "expected SOURCE=TARGET" in malformed.output and "'--if-present'" in malformed.output
 
 
 def test_align_writes_one_pharaoh_line_per_pair(tmp_path, tiny_model_dir):

@@ -233,10 +233,13 @@ def test_target_words_take_the_lowest_confidence_of_the_source_words_aligned_to_
 
     from spacy_xproj.corpus.training_data import target_token_weights
 
-    doc = projected_pair()  # links 0-0, 1-1, 2-2, 3-3; target "<b>" aligned to nothing
+    doc = projected_pair()  # entities "Angela Merkel" and "Paris"; target "<b>" aligned to nothing
     set_alignment(doc, [(0, 0, 0.9), (1, 1, 0.9), (2, 1, 0.5), (3, 3, 0.3)])
     weights = target_token_weights(doc, numpy.array([0.8, 0.95, 0.6, 0.7, 0.1]))
     assert weights.tolist() == pytest.approx([0.8, 0.6, 1.0, 0.7, 1.0])
+    # "Merkel" unaligned inside the projected "Angela Merkel" takes the entity's weight; "besuchte" outside, 1
+    set_alignment(doc, [(0, 0, 0.9), (3, 3, 0.3)])
+    assert target_token_weights(doc, numpy.array([0.8, 0.95, 0.6, 0.7, 0.1])).tolist() == pytest.approx([0.8, 0.8, 1.0, 0.7, 1.0])
 
 
 def test_project_corpus_with_teacher_weights_keeps_the_entities_and_weighs_every_target_word(corpus_files, tiny_model_dir):
@@ -259,6 +262,15 @@ def test_project_corpus_with_teacher_weights_keeps_the_entities_and_weighs_every
     assert [len(w) for w in weights] == [len(d) for d in weighted]
     flat = [w for ws in weights for w in ws]
     assert all(0.0 <= w <= 1.0 for w in flat) and min(flat) < 1.0  # the small teacher doubts something
+    # each pair's weights are its own: the teacher's confidences on its source words, carried by its links
+    import numpy
+
+    from spacy_xproj.corpus.training_data import target_token_weights
+    from spacy_xproj.ner.self_training import tag_confidences
+
+    for doc in weighted:
+        (_, confidences), = tag_confidences(spacy.load(TEACHER), [get_source(doc).text])
+        assert get_token_weights(doc) == pytest.approx(target_token_weights(doc, numpy.asarray(confidences)).tolist(), abs=1e-4)
     both = run_project_corpus(corpus_files, tiny_model_dir, "--teacher-weights", "--teacher-confidence", "0.9")
     assert both.exit_code == 2 and "choose one of --teacher-confidence and --teacher-weights" in " ".join(re.sub(r"[│╭╮╰╯─]", " ", both.output).split())
 
