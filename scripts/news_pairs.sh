@@ -9,8 +9,9 @@
 # and of scripts/student_steps.sh, which this projection reproduces).
 # Resumable: a row whose JSON exists is kept. Writes metrics/news_pairs/ROW.json (scores) and ROW.training.json;
 # models and corpora go to training/news-pairs/ (not committed).
+# fine200-teacher-weights is the fine-tuned student on the same pairs projected with --teacher-weights.
 # Usage: bash scripts/news_pairs.sh [SHARED_DATA] [SEEDS] [STUDENTS]
-#   (defaults ../shared/data, "0 1", "fine200 frozen frozen-reverse-focal")
+#   (defaults ../shared/data, "0 1", "fine200 frozen frozen-reverse-focal"; also fine200-teacher-weights)
 set -euo pipefail
 SHARED=${1:-../shared/data}
 SEEDS=${2:-0 1}
@@ -41,12 +42,18 @@ for seed in $SEEDS; do
   for student in $STUDENTS; do
     row=news-$student-seed$seed
     [ -f "$OUT/$row.json" ] && continue
+    corpus=$WORK/corpus
     case $student in
       fine200) args=(configs/token_ner_layer_mix.cfg --max-steps 200) ;;
+      fine200-teacher-weights)
+        corpus=$WORK/corpus-weights
+        python -m spacy_xproj project-corpus "$WORK/en.txt" "$corpus" --target "$WORK/de.txt" --target-lang de \
+          --teacher training/en/teacher/model-best --label-map auto --teacher-weights
+        args=(configs/token_ner_layer_mix.cfg --max-steps 200) ;;
       frozen) args=(configs/frozen_ner.cfg) ;;
       frozen-reverse-focal) args=(configs/frozen_ner.cfg --components.token_ner.loss.@misc spacy-xproj.ReverseFocalLoss.v2) ;;
     esac
-    python -m spacy_xproj train-ner "${args[0]}" "$WORK/$row" --train "$WORK/corpus/train" --dev "$WORK/corpus/dev" --lang de \
+    python -m spacy_xproj train-ner "${args[0]}" "$WORK/$row" --train "$corpus/train" --dev "$corpus/dev" --lang de \
       --seed "$seed" "${args[@]:1}"
     score "$row" "$WORK/$row"
   done
