@@ -45,12 +45,16 @@ def confident_entities(doc: Doc, scored: Scored, threshold: float, doubtful_toke
     return doc
 
 
+def decoded_tag_probabilities(ner: TokenNER, docs: List[Doc]) -> List[Tuple[List[int], numpy.ndarray]]:
+    """Per Doc: `token_ner`'s decoded tag sequence and the probability it gives each decoded tag."""
+    return [(path, numpy.exp(log_probs[numpy.arange(len(path)), path])) for path, log_probs in ner.decode(docs)]
+
+
 def token_ner_scores(ner: TokenNER, docs: List[Doc], threshold: float) -> List[Tuple[Scored, numpy.ndarray]]:
     """Entity scores from `token_ner`: its decoded entities, each scored by the lowest probability the
     model gives to one of its tags; and the tokens whose decoded tag has probability below threshold."""
     results = []
-    for path, log_probs in ner.decode(docs):
-        probs = numpy.exp(log_probs[numpy.arange(len(path)), path])
+    for path, probs in decoded_tag_probabilities(ner, docs):
         scored: Scored = {(s, e, label): float(probs[s:e].min()) for s, e, label in tags_to_spans(path, ner.labels)}
         results.append((scored, probs < threshold))
     return results
@@ -106,7 +110,7 @@ def tag_confidences(nlp: Language, texts: Iterable[str], beam_width: int = 16, b
             docs = list(ner.pipe(docs))
             confidences = [beam_tag_confidences(doc, scored) for doc, scored in zip(docs, scores)]
         else:
-            decoded = ner.decode(docs)
+            decoded = decoded_tag_probabilities(ner, docs)
             ner.set_annotations(docs, [path for path, _ in decoded])
-            confidences = [numpy.exp(log_probs[numpy.arange(len(path)), path]) for path, log_probs in decoded]
+            confidences = [probs for _, probs in decoded]
         yield from zip(docs, confidences)
