@@ -51,7 +51,7 @@ def train_ner_command(
 
 @app.command("train-teacher")
 def train_teacher(
-    train: Path = typer.Argument(..., help="English gold NER for training, CoNLL-2003 layout (e.g. ../shared/data/conll/eng.train)."),
+    train: Path = typer.Argument(..., help="English gold NER for training: CoNLL-2003 layout (e.g. ../shared/data/conll/eng.train) or WikiANN .conllu (its labels then teach WikiANN's conventions: docs/teacher.md)."),
     dev: Path = typer.Argument(..., help="English gold NER for early stopping and the reported F1 (e.g. eng.testa)."),
     output: Path = typer.Argument(..., help="Writes model-best/, teacher.json and training.json here."),
     config: Path = typer.Option(Path("configs/frozen_ner.cfg"), "--config", help="spaCy training config; the frozen-encoder NER by default."),

@@ -64,7 +64,7 @@ def prepare_teacher(
     overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print, train_limit: int = 0,
     precision: Optional[str] = None,
 ) -> Dict:
-    """Train the English teacher on gold (CoNLL-2003 layout; its first `train_limit` sentences when given)
+    """Train the English teacher on gold (CoNLL-2003 layout or WikiANN .conllu; its first `train_limit` sentences when given)
     into `output/model-best` and score it on the dev file; without both gold files, copy the `fallback`
     pipeline there instead and say so. Returns the record written to `output/teacher.json`.
 

@@ -212,6 +212,44 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
     assert spacy.load(tmp_path / "weaker" / "model-best").config["components"]["token_ner"]["model"]["tok2vec"]["precision"] == "bfloat16"
 
 
+def test_train_teacher_takes_english_gold_in_the_wikiann_layout(tiny_model_dir, tmp_path):
+    """English WikiANN (`index TAB word TAB tag`) trains the teacher for WikiANN targets (docs/teacher.md)."""
+    from typer.testing import CliRunner
+
+    from spacy_xproj.cli import app
+
+    from ..test_project_workflow import write_conll
+
+    english = [pair[0] for pair in tiny_corpus(48)]
+    for name, sentences in (("train", english[:40]), ("val", english[40:])):
+        write_conll(tmp_path / f"{name}.tsv", sentences)
+        numbered, index = [], 0
+        for line in (tmp_path / f"{name}.tsv").read_text(encoding="utf-8").splitlines():
+            numbered.append(f"{index}\t{line}" if line else "")
+            index = index + 1 if line else 0
+        (tmp_path / f"{name}.conllu").write_text("\n".join(numbered) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train-teacher", str(tmp_path / "train.conllu"), str(tmp_path / "val.conllu"), str(tmp_path / "teacher"),
+                                      "--config", str(ROOT / "configs" / "frozen_ner.cfg"), "--model", tiny_model_dir, "--max-epochs", "10"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "teacher" / "teacher.json").read_text())
+    assert record["trained"] is True and record["train_sentences"] == 40 and record["scores"]["sentences"] == 8
+    assert record["scores"]["support"] == sum(len(spans) for _, spans in english[40:])
+    # the index column is not read as a word: the words of the English gold are in the teacher's corpus
+    first = next(iter(DocBin().from_disk(tmp_path / "teacher" / "corpus" / "train.spacy").get_docs(spacy.blank("en").vocab)))
+    assert [t.text for t in first] == english[0][0]
+    # docs/teacher.md: the teacher's component sourced into a target-language pipeline tags as the teacher does
+    teacher = spacy.load(tmp_path / "teacher" / "model-best")
+    german = spacy.blank("de")
+    german.add_pipe("token_ner", source=teacher)
+    german.to_disk(tmp_path / "de")
+    german = spacy.load(tmp_path / "de")
+    assert german.lang == "de" and german.pipe_names == ["token_ner"]
+    words = [words for words, _ in english[40:]]
+    expected = [[(e.start, e.end, e.label_) for e in teacher(Doc(teacher.vocab, words=w)).ents] for w in words]
+    assert [[(e.start, e.end, e.label_) for e in german(Doc(german.vocab, words=w)).ents] for w in words] == expected
+    assert any(expected)
+
+
 def test_teacher_precision_resolves_auto_here_and_refuses_a_precision_a_config_cannot_take():
     from spacy_xproj.encoders.subword_encoder import resolve_precision
     from spacy_xproj.ner.teacher import teacher_precision_override
