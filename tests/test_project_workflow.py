@@ -160,6 +160,21 @@ def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
     assert json.loads((project / "metrics/de-sequential.json").read_text())["gold"]["test"]["sentences"] == 12
 
 
+def test_teacher_zero_shot_workflow_writes_the_teacher_as_a_german_pipeline(project, tiny_model_dir):
+    result = run_workflow(project, "teacher-zero-shot", tiny_model_dir)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    german = spacy.load(project / "training/de/teacher")
+    teacher = spacy.load(project / "training/en/teacher/model-best")
+    assert german.lang == "de" and german.pipe_names == teacher.pipe_names == ["token_ner"]
+    assert german.tokenizer.rules != teacher.tokenizer.rules  # German tokenizer exceptions, not English ones
+    scores = json.loads((project / "metrics/de-teacher.json").read_text())["gold"]["test"]
+    assert scores["support"] == 27 and scores["sentences"] == 12
+    unknown = subprocess.run([sys.executable, "-m", "spacy_xproj", "for-language", str(project / "training/en/teacher/model-best"),
+                              str(project / "training/xx"), "--lang", "xx-nope"], capture_output=True, text=True)
+    assert unknown.returncode != 0 and "--lang 'xx-nope' is not a language spaCy knows" in unknown.stderr
+    assert not (project / "training/xx").exists()
+
+
 def test_train_aligner_workflow_writes_an_aligner_that_the_projection_uses(project, tiny_model_dir):
     result = run_workflow(project, "train-aligner", tiny_model_dir, aligner_steps=6)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""NER commands: train-ner, train-teacher, evaluate and self-label."""
+"""NER commands: train-ner, train-teacher, for-language, evaluate and self-label."""
 from pathlib import Path
 from typing import List, Optional
 
@@ -79,6 +79,29 @@ def train_teacher(
     if metrics is not None:
         atomic_write_bytes(metrics, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     typer.echo(record["teacher"])
+
+
+@app.command("for-language")
+def for_language(
+    model: str = typer.Argument(..., help="A trained pipeline: package name or path (e.g. training/en/teacher/model-best)."),
+    output: Path = typer.Argument(..., help="Folder to write the pipeline to (spacy.load it, spacy package it)."),
+    lang: str = typer.Option(..., "--lang", help="Language of the new pipeline (its tokenizer), e.g. de."),
+) -> None:
+    """The pipeline's trained components in a blank pipeline of another language: the English teacher,
+    zero-shot, as a German pipeline (the best one for WikiANN-like German text: docs/teacher.md)."""
+    import spacy
+
+    from ..ner.teacher import in_language
+
+    check_language_or_exit(lang, "--lang")
+    writable_or_exit(output, "folder")
+    try:
+        nlp = in_language(spacy.load(model), lang)
+    except (ValueError, OSError) as err:
+        fail(err)
+    output.mkdir(parents=True, exist_ok=True)  # spaCy makes the folder, not its parents
+    nlp.to_disk(output)
+    typer.echo(f"{output}: {model}'s {', '.join(nlp.pipe_names)} with the {lang!r} tokenizer")
 
 
 @app.command("evaluate")

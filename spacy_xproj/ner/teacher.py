@@ -103,3 +103,16 @@ def prepare_teacher(
                   "precision": trained.config["components"].get("token_ner", {}).get("model", {}).get("tok2vec", {}).get("precision"), **{k: scores[k] for k in ("p", "r", "f")}, "scores": scores}
     atomic_write_bytes(output / "teacher.json", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     return record
+
+
+def in_language(nlp: Language, lang: str) -> Language:
+    """`nlp`'s components, trained weights and all, in a blank pipeline of `lang` (its tokenizer, stop words
+    and lexical attributes): the English teacher as a target-language pipeline, for targets where the
+    teacher zero-shot beats the students (a teacher trained on English WikiANN for WikiANN: docs/teacher.md)."""
+    import spacy
+
+    target = spacy.blank(lang)
+    for name in nlp.pipe_names:
+        target.add_pipe(name, source=nlp)
+    target.meta["description"] = f"{nlp.meta.get('name', 'pipeline')} ({nlp.lang}) with the tokenizer of {lang!r}"
+    return target
