@@ -271,7 +271,9 @@ def run_converged_benchmark(
         raise ValueError(f"{teacher_record}: the teacher was not trained on gold ({teacher.get('reason')}); this benchmark measures a trained teacher")
     results = Results(output, fresh)
     setup = {"teacher": str(settings.teacher), "encoder": settings.encoder, "pairs": settings.pairs, "layer": settings.layer,
-             "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit, "parallel": {lang: parallel_folder(lang) for lang in langs}}
+             "fine_tuned_steps": settings.fine_tuned_steps, "eval_limit": settings.eval_limit,
+             # every language measured so far, not only this run's
+             "parallel": {**results.data.get("setup", {}).get("parallel", {}), **{lang: parallel_folder(lang) for lang in langs}}}
     results.use_setup(setup, MEASURED_WITH, {})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
     if command and command not in results.data.setdefault("runs", []):

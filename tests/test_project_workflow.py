@@ -163,12 +163,23 @@ def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
 def test_teacher_zero_shot_workflow_writes_the_teacher_as_a_german_pipeline(project, tiny_model_dir):
     result = run_workflow(project, "teacher-zero-shot", tiny_model_dir)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    german = spacy.load(project / "training/de/teacher")
+    german = spacy.load(project / "training/de/teacher-zero-shot")
     teacher = spacy.load(project / "training/en/teacher/model-best")
     assert german.lang == "de" and german.pipe_names == teacher.pipe_names == ["token_ner"]
     assert german.tokenizer.rules != teacher.tokenizer.rules  # German tokenizer exceptions, not English ones
     scores = json.loads((project / "metrics/de-teacher.json").read_text())["gold"]["test"]
     assert scores["support"] == 27 and scores["sentences"] == 12
+    # the German pipeline tags the gold words as the teacher does: the same entities, so the same scores
+    from spacy_xproj.corpus.evaluation import evaluate_on_gold_files
+
+    by_teacher = evaluate_on_gold_files(teacher, [("test", project / "assets/tiny/de.conll")])["test"]
+    assert (scores["p"], scores["r"], scores["f"]) == (by_teacher["p"], by_teacher["r"], by_teacher["f"]) and scores["f"] > 0
+    blank = project / "blank"
+    spacy.blank("en").to_disk(blank)
+    no_ner = subprocess.run([sys.executable, "-m", "spacy_xproj", "for-language", str(blank), str(project / "training/yy"), "--lang", "de"],
+                            capture_output=True, text=True)
+    assert no_ner.returncode != 0 and "has no component that sets entities" in no_ner.stderr
+    assert not (project / "training/yy").exists()
     unknown = subprocess.run([sys.executable, "-m", "spacy_xproj", "for-language", str(project / "training/en/teacher/model-best"),
                               str(project / "training/xx"), "--lang", "xx-nope"], capture_output=True, text=True)
     assert unknown.returncode != 0 and "--lang 'xx-nope' is not a language spaCy knows" in unknown.stderr

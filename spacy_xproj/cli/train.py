@@ -87,20 +87,22 @@ def for_language(
     output: Path = typer.Argument(..., help="Folder to write the pipeline to (spacy.load it, spacy package it)."),
     lang: str = typer.Option(..., "--lang", help="Language of the new pipeline (its tokenizer), e.g. de."),
 ) -> None:
-    """The pipeline's trained components in a blank pipeline of another language: the English teacher,
+    """The pipeline's trained (enabled) components in a blank pipeline of another language: the English teacher,
     zero-shot, as a German pipeline (the best one for WikiANN-like German text: docs/teacher.md)."""
     import spacy
 
-    from ..ner.teacher import in_language
+    from ..ner.teacher import in_language, ner_labels
 
     check_language_or_exit(lang, "--lang")
     writable_or_exit(output, "folder")
     try:
-        nlp = in_language(spacy.load(model), lang)
+        source = spacy.load(model)
+        ner_labels(source, model)  # a pipeline that sets no entities is refused by name, not copied empty
+        nlp = in_language(source, lang)
+        output.mkdir(parents=True, exist_ok=True)  # spaCy makes the folder, not its parents
+        nlp.to_disk(output)
     except (ValueError, OSError) as err:
         fail(err)
-    output.mkdir(parents=True, exist_ok=True)  # spaCy makes the folder, not its parents
-    nlp.to_disk(output)
     typer.echo(f"{output}: {model}'s {', '.join(nlp.pipe_names)} with the {lang!r} tokenizer")
 
 

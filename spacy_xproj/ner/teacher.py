@@ -1,5 +1,6 @@
 """The English teacher whose entities every projection carries: trained on English gold when there is
-some, the shipped en_core_web_sm copy otherwise; and the label map a teacher's labels call for."""
+some, the shipped en_core_web_sm copy otherwise; the label map a teacher's labels call for; and the
+teacher as a target-language pipeline."""
 import json
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -106,7 +107,7 @@ def prepare_teacher(
 
 
 def in_language(nlp: Language, lang: str) -> Language:
-    """`nlp`'s components, trained weights and all, in a blank pipeline of `lang` (its tokenizer, stop words
+    """`nlp`'s enabled components, trained weights and all, in a blank pipeline of `lang` (its tokenizer, stop words
     and lexical attributes): the English teacher as a target-language pipeline, for targets where the
     teacher zero-shot beats the students (a teacher trained on English WikiANN for WikiANN: docs/teacher.md)."""
     import spacy

@@ -238,10 +238,10 @@ def test_train_teacher_takes_english_gold_in_the_wikiann_layout(tiny_model_dir, 
     first = next(iter(DocBin().from_disk(tmp_path / "teacher" / "corpus" / "train.spacy").get_docs(spacy.blank("en").vocab)))
     assert [t.text for t in first] == english[0][0]
     # docs/teacher.md: the teacher's component sourced into a target-language pipeline tags as the teacher does
+    from spacy_xproj.ner.teacher import in_language
+
     teacher = spacy.load(tmp_path / "teacher" / "model-best")
-    german = spacy.blank("de")
-    german.add_pipe("token_ner", source=teacher)
-    german.to_disk(tmp_path / "de")
+    in_language(teacher, "de").to_disk(tmp_path / "de")
     german = spacy.load(tmp_path / "de")
     assert german.lang == "de" and german.pipe_names == ["token_ner"]
     words = [words for words, _ in english[40:]]
