@@ -48,14 +48,15 @@ def annotate(template: str, fill: dict):
     return words, spans
 
 
-def write_conll(path: Path, sentences) -> None:
+def write_conll(path: Path, sentences, index_column: bool = False) -> None:
+    """IOB2 `word TAB tag` lines; with `index_column`, WikiANN's `index TAB word TAB tag`."""
     lines = []
     for words, spans in sentences:
         tags = ["O"] * len(words)
         for start, end, label in spans:
             tags[start] = f"B-{label}"
             tags[start + 1 : end] = [f"I-{label}"] * (end - start - 1)
-        lines.extend(f"{w}\t{t}" for w, t in zip(words, tags))
+        lines.extend(f"{i}\t{w}\t{t}" if index_column else f"{w}\t{t}" for i, (w, t) in enumerate(zip(words, tags)))
         lines.append("")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -268,8 +268,9 @@ def test_project_corpus_with_teacher_weights_keeps_the_entities_and_weighs_every
     from spacy_xproj.corpus.training_data import target_token_weights
     from spacy_xproj.ner.self_training import tag_confidences
 
+    teacher = spacy.load(TEACHER)
     for doc in weighted:
-        (_, confidences), = tag_confidences(spacy.load(TEACHER), [get_source(doc).text])
+        (_, confidences), = tag_confidences(teacher, [get_source(doc).text])
         assert get_token_weights(doc) == pytest.approx(target_token_weights(doc, numpy.asarray(confidences)).tolist(), abs=1e-4)
     both = run_project_corpus(corpus_files, tiny_model_dir, "--teacher-weights", "--teacher-confidence", "0.9")
     assert both.exit_code == 2 and "choose one of --teacher-confidence and --teacher-weights" in " ".join(re.sub(r"[│╭╮╰╯─]", " ", both.output).split())

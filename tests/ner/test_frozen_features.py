@@ -222,12 +222,7 @@ def test_train_teacher_takes_english_gold_in_the_wikiann_layout(tiny_model_dir, 
 
     english = [pair[0] for pair in tiny_corpus(48)]
     for name, sentences in (("train", english[:40]), ("val", english[40:])):
-        write_conll(tmp_path / f"{name}.tsv", sentences)
-        numbered, index = [], 0
-        for line in (tmp_path / f"{name}.tsv").read_text(encoding="utf-8").splitlines():
-            numbered.append(f"{index}\t{line}" if line else "")
-            index = index + 1 if line else 0
-        (tmp_path / f"{name}.conllu").write_text("\n".join(numbered) + "\n", encoding="utf-8")
+        write_conll(tmp_path / f"{name}.conllu", sentences, index_column=True)
     result = CliRunner().invoke(app, ["train-teacher", str(tmp_path / "train.conllu"), str(tmp_path / "val.conllu"), str(tmp_path / "teacher"),
                                       "--config", str(ROOT / "configs" / "frozen_ner.cfg"), "--model", tiny_model_dir, "--max-epochs", "10"])
     assert result.exit_code == 0, result.output
