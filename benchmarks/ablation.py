@@ -24,7 +24,7 @@ from .transfer import (
     training_command,
 )
 from .results import Results
-from .shared_data import GOLD_DEV_SETS
+from .shared_data import GOLD_DEV_SETS, ROOT
 
 # row name -> (config, extra spacy train overrides)
 ROWS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
@@ -50,7 +50,7 @@ def run_ablation_benchmark(
     seeds: Sequence[int] = (0, 1),
     gamma: float = 1.0,
     threshold: float = 0.9,
-    config_dir: Path = Path("."),
+    config_dir: Path = ROOT,
     fresh: bool = False,
     log: Callable[[str], None] = print,
 ) -> Dict:

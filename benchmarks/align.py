@@ -34,12 +34,10 @@ Pair = Tuple[List[str], List[str]]
 def read_gold_set(gold_dir: Path, name: str) -> Tuple[List[Pair], List[Links], List[Links]]:
     """Pairs and (sure, possible) links of `<name>.src-tgt` / `<name>.gold` (1-based Pharaoh links)."""
     text_path, gold_path = alignment_gold_files(gold_dir, name)
-    pairs: List[Pair] = []
-    for number, line in enumerate(text_path.read_text(encoding="utf-8").splitlines(), start=1):
-        if " ||| " not in line:
-            raise ValueError(f"{text_path}:{number}: expected 'source ||| target'")
-        source, target = line.split(" ||| ")
-        pairs.append((source.split(), target.split()))
+    from spacy_xproj.corpus.readers import parse_pharaoh_text
+
+    lines = [parse_pharaoh_text([line], f"{text_path}:{number}") for number, line in enumerate(text_path.read_text(encoding="utf-8").splitlines(), start=1)]
+    pairs: List[Pair] = [(line.source, line.target) for line in lines]
     gold = [parse_pharaoh(line, one_based=True) for line in gold_path.read_text().splitlines()]
     if len(gold) != len(pairs):
         raise ValueError(f"{gold_path} has {len(gold)} lines but {text_path} has {len(pairs)}")
@@ -48,7 +46,7 @@ def read_gold_set(gold_dir: Path, name: str) -> Tuple[List[Pair], List[Links], L
 
 def read_extra_parallel(parallel_dir: Path, spec: ParallelText, source_lang: str, target_lang: str) -> List[Pair]:
     """All line pairs of a wmt-news folder, tokenized with spaCy's tokenizers (for training eflomal)."""
-    from spacy_xproj.corpus.parallel import blank_tokenizer
+    from spacy_xproj.corpus.pair_docs import blank_tokenizer
 
     pairs: List[Pair] = []
     source_tok, target_tok = blank_tokenizer(source_lang), blank_tokenizer(target_lang)
@@ -84,7 +82,8 @@ def run_xlmr_aligner(model: str, pairs: Sequence[Pair], method: Dict, layer: int
         (torch.ao's `quantize_dynamic`; measured here only: the component does not offer it).
     Returns links and the fastest of `repeats` timed passes (the machine is shared and noisy).
     """
-    from spacy_xproj.corpus.parallel import get_alignment, make_parallel_doc
+    from spacy_xproj.corpus.schema import get_alignment
+    from spacy_xproj.corpus.pair_docs import make_parallel_doc
 
     nlp = aligner_pipeline("xx", model, method, layer, subword_pooling=pooling, batch_size=batch_size, precision="float32" if precision == "int8" else precision)
     if precision == "int8":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from spacy_xproj.corpus.parallel import tokenize_pairs
+from spacy_xproj.corpus.pair_docs import tokenize_pairs
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings, WordPair, train_aligner
 from .align import GOLD_SETS, METHODS, read_gold_set, run_xlmr_aligner
 from .results import Results
@@ -59,7 +59,7 @@ def sample_pairs(lines: List, source_lang: str, target_lang: str, count: int, ex
 
 def sample_training_pairs(parallel_dir: Path, langs: Sequence[str], per_lang: int, excluded: set, seed: int) -> Tuple[List[WordPair], Dict]:
     """`per_lang` random news pairs per language (English first), none sharing a side with `excluded`."""
-    from spacy_xproj.corpus.parallel import read_line_aligned
+    from spacy_xproj.corpus.readers import read_line_aligned
 
     pairs: List[WordPair] = []
     report: Dict[str, Dict[str, int]] = {}
@@ -119,7 +119,7 @@ def run_finetune_benchmark(
 ) -> Dict:
     from spacy.util import get_lang_class
 
-    from spacy_xproj.corpus.parallel import read_line_aligned
+    from spacy_xproj.corpus.readers import read_line_aligned
 
     settings.check()
     if not langs:

@@ -14,7 +14,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 
 
 def report_table(table: str, readme: Optional[Path], marker: str) -> None:
-    """Print a benchmark's table and, when asked, replace its block in a docs page (docs/benchmarks.md)."""
+    """Print a benchmark's table and, when asked, replace its block in a docs page (docs/results/)."""
     from .results import update_readme
 
     typer.echo(table)
@@ -38,7 +38,7 @@ def bench_align(
     layer: int = LAYER,
     simalign_limit: int = typer.Option(0, "--simalign-limit", min=0, help="Run simalign on the first N pairs only (0: all)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
-    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-align table in this page (docs/benchmarks.md)."),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-align table in this page (docs/results/alignment.md)."),
 ) -> None:
     """AER, precision, recall and pairs/s of xlmr_aligner, simalign and eflomal on gold alignments, in one run."""
     from .align import render_table, run_benchmark
@@ -57,7 +57,7 @@ def bench_long_pairs(
     layer: int = LAYER,
     group: int = typer.Option(25, "--group", min=2, help="Gold pairs joined into one long pair."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
-    readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-long-pairs table in this page (docs/components.md)."),
+    readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-long-pairs table in this page (docs/results/long-pairs.md)."),
 ) -> None:
     """AER of BiSoftmax on gold pairs joined into paragraphs, with and without its long-pair band, against one pair per line."""
     from .long_pairs import render_long_pairs_table, run_long_pairs_benchmark
@@ -79,7 +79,7 @@ def bench_projection(
     layer: int = LAYER,
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="'' to skip the teacher rows."),
     fresh: bool = typer.Option(False, "--fresh"),
-    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-projection table in this page (docs/benchmarks.md)."),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-projection table in this page (docs/results/projection.md)."),
 ) -> None:
     """Entity-level F1 of English entities projected onto German/Spanish Europarl against their gold, all systems in one run."""
     from .projection import render_projection_table, run_projection_benchmark
@@ -206,7 +206,7 @@ def bench_scale(
     engines: List[str] = typer.Option(["local:1", "local:2", "ray:1", "ray:2"], "--engine", help="ENGINE:WORKERS rows (repeatable)."),
     precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's, as project-corpus takes it (with bfloat16, a float32 row is added)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
-    readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-scale table in this page (docs/scale.md)."),
+    readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-scale table in this page (docs/results/scale.md)."),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Update the short scale-summary block in this page (README.md)."),
 ) -> None:
     """project-corpus end to end: pairs/s by engine and workers, peak memory by corpus size, stage costs; resumable by row."""

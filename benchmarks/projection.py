@@ -19,7 +19,7 @@ from spacy_xproj.defaults import DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METH
 from spacy_xproj.corpus.conll import Sentence, read_conll_ner, score_entities
 from .results import Results
 from .shared_data import ENGLISH_PARALLEL, europarl_file
-from spacy_xproj.corpus.parallel import SourceSide, get_alignment, set_alignment, set_source
+from spacy_xproj.corpus.schema import SourceSide, get_alignment, set_alignment, set_source
 
 Entities = Set[Tuple[int, int, str]]
 DEFAULT_POLICY = {"@misc": PROJECTION_POLICY}
@@ -68,13 +68,13 @@ def set_links(docs: List[Doc], links: Sequence[Set[Tuple[int, int]]]) -> None:
 
 
 def teacher_entities(teacher: str, sentences: Sequence[Sentence], label_map: Dict) -> List[Entities]:
-    """English entities predicted by a spaCy pipeline on the gold tokenization, labels mapped (None drops)."""
-    nlp = spacy.load(teacher)
-    docs = (Doc(nlp.vocab, words=words) for words, _ in sentences)
-    result = []
-    for doc in nlp.pipe(docs):
-        result.append({(e.start, e.end, label_map.get(e.label_, e.label_)) for e in doc.ents if label_map.get(e.label_, e.label_)})
-    return result
+    """English entities predicted by a spaCy pipeline on the gold tokenization, labels mapped as entity_projector maps
+    them (None drops)."""
+    from spacy_xproj.components.label_maps import map_label
+    from spacy_xproj.corpus.evaluation import predict_on_gold_words
+
+    predicted = predict_on_gold_words(spacy.load(teacher), [words for words, _ in sentences])
+    return [{(start, end, map_label(label, label_map)) for start, end, label in spans if map_label(label, label_map)} for spans in predicted]
 
 
 def run_projection_benchmark(
@@ -90,7 +90,7 @@ def run_projection_benchmark(
 ) -> Dict:
     from spacy_xproj.encoders.loading import resolve_encoder
     from .peers import align_with_simalign, train_and_align_with_eflomal
-    from spacy_xproj.components.projector import ONTONOTES_TO_CONLL
+    from spacy_xproj.components.label_maps import ONTONOTES_TO_CONLL
 
     results = Results(output, fresh)
     results.data["setup"] = {"model": model, "layer": layer, "policy": DEFAULT_POLICY["@misc"], "default_method": PROJECTION_METHOD, "teacher": teacher}

@@ -114,7 +114,7 @@ def compare_outputs(settings: ScaleSettings, reference: str, other: str) -> Dict
     import spacy
 
     from spacy_xproj.corpus.docbins import read_docbin
-    from spacy_xproj.corpus.parallel import get_alignment
+    from spacy_xproj.corpus.schema import get_alignment
 
     vocab = spacy.blank("de").vocab
     same, largest = True, 0.0

@@ -7,6 +7,9 @@
     parallel/<folder>/*<source suffix> + *<target suffix>   English-X news text, line-aligned file pairs
 """
 from pathlib import Path
+
+# the repository: its configs/ are found from here whether a benchmark runs from the root or from benchmarks/
+ROOT = Path(__file__).resolve().parents[1]
 from typing import Dict, List, NamedTuple, Tuple
 
 ALIGNMENT_GOLD = "alignment-gold"

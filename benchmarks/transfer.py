@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .results import Results
 from spacy_xproj.defaults import DEFAULT_LAYER
-from .shared_data import CONLL, ENGLISH_PARALLEL, GOLD_DEV_SETS, PARALLEL, ParallelText, parallel_file_pairs
+from .shared_data import CONLL, ENGLISH_PARALLEL, GOLD_DEV_SETS, PARALLEL, ROOT, ParallelText, parallel_file_pairs
 
 # target language -> its English parallel text
 PARALLEL_TEXT: Dict[str, ParallelText] = {lang: ENGLISH_PARALLEL[lang] for lang in ("de", "es", "nl")}
@@ -24,12 +24,20 @@ SYSTEMS = ("zero-shot", "projection", "combined", "sequential")
 MEASURED_WITH = ("config", "layer", "pairs", "max_steps", "eval_limit", "seed", "drop_derived_adjectives")
 
 
+
+def recorded_path(path: Path) -> str:
+    """A path as a results file records it: relative to the repository when inside it, so runs from the root and
+    from benchmarks/ compare equal."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+
+
 @dataclass
 class TransferSettings:
     shared_data: Path
     work_dir: Path
     encoder: str
-    config: Path = Path("configs/ner.cfg")
+    config: Path = ROOT / "configs/ner.cfg"
     layer: int = DEFAULT_LAYER  # the aligner's layer for the projection
     pairs: int = 3000
     max_steps: int = 250
@@ -46,7 +54,7 @@ def parallel_folder(lang: str) -> str:
 def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, skip: int = 0, text: Optional[ParallelText] = None) -> list:
     """`pairs` sentence pairs drawn (seeded) from all files of the language's parallel folder (or of
     `text`), after the first `skip` of the same seeded order (so a second sample never repeats the first)."""
-    from spacy_xproj.corpus.parallel import read_line_aligned
+    from spacy_xproj.corpus.readers import read_line_aligned
 
     text = text or PARALLEL_TEXT[lang]
     lines = []
@@ -61,7 +69,7 @@ def sample_parallel_lines(shared_data: Path, lang: str, pairs: int, seed: int, s
 def sampled_corpus(shared_data: Path, lang: str, pairs: int, seed: int, path: Path, text: Optional[ParallelText] = None):
     """`sample_parallel_lines` written to `path` as JSON lines (project-corpus reads files, and the sample
     is kept beside what was projected from it)."""
-    from spacy_xproj.corpus.shards import ParallelInput
+    from spacy_xproj.projecting.shards import ParallelInput
     from spacy_xproj.files import atomic_write_bytes
 
     records = (json.dumps({"source": line.source, "target": line.target}, ensure_ascii=False) + "\n"
@@ -188,15 +196,18 @@ def row_key(lang: str, system: str, seed: int) -> str:
 
 def projected_corpus(settings: TransferSettings, lang: str, teacher: Path, log: Callable[[str], None]) -> Tuple[Path, Optional[Dict]]:
     """Projected training data for `lang` (train/, dev/); the report when made in this call."""
-    from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
+    from spacy_xproj.projecting.options import resolve_projection
+    from spacy_xproj.projecting.run import build_training_data
 
     corpus_dir = settings.work_dir / f"en-{target_name(lang, settings)}"
     if (corpus_dir / "report.json").exists():
         return corpus_dir, None
     corpus = sampled_corpus(settings.shared_data, lang, settings.pairs, settings.seed, corpus_dir.with_suffix(".pairs.jsonl"))
-    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=str(teacher), label_map={}, model=settings.encoder, layer=settings.layer, seed=settings.seed,
-                                   drop_derived_adjectives=settings.drop_derived_adjectives)
-    report = build_training_data(corpus, corpus_dir, corpus_settings, log=log)
+    # float32: the precision every committed row of this benchmark was projected in
+    corpus_settings, engine = resolve_projection(teacher=str(teacher), label_map="none", precision="float32", log=log, source_lang="en", target_lang=lang,
+                                                 model=settings.encoder, layer=settings.layer, seed=settings.seed,
+                                                 drop_derived_adjectives=settings.drop_derived_adjectives)
+    report = build_training_data(corpus, corpus_dir, corpus_settings, log=log, engine=engine)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
 
@@ -224,7 +235,7 @@ def run_transfer_benchmark(
         seeds = [settings.seed] + [seed for seed in seeds if seed != settings.seed]
     results = Results(output, fresh)
     setup = {
-        "encoder": settings.encoder, "config": str(settings.config), "layer": settings.layer, "pairs": settings.pairs, "max_steps": settings.max_steps,
+        "encoder": settings.encoder, "config": recorded_path(settings.config), "layer": settings.layer, "pairs": settings.pairs, "max_steps": settings.max_steps,
         "eval_limit": settings.eval_limit, "seed": settings.seed, "seeds": seeds, "parallel": {lang: parallel_folder(lang) for lang in langs},
         "drop_derived_adjectives": settings.drop_derived_adjectives,
     }

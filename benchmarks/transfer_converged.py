@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import typer
 
-from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, TATOEBA, ParallelText, europarl_file
+from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, ROOT, TATOEBA, ParallelText, europarl_file
 from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sampled_corpus
 from benchmarks.results import Results
 from spacy_xproj.cli.common import fail, off_or_confidence
@@ -41,8 +41,8 @@ SYSTEMS = ("zero-shot", "projection", "combined", "projection-frozen", "projecti
            "synthetic-frozen", "synthetic-translated-frozen", "combined-frozen", "projection-frozen-teacher-weights")
 TATOEBA_PAIRS = 20000  # all of each language's Tatoeba pairs (de has the most, 17,565)
 FROM_TEACHER_HEAD = ("sequential-frozen", "combined-frozen", "synthetic-frozen", "synthetic+projection-frozen", "synthetic-translated-frozen")
-FINE_TUNED_CONFIG = Path("configs/token_ner_layer_mix.cfg")
-FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
+FINE_TUNED_CONFIG = ROOT / "configs/token_ner_layer_mix.cfg"
+FROZEN_CONFIG = ROOT / "configs/frozen_ner.cfg"
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
 MEASURED_WITH = ("teacher", "pairs", "layer", "fine_tuned_steps", "eval_limit")
 
@@ -67,20 +67,19 @@ def projected_corpus(
     when set; with its confidence in every word's tag, when `teacher_weights`) projected onto the first `pairs` (default `settings.pairs`) of the seeded order of `lang`'s
     parallel pairs (or of `text`'s), so smaller samples are prefixes of larger ones (train/dev DocBins); the
     report when made in this call."""
-    from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
-    from spacy_xproj.ner.teacher import label_map_for, ner_labels
-    import spacy
+    from spacy_xproj.projecting.options import resolve_projection
+    from spacy_xproj.projecting.run import build_training_data
 
     teacher = teacher or str(settings.teacher / "model-best")
     corpus_dir = corpus_dir or settings.work_dir / f"en-{lang}"
     if (corpus_dir / "report.json").exists():
         return corpus_dir, None
     corpus = sampled_corpus(settings.shared_data, lang, pairs or settings.pairs, 0, corpus_dir.with_suffix(".pairs.jsonl"), text=text)
-    label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
-    corpus_settings = CorpusSettings(source_lang="en", target_lang=lang, teacher=teacher, label_map=label_map,
-                                     model=settings.encoder, layer=settings.layer, teacher_confidence=teacher_confidence,
-                                     teacher_weights=teacher_weights)
-    report = build_training_data(corpus, corpus_dir, corpus_settings, log=log)
+    # float32: the precision every committed row of this benchmark was projected in
+    corpus_settings, engine = resolve_projection(teacher=teacher, label_map="auto", precision="float32", log=log, source_lang="en", target_lang=lang,
+                                                 model=settings.encoder, layer=settings.layer, teacher_confidence=teacher_confidence,
+                                                 teacher_weights=teacher_weights)
+    report = build_training_data(corpus, corpus_dir, corpus_settings, log=log, engine=engine)
     return corpus_dir, {k: report[k] for k in ("counts", "entities", "seconds", "train_docs", "dev_docs")}
 
 
@@ -128,7 +127,7 @@ def trained_student(
     settings: ConvergedSettings, system: str, lang: str, seed: int, corpus_dir: Path, log: Callable[[str], None], output: Optional[Path] = None,
 ) -> Tuple[Path, float]:
     """The student of `system` for `lang` and `seed` (trained unless its folder holds a finished training)."""
-    from spacy_xproj.ner.training import train_ner
+    from spacy_xproj.training.ner_runs import train_ner
 
     output = output or settings.work_dir / lang / f"{system}-seed{seed}"
     if (output / "training.json").exists():
@@ -184,11 +183,10 @@ def teacher_english_f1(teacher: str, gold_file: Path) -> Dict:
     """A teacher's entity scores on English gold (CoNLL-2003 layout), its labels mapped as projection maps them."""
     from benchmarks.projection import teacher_entities
     from spacy_xproj.corpus.conll import read_conll_ner, score_entities
-    from spacy_xproj.components.projector import ontonotes_to_conll
-    from spacy_xproj.ner.teacher import label_map_for, ner_labels
-    import spacy
+    from spacy_xproj.components.label_maps import ontonotes_to_conll
+    from spacy_xproj.projecting.options import resolve_label_map
 
-    label_map = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
+    label_map = resolve_label_map("auto", teacher)
     sentences = read_conll_ner(gold_file)
     predicted = teacher_entities(teacher, sentences, ontonotes_to_conll() if label_map is None else label_map)
     return score_entities(predicted, [set(e) for _, e in sentences])
@@ -197,7 +195,7 @@ def teacher_english_f1(teacher: str, gold_file: Path) -> Dict:
 def first_sentences_teacher(settings: ConvergedSettings, sentences: int, log: Callable[[str], None]) -> str:
     """A weaker teacher of the same recipe: the frozen-encoder NER trained (seed 0) on the first
     `sentences` sentences of eng.train only; trained once, then reused."""
-    from spacy_xproj.ner.teacher import prepare_teacher
+    from spacy_xproj.training.teacher import prepare_teacher
 
     folder = settings.work_dir / "teachers" / f"eng-first{sentences}"
     if not (folder / "teacher.json").exists():
@@ -455,14 +453,14 @@ def main(
     teacher: Path = typer.Option(Path("training/en/teacher"), "--teacher", help="train-teacher's output folder."),
     work_dir: Path = typer.Option(Path("training/bench-converged"), "--work-dir", help="Projected corpora and students (large; not committed)."),
     output: Path = typer.Option(Path("metrics/transfer_converged.json"), "--output", help="The results file (resumed row by row)."),
-    table: Optional[Path] = typer.Option(Path("docs/transfer-converged.md"), "--table", help="Write the table here (a generated file)."),
+    table: Optional[Path] = typer.Option(Path("docs/results/transfer-converged.md"), "--table", help="Write the table here (a generated file)."),
     langs: List[str] = typer.Option(["de", "es", "nl"], "--lang", help="Target languages, in the order measured (repeat the option)."),
     systems: List[str] = typer.Option(list(SYSTEMS), "--system", help="Systems, in the order measured (repeat the option)."),
     seeds: List[int] = typer.Option([0], "--seed", help="Training seeds of the students (repeat the option)."),
     pairs: int = typer.Option(3000, "--pairs", min=1, help="Parallel pairs projected per language."),
     other_teachers: List[str] = typer.Option([], "--other-teacher", help="Teacher-quality table: also train the frozen student of the first language on what this pipeline projects (repeat the option)."),
     curve_pairs: List[int] = typer.Option([], "--curve-pairs", help="Pairs curve: also train projection-frozen of the first language on the first N pairs (repeat the option; the --pairs point is its row)."),
-    curve_picture: Optional[Path] = typer.Option(Path("docs/pairs-curve.svg"), "--curve-picture", help="Draw the pairs curve here (SVG)."),
+    curve_picture: Optional[Path] = typer.Option(Path("docs/results/pairs-curve.svg"), "--curve-picture", help="Draw the pairs curve here (SVG)."),
     teacher_sentences: List[int] = typer.Option([], "--teacher-sentences", help="Teacher-quality table: also a teacher trained on the first N sentences of eng.train (repeat the option)."),
     teacher_confidences: List[float] = typer.Option([], "--teacher-confidence", callback=lambda values: [off_or_confidence(v) for v in values], help="Teacher-confidence table: also train projection-frozen of the first language on what the teacher projects at this confidence (repeat the option)."),
     fresh: bool = typer.Option(False, "--fresh", help="Measure every row again."),

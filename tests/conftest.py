@@ -6,7 +6,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from spacy_xproj.encoders.loading import materialize_embedded_encoder
-from spacy_xproj.corpus.parallel import get_source, set_alignment
+from spacy_xproj.corpus.schema import get_source, set_alignment
 
 from .packed_encoder import write_packed_encoder
 

@@ -47,7 +47,7 @@ def test_lazy_names_resolve_and_extensions_install_on_first_use():
     code = (
         "from spacy.tokens import Doc; import spacy_xproj\n"
         "assert not Doc.has_extension('xproj_source')\n"
-        "assert spacy_xproj.EMBEDDED_ENCODER.startswith('embedded:')\n"
+        "assert spacy_xproj.DEFAULT_ENCODER.startswith('embedded:')\n"
         "import spacy; nlp = spacy.blank('de'); doc = spacy_xproj.make_parallel_doc(nlp, 'the cat', 'die Katze', 'en')\n"
         "assert Doc.has_extension('xproj_source') and spacy_xproj.get_source(doc).words == ['the', 'cat']\n"
     )

@@ -91,11 +91,11 @@ def run_workflow(project: Path, workflow: str, tiny_model_dir: str, **extra_vars
         # as on a machine without the shared data folder: the news pairs are left out
         "news_parallel": "assets/tiny/news.en=assets/tiny/news.de",
         "teacher": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
-        "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 200, "eval_frequency": 50, "learn_rate": 0.01,
+        "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 200,
         # the default layer-mix config is shaped for e5-small's 13 hidden states; the tiny model has 3
-        "ner_config": "configs/token_ner.cfg", "student_config": "configs/token_ner.cfg", "student_steps": 200,
-        # the tiny teacher and student need more epochs on 48 sentences than the config gives CoNLL-2003
-        "teacher_max_epochs": 25, "student_max_epochs": 25,
+        "ner_config": "configs/token_ner.cfg",
+        # the tiny teacher and students need more epochs on 48 sentences than the config gives CoNLL-2003
+        "teacher_max_epochs": 25, "train_max_epochs": 25,
         **extra_vars,
     }
     command = [sys.executable, "-m", "spacy", "project", "run", workflow, str(project)]
@@ -156,7 +156,7 @@ def test_zero_shot_and_combined_workflows(project, tiny_model_dir):
     sequential = run_workflow(project, "sequential", tiny_model_dir)
     assert sequential.returncode == 0, sequential.stdout[-3000:] + sequential.stderr[-3000:]
     assert "Skipping 'train-english': nothing changed" in sequential.stdout
-    assert "--initialize.after_init.initial_weights training/en/english-gold/model-best" in sequential.stdout
+    assert "--initial-weights training/en/english-gold/model-best" in sequential.stdout
     assert spacy.load(project / "training/de/sequential/model-best").lang == "de"
     assert json.loads((project / "metrics/de-sequential.json").read_text())["gold"]["test"]["sentences"] == 12
 
@@ -183,7 +183,7 @@ def test_teacher_zero_shot_workflow_writes_the_teacher_as_a_german_pipeline(proj
     assert not (project / "training/yy").exists()
     unknown = subprocess.run([sys.executable, "-m", "spacy_xproj", "for-language", str(project / "training/en/teacher/model-best"),
                               str(project / "training/xx"), "--lang", "xx-nope"], capture_output=True, text=True)
-    assert unknown.returncode != 0 and "--lang 'xx-nope' is not a language spaCy knows" in unknown.stderr
+    assert unknown.returncode != 0 and "--lang" in unknown.stderr and "'xx-nope'" in unknown.stderr
     assert not (project / "training/xx").exists()
 
 

@@ -12,7 +12,8 @@ from spacy_xproj.core.alignment import align_vectors, format_pharaoh, parse_phar
 from spacy_xproj.corpus.conll import read_gold_file
 from spacy_xproj.encoders.subword_encoder import plan_windows
 from spacy_xproj.components.methods import make_argmax, make_bisoftmax, make_itermax, make_match, make_softmax_threshold
-from spacy_xproj.corpus.parallel import ParallelFormatError, read_parallel, set_alignment
+from spacy_xproj.corpus.readers import ParallelFormatError, read_parallel
+from spacy_xproj.corpus.schema import set_alignment
 from spacy_xproj.core.projection import naive_projection, project_spans
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -30,7 +30,7 @@ def join_parallel(
     encoding: str = ENCODING,
 ) -> None:
     """Several line-aligned parallel corpora as one, e.g. NTREX-128 and FLORES-101 for project-corpus."""
-    from ..corpus.parallel import join_line_aligned
+    from ..corpus.readers import join_line_aligned
 
     files = [source_and_target(value) for value in pairs]
     for source, target in (source_and_target(value, "'--if-present'") for value in if_present if value):
@@ -72,7 +72,9 @@ def align(
 
     from ..core.alignment import format_pharaoh
     from ..files import atomic_open
-    from ..corpus.parallel import WINDOWS_EXT, get_alignment, read_parallel_docs
+    from ..corpus.schema import WINDOWS_EXT, get_alignment
+    from ..components.aligner import LongPairWarning
+    from ..corpus.pair_docs import read_parallel_docs
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
@@ -89,7 +91,7 @@ def align(
     long_pairs: List[str] = []
     try:
         with warnings.catch_warnings(), atomic_open(output) as f:  # a hidden sibling, renamed over OUTPUT only when complete
-            warnings.filterwarnings("ignore", message=r"\[xlmr_aligner\] a pair longer")  # reported below, with the lines
+            warnings.simplefilter("ignore", LongPairWarning)  # reported below, with the lines
             for doc in nlp.pipe(docs, batch_size=batch_size):
                 f.write(format_pharaoh((i, j) for i, j, _ in get_alignment(doc) or []) + "\n")
                 if doc._.get(WINDOWS_EXT):
@@ -113,9 +115,9 @@ def project_corpus(
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="English NER pipeline: package name or path."),
     label_map: str = typer.Option("ontonotes", "--label-map", help="'auto' (from the teacher's labels: CoNLL kept, OntoNotes mapped), 'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
     model: str = MODEL,
-    method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (docs/benchmarks.md)."),
+    method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (docs/results/projection.md)."),
     layer: int = LAYER,
-    precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (2.3x faster alignment in bench-scale; docs/scale.md has its cost), float32 elsewhere."),
+    precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (2.3x faster alignment in bench-scale; docs/results/scale.md has its cost), float32 elsewhere."),
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
     teacher_confidence: float = typer.Option(0.0, "--teacher-confidence", callback=off_or_confidence, help="0: project every entity the teacher finds. In [0.5, 1]: only entities whose every tag the teacher is this sure of, and target words aligned to words it is less sure of are left unannotated (missing), not taught as O."),
@@ -140,61 +142,28 @@ def project_corpus(
     """
     import json
 
-    from ..corpus.engines import InProcess, LocalProcesses, RayData
-    from ..corpus.shards import ParallelInput
-    from ..corpus.training_data import CorpusSettings, build_training_data
+    from ..projecting.options import ProjectionOptionError, resolve_projection
+    from ..projecting.run import build_training_data
+    from ..projecting.shards import ParallelInput
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
-    if label_map == "auto":
-        import spacy
-
-        from ..ner.teacher import label_map_for, ner_labels
-
-        try:
-            mapping = label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
-        except (ValueError, OSError) as err:
-            fail(err)
-    elif label_map == "ontonotes":
-        mapping = None
-    elif label_map == "none":
-        mapping = {}
-    else:
-        try:
-            mapping = json.loads(Path(label_map).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise typer.BadParameter(f"{label_map}: not a readable JSON file of {{label: target or null}} ({err})", param_hint="--label-map")
-        if not isinstance(mapping, dict):
-            raise typer.BadParameter(f"{label_map}: expected a JSON object {{label: target or null}}", param_hint="--label-map")
-    if teacher_confidence and teacher_weights:
-        raise typer.BadParameter("choose one of --teacher-confidence and --teacher-weights: the filter drops what the weights would weigh", param_hint="--teacher-weights")
-    if engine is EngineName.local and ray_address:
-        raise typer.BadParameter("--ray-address needs --engine ray", param_hint="--ray-address")
-    from ..encoders.subword_encoder import resolve_precision
-
-    if gpu_id >= 0 and engine is EngineName.local:
-        import torch
-
-        if gpu_id >= torch.cuda.device_count():
-            raise typer.BadParameter(f"no CUDA GPU {gpu_id} here (torch sees {torch.cuda.device_count()}); -1 runs on the CPU", param_hint="--gpu-id")
-    # resolved here, not in each worker: one run, one precision, recorded in the settings
-    resolved = resolve_precision(precision.value, "cuda" if gpu_id >= 0 else "cpu")
-    if precision is Precision.auto:
-        why = "on a GPU" if gpu_id >= 0 else "this CPU has bfloat16 units" if resolved == "bfloat16" else "this CPU has no bfloat16 units"
-        log(f"aligning in {resolved} ({why}; --precision sets it)")
-    settings = CorpusSettings(
-        source_lang=source_lang, target_lang=target_lang, teacher=teacher, label_map=mapping, model=model, method=method,
-        layer=layer, precision=resolved, on_incomplete=on_incomplete.value, teacher_confidence=teacher_confidence, teacher_weights=teacher_weights,
-        drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
-    )
     if format is CorpusFormat.lines and target is None:
         fail("--format lines needs the TARGET file, line-aligned with SOURCE")
+    try:
+        settings, runner = resolve_projection(
+            teacher=teacher, label_map=label_map, precision=precision.value, gpu_id=gpu_id, engine=engine.value, workers=workers,
+            threads=threads, ray_address=ray_address, log=log, source_lang=source_lang, target_lang=target_lang, model=model,
+            method=method, layer=layer, on_incomplete=on_incomplete.value, teacher_confidence=teacher_confidence,
+            teacher_weights=teacher_weights, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop,
+            dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
+        )
+    except ProjectionOptionError as err:
+        raise typer.BadParameter(str(err), param_hint=err.option)
+    except (ValueError, OSError) as err:
+        fail(err)
     corpus = ParallelInput(source, format.value, target if format is CorpusFormat.lines else None, encoding)
     writable_or_exit(output_dir, "folder")
-    if engine is EngineName.ray:
-        runner = RayData(workers, ray_address, threads, gpus=1 if gpu_id >= 0 else 0)
-    else:
-        runner = LocalProcesses(workers, threads, gpu_id) if workers > 1 else InProcess(threads, gpu_id)
     try:
         report = build_training_data(corpus, output_dir, settings, log=log, limit=limit, engine=runner)
     except (ValueError, OSError, ImportError) as err:

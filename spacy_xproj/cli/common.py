@@ -138,7 +138,7 @@ ENCODING = typer.Option("utf-8", "--encoding", callback=known_encoding, help="Te
 
 def read_corpus_or_exit(source: Path, format: str, target: Optional[Path], encoding: str = "utf-8") -> list:
     """All pairs of a parallel corpus, or a one-line error naming the file and line."""
-    from ..corpus.parallel import read_parallel
+    from ..corpus.readers import read_parallel
 
     try:
         return list(read_parallel(source, format, target, encoding=encoding))

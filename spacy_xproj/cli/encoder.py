@@ -56,7 +56,7 @@ def train_aligner_command(
     """
     import random
 
-    from ..corpus.parallel import tokenize_pairs
+    from ..corpus.pair_docs import tokenize_pairs
     from ..encoders.aligner_training import TrainingStopped, train_aligner
 
     check_language_or_exit(source_lang, "--source-lang")

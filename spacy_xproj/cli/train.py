@@ -29,7 +29,7 @@ def train_ner_command(
     `--components.token_ner.loss.@misc spacy-xproj.ReverseFocalLoss.v2`."""
     from spacy.cli._util import parse_config_overrides
 
-    from ..ner.training import train_ner
+    from ..training.ner_runs import train_ner
 
     if not config.is_file():
         fail(f"{config} (CONFIG) not found")
@@ -51,7 +51,7 @@ def train_ner_command(
 
 @app.command("train-teacher")
 def train_teacher(
-    train: Path = typer.Argument(..., help="English gold NER for training: CoNLL-2003 layout (e.g. ../shared/data/conll/eng.train) or WikiANN .conllu (its labels then teach WikiANN's conventions: docs/teacher.md)."),
+    train: Path = typer.Argument(..., help="English gold NER for training: CoNLL-2003 layout (e.g. ../shared/data/conll/eng.train) or WikiANN .conllu (its labels then teach WikiANN's conventions: docs/results/teacher.md)."),
     dev: Path = typer.Argument(..., help="English gold NER for early stopping and the reported F1 (e.g. eng.testa)."),
     output: Path = typer.Argument(..., help="Writes model-best/, teacher.json and training.json here."),
     config: Path = typer.Option(Path("configs/frozen_ner.cfg"), "--config", help="spaCy training config; the frozen-encoder NER by default."),
@@ -61,13 +61,13 @@ def train_teacher(
     max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override the config's training.max_epochs (0: keep it)."),
     seed: int = typer.Option(0, "--seed", help="The config's system.seed."),
     train_sentences: int = typer.Option(0, "--train-sentences", min=0, help="Train on the first N sentences of TRAIN only (0: all), e.g. for a weaker teacher."),
-    precision: Optional[Precision] = typer.Option(None, "--precision", help="The frozen encoder's (default: the config's); auto is bfloat16 on a CPU with bfloat16 units (same F1, 26% less training time: docs/teacher.md), float32 elsewhere."),
+    precision: Optional[Precision] = typer.Option(None, "--precision", help="The frozen encoder's (default: the config's); auto is bfloat16 on a CPU with bfloat16 units (same F1, 26% less training time: docs/results/teacher.md), float32 elsewhere."),
 ) -> None:
     """Train the English teacher on gold with the frozen encoder; without the gold files, fall back to the shipped teacher and say so."""
     import json
 
     from ..files import atomic_write_bytes
-    from ..ner.teacher import prepare_teacher
+    from ..training.teacher import prepare_teacher
 
     if not config.is_file():
         fail(f"config {config} (--config) not found")
@@ -88,10 +88,11 @@ def for_language(
     lang: str = typer.Option(..., "--lang", help="Language of the new pipeline (its tokenizer), e.g. de."),
 ) -> None:
     """The pipeline's trained (enabled) components in a blank pipeline of another language: the English teacher,
-    zero-shot, as a German pipeline (the best one measured on WikiANN-de with a teacher from English WikiANN: docs/teacher.md)."""
+    zero-shot, as a German pipeline (the best one measured on WikiANN-de with a teacher from English WikiANN: docs/results/teacher.md)."""
     import spacy
 
-    from ..ner.teacher import in_language, ner_labels
+    from ..training.teacher import in_language
+    from ..components.label_maps import ner_labels
 
     check_language_or_exit(lang, "--lang")
     writable_or_exit(output, "folder")
@@ -169,7 +170,7 @@ def self_label_command(
     try:
         lines = [line.strip() for line in raw_text.read_text(encoding="utf-8").lstrip("\ufeff").splitlines() if line.strip()]
     except UnicodeDecodeError as err:
-        from ..corpus.parallel import line_of_bad_byte
+        from ..corpus.readers import line_of_bad_byte
 
         fail(f"{raw_text}:{line_of_bad_byte(raw_text, 'utf-8', 0)}: not utf-8 text ({err.reason})")
     if limit:

@@ -10,13 +10,17 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-from ..defaults import ALIGNMENT_METHOD, DEFAULT_LAYER
+from ..defaults import ALIGNMENT_METHOD, DEFAULT_ENCODER, DEFAULT_LAYER
 from . import methods  # noqa: F401  (registers the extraction methods the default config names)
 from ..core.alignment import POOLINGS, ExtractionMethod, align_vectors, score_alignments
 from ..encoders.subword_encoder import PRECISIONS, SubwordEncoder
-from ..encoders.loading import EMBEDDED_ENCODER
-from ..corpus.parallel import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, install_extensions, set_alignment
+from ..corpus.schema import ALIGNMENT_EXT, WINDOWS_EXT, get_alignment, get_source, install_extensions, set_alignment
 from .serialization import ConfigOnlySerialization
+
+class LongPairWarning(UserWarning):
+    """A pair longer than the encoder's window, aligned in overlapping windows (fewer links); commands that report
+    such pairs by line filter this category."""
+
 
 Alignment = Tuple[numpy.ndarray, numpy.ndarray, int]  # links [n, 2], scores [n], encoder windows of the longer side
 
@@ -25,7 +29,7 @@ Alignment = Tuple[numpy.ndarray, numpy.ndarray, int]  # links [n, 2], scores [n]
     "xlmr_aligner",
     assigns=[f"doc._.{ALIGNMENT_EXT}", f"doc._.{WINDOWS_EXT}"],
     default_config={
-        "model": EMBEDDED_ENCODER,
+        "model": DEFAULT_ENCODER,
         "layer": DEFAULT_LAYER,
         "method": {"@misc": ALIGNMENT_METHOD},
         "subword_pooling": "subwords",
@@ -74,17 +78,17 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
     def __init__(
         self,
         vocab: Vocab,
-        name: str = "xlmr_aligner",
+        name: str,
         *,
-        model: str = EMBEDDED_ENCODER,
-        layer: int = DEFAULT_LAYER,
+        model: str,
+        layer: int,
         method: ExtractionMethod,
-        subword_pooling: str = "subwords",
-        batch_size: int = 32,
-        max_window: Optional[int] = None,
-        window_overlap: int = 64,
-        precision: str = "float32",
-        scorer: Optional[Callable] = None,
+        subword_pooling: str,
+        batch_size: int,
+        max_window: Optional[int],
+        window_overlap: int,
+        precision: str,
+        scorer: Optional[Callable],
     ):
         install_extensions()  # the Doc extensions this pipe reads and writes
         if precision not in PRECISIONS:
@@ -120,7 +124,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
         if self._encoder is None:
             self._encoder = SubwordEncoder(
                 self.cfg["model"], layers=[self.cfg["layer"]], batch_size=self.cfg["batch_size"],
-                max_window=self.cfg["max_window"], window_overlap=self.cfg["window_overlap"], precision=self.cfg.get("precision", "float32"),
+                max_window=self.cfg["max_window"], window_overlap=self.cfg["window_overlap"], precision=self.cfg["precision"],
             )
         return self._encoder
 
@@ -187,7 +191,7 @@ class XLMRAligner(ConfigOnlySerialization, Pipe):
                     f"[{self.name}] a pair longer than the encoder's window ({self.encoder.max_window} subwords) is aligned in "
                     f"{windows} overlapping windows, which finds fewer links (doc._.{WINDOWS_EXT} marks such pairs; first: "
                     f"{doc.text[:40]!r}). Split long texts into sentences. Warned once per component.",
-                    UserWarning,
+                    LongPairWarning,
                 )
 
 

@@ -10,26 +10,12 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from ..defaults import PROJECTION_POLICY
-from ..corpus.parallel import PROJECTION_EXT, get_alignment, get_source, install_extensions
+from ..corpus.schema import PROJECTION_EXT, get_alignment, get_source, install_extensions
+from .label_maps import UNMAPPED, map_label
 from .serialization import ConfigOnlySerialization
 from ..core.projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
-UNMAPPED = ("keep", "drop", "error")
-
-# OntoNotes (en_core_web_sm and friends) -> CoNLL PER/ORG/LOC/MISC; dates, numbers and amounts are dropped.
-ONTONOTES_TO_CONLL: Dict[str, Optional[str]] = {
-    "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
-    "NORP": "MISC", "EVENT": "MISC", "WORK_OF_ART": "MISC", "LAW": "MISC", "LANGUAGE": "MISC", "PRODUCT": "MISC",
-    "DATE": None, "TIME": None, "PERCENT": None, "MONEY": None, "QUANTITY": None, "ORDINAL": None, "CARDINAL": None,
-}
-
-
-@util.registry.misc("spacy-xproj.ontonotes_to_conll.v1")
-def ontonotes_to_conll() -> Dict[str, Optional[str]]:
-    """Label map from OntoNotes (spaCy's English pipelines) to CoNLL PER/ORG/LOC/MISC."""
-    return dict(ONTONOTES_TO_CONLL)
-
 
 @functools.lru_cache(maxsize=None)
 def stop_words(lang: Optional[str]) -> Optional[FrozenSet[str]]:
@@ -161,17 +147,17 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
     def __init__(
         self,
         vocab: Vocab,
-        name: str = "entity_projector",
+        name: str,
         *,
         policy: ProjectionPolicy,
-        balance_brackets: bool = True,
-        trim_function_words: bool = True,
-        derived_adjective_label: Optional[str] = "MISC",
-        drop_derived_adjectives: bool = False,
-        label_map: Optional[Dict[str, Optional[str]]] = None,
-        unmapped: str = "keep",
-        on_incomplete: str = "missing",
-        scorer: Optional[Callable] = None,
+        balance_brackets: bool,
+        trim_function_words: bool,
+        derived_adjective_label: Optional[str],
+        drop_derived_adjectives: bool,
+        label_map: Optional[Dict[str, Optional[str]]],
+        unmapped: str,
+        on_incomplete: str,
+        scorer: Optional[Callable],
     ):
         install_extensions()  # the Doc extensions this pipe reads and writes
         if on_incomplete not in ON_INCOMPLETE:
@@ -193,12 +179,10 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
 
     def map_label(self, label: str) -> Optional[str]:
         """The target label for a source label, or None to drop it."""
-        label_map = self.cfg["label_map"]
-        if not label_map or label in label_map:
-            return label_map.get(label, label) or None
-        if self.cfg["unmapped"] == "error":
-            raise ValueError(f"[{self.name}] source label {label!r} is not in label_map {sorted(label_map)}; add it (null drops it) or set unmapped = \"keep\" or \"drop\".")
-        return label if self.cfg["unmapped"] == "keep" else None
+        try:
+            return map_label(label, self.cfg["label_map"], self.cfg["unmapped"])
+        except ValueError as err:
+            raise ValueError(f"[{self.name}] {err}") from None
 
     def __call__(self, doc: Doc) -> Doc:
         error_handler = self.get_error_handler()
@@ -222,7 +206,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         if links is None:
             raise ValueError(
                 f"[{self.name}] Doc {doc.text[:60]!r} has no word alignment (doc._.xproj_alignment). "
-                "Put xlmr_aligner before entity_projector, or set the alignment with spacy_xproj.corpus.parallel.set_alignment."
+                "Put xlmr_aligner before entity_projector, or set the alignment with spacy_xproj.corpus.schema.set_alignment."
             )
         validate(source.ents, links, len(source.words), len(doc))
         entities: List[Tuple[int, int, str]] = []

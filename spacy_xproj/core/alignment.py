@@ -254,7 +254,7 @@ class BiSoftmax:
         if self.band and max(m, n) > LONG_PAIR_WORDS:
             # long pairs (paragraphs): a softmax over hundreds of words loses most links. Align in a band
             # around the diagonal, then again in a band half as wide around the path those links trace.
-            # Only there: on sentences the band costs links where word order differs (measured in docs/components.md).
+            # Only there: on sentences the band costs links where word order differs (measured in docs/results/long-pairs.md).
             first_links, _ = word_level(_outside_band(m, n, self.band))
             outside = _outside_band(m, n, max(1, self.band // 2), _monotone_path(first_links, m, n))
             subword_similarity[outside[source_word_index][:, target_word_index]] = -numpy.inf

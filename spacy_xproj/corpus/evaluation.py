@@ -30,6 +30,12 @@ def frequent_errors(words_and_spans: Iterable[Tuple[List[str], Set[EntitySpan], 
     }
 
 
+def predict_on_gold_words(nlp: Language, words_list: Iterable[List[str]], batch_size: int = 64) -> List[Set[EntitySpan]]:
+    """The entities `nlp` finds in Docs built from gold words (so no tokenizer decides the words), as word spans."""
+    docs = (Doc(nlp.vocab, words=words) for words in words_list)
+    return [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs, batch_size=batch_size)]
+
+
 def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_size: int = 64, errors: int = 0) -> Dict:
     """Entity P/R/F1 in % (micro and per type, with the gold support) of `nlp` on (words, gold spans)
     sentences, plus words/s.
@@ -39,9 +45,8 @@ def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_s
     `PRFScore`, what `Scorer.score_spans` uses for `doc.ents`); `nlp.evaluate` is not used because its
     speed also times re-tokenizing the text and it needs a component that scores `ents`. `errors` > 0 adds
     that many of the most frequent wrong and missed entities (`frequent_errors`)."""
-    docs = [Doc(nlp.vocab, words=words) for words, _ in sentences]
     start = time.perf_counter()
-    predicted = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs, batch_size=batch_size)]
+    predicted = predict_on_gold_words(nlp, [words for words, _ in sentences], batch_size)
     seconds = time.perf_counter() - start
     scores = score_entities(predicted, [set(spans) for _, spans in sentences])
     words = sum(len(words) for words, _ in sentences)

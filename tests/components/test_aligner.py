@@ -5,9 +5,9 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import load_model_from_config
 
-from spacy_xproj import EMBEDDED_ENCODER, get_alignment, get_source, make_parallel_doc
+from spacy_xproj import DEFAULT_ENCODER, get_alignment, get_source, make_parallel_doc
 from spacy_xproj.core.alignment import links_as_set, parse_pharaoh, score_alignments
-from spacy_xproj.corpus.parallel import set_alignment
+from spacy_xproj.corpus.schema import set_alignment
 
 SENTENCES = [
     "the cat sits on the mat .",
@@ -29,7 +29,7 @@ def identical_pair(nlp, text):
 def test_defaults_are_cheap_and_name_the_embedded_encoder():
     nlp = spacy.blank("de")
     aligner = nlp.add_pipe("xlmr_aligner")
-    assert aligner.cfg["model"] == EMBEDDED_ENCODER and aligner.cfg["layer"] == 7
+    assert aligner.cfg["model"] == DEFAULT_ENCODER and aligner.cfg["layer"] == 7
     assert aligner._encoder is None  # no weights until initialize() or first use
     assert nlp.config["components"]["xlmr_aligner"]["method"]["@misc"] == "spacy-xproj.BiSoftmax.v1"
 

@@ -4,7 +4,7 @@ from spacy.tokens import Doc, DocBin
 
 from spacy_xproj import get_source, make_parallel_doc
 from spacy_xproj.corpus.conll import read_conll_ner, score_entities, tags_to_spans
-from spacy_xproj.corpus.parallel import get_projection, set_alignment
+from spacy_xproj.corpus.schema import get_projection, set_alignment
 from spacy_xproj.core.projection import (
     ProjectedEntity, close_brackets, naive_projection, project_spans, quantile, relabel_derived_adjectives, resolve_overlaps, split_off_derived_adjectives, trim_function_words,
     validate,

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from spacy_xproj.corpus.catalogs import CatalogFormatError, catalog_pairs, read_mo
 from spacy_xproj.cli import app
-from spacy_xproj.corpus.parallel import read_line_aligned
+from spacy_xproj.corpus.readers import read_line_aligned
 
 
 def write_mo(path, messages, charset="UTF-8", byte_order="<"):

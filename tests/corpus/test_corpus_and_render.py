@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from spacy_xproj import get_projection, get_source, make_parallel_doc
 from spacy_xproj.cli import app
-from spacy_xproj.corpus.parallel import set_alignment
+from spacy_xproj.corpus.schema import set_alignment
 from spacy_xproj.corpus.docbins import read_docbin
 from spacy_xproj.corpus.visualize import render_page
 
@@ -179,8 +179,9 @@ def test_project_corpus_reprojects_shards_of_other_pairs_and_truncated_shards(co
 
 
 def test_project_corpus_shows_a_bar_of_this_runs_pairs_on_a_terminal(corpus_files, tiny_model_dir, terminal_stderr):
-    from spacy_xproj.corpus.training_data import CorpusSettings, build_training_data
-    from spacy_xproj.corpus.shards import ParallelInput
+    from spacy_xproj.projecting.settings import CorpusSettings
+    from spacy_xproj.projecting.run import build_training_data
+    from spacy_xproj.projecting.shards import ParallelInput
 
     corpus = ParallelInput(corpus_files / "src.txt", "lines", corpus_files / "tgt.txt")
     settings = CorpusSettings(target_lang="de", model=tiny_model_dir, layer=2, shard_size=2, dev_fraction=0.4)
@@ -198,7 +199,7 @@ def test_project_corpus_shows_a_bar_of_this_runs_pairs_on_a_terminal(corpus_file
 
 
 def test_doubted_source_words_leave_their_aligned_target_words_missing():
-    from spacy_xproj.corpus.training_data import mask_doubted_words
+    from spacy_xproj.projecting.worker import mask_doubted_words
 
     doc = projected_pair()  # "Angela Merkel" projected as PER, "Paris" as LOC
     # the teacher doubted "visited" (aligned to "besuchte"), "Merkel" (inside a projected entity) and "<b>" (unaligned)
@@ -231,7 +232,7 @@ def test_project_corpus_with_teacher_confidence_projects_fewer_entities_and_leav
 def test_target_words_take_the_lowest_confidence_of_the_source_words_aligned_to_them():
     import numpy
 
-    from spacy_xproj.corpus.training_data import target_token_weights
+    from spacy_xproj.projecting.worker import target_token_weights
 
     doc = projected_pair()  # entities "Angela Merkel" and "Paris"; target "<b>" aligned to nothing
     set_alignment(doc, [(0, 0, 0.9), (1, 1, 0.9), (2, 1, 0.5), (3, 3, 0.3)])
@@ -243,7 +244,7 @@ def test_target_words_take_the_lowest_confidence_of_the_source_words_aligned_to_
 
 
 def test_project_corpus_with_teacher_weights_keeps_the_entities_and_weighs_every_target_word(corpus_files, tiny_model_dir):
-    from spacy_xproj.corpus.parallel import get_token_weights
+    from spacy_xproj.corpus.schema import get_token_weights
 
     vocab = spacy.blank("de").vocab
 
@@ -265,7 +266,7 @@ def test_project_corpus_with_teacher_weights_keeps_the_entities_and_weighs_every
     # each pair's weights are its own: the teacher's confidences on its source words, carried by its links
     import numpy
 
-    from spacy_xproj.corpus.training_data import target_token_weights
+    from spacy_xproj.projecting.worker import target_token_weights
     from spacy_xproj.ner.self_training import tag_confidences
 
     teacher = spacy.load(TEACHER)

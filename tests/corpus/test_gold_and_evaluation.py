@@ -7,7 +7,7 @@ from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
 from spacy_xproj.cli import app
-from spacy_xproj.components.projector import ONTONOTES_TO_CONLL
+from spacy_xproj.components.label_maps import ONTONOTES_TO_CONLL
 from spacy_xproj.corpus.conll import read_gold_file, score_entities
 from spacy_xproj.corpus.docbins import convert_gold_file, merge_docbins
 from spacy_xproj.corpus.evaluation import evaluate_ner
@@ -101,25 +101,6 @@ def test_evaluate_and_convert_commands(tmp_path):
     (tmp_path / "empty.conll").write_text("\n", encoding="utf-8")
     empty = runner.invoke(app, ["convert-conll", str(tmp_path / "empty.conll"), str(tmp_path / "e.spacy")])
     assert empty.exit_code == 1 and "holds no sentences" in empty.output and not (tmp_path / "e.spacy").exists()
-
-
-def test_transfer_error_counts_sort_each_wrong_prediction():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "scripts" / "transfer_errors.py"
-    spec = importlib.util.spec_from_file_location("transfer_errors", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    words = [["(", "EFE", ")", "el", "Mérida", "ganó", "en", "Madrid", "español"]]
-    gold = [{(1, 2, "ORG"), (4, 5, "ORG"), (7, 8, "LOC")}]
-    predicted = [{(4, 5, "LOC"), (6, 8, "LOC"), (8, 9, "MISC")}]  # EFE missed, club as LOC, a boundary error, a spurious adjective
-    counts = module.error_counts(words, gold, predicted, {"EFE"})
-    assert (counts["watch_missed"], counts["org_as_loc"], counts["spurious_misc"], counts["boundary"]) == (1, 1, 1, 1)
-    assert counts["f"] == 0.0 and counts["f_without_lowercase_words"] == 0.0
-    right = [{(1, 2, "ORG"), (4, 5, "ORG"), (7, 8, "LOC"), (8, 9, "MISC")}]
-    counts = module.error_counts(words, gold, right, {"EFE"})
-    assert counts["spurious_misc"] == 1 and counts["f_without_lowercase_words"] == 100.0 > counts["f"]
 
 
 # The entity counts published with CoNLL-2002/2003 (Tjong Kim Sang and De Meulder 2003, table 2; Tjong

@@ -3,7 +3,8 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
 
-from spacy_xproj.corpus.parallel import make_parallel_doc, set_alignment
+from spacy_xproj.corpus.pair_docs import make_parallel_doc
+from spacy_xproj.corpus.schema import set_alignment
 from spacy_xproj.corpus.synthetic import induce_lexicon, synthesize, translate_doc
 
 

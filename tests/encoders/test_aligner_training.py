@@ -20,7 +20,8 @@ from spacy_xproj.encoders.aligner_training import (
 )
 from spacy_xproj.encoders.alignment_objectives import OBJECTIVES, PairBatch
 from benchmarks.align import aligner_pipeline
-from spacy_xproj.corpus.parallel import ParallelLine, get_alignment, make_parallel_doc, tokenize_pairs
+from spacy_xproj.corpus.schema import ParallelLine, get_alignment
+from spacy_xproj.corpus.pair_docs import make_parallel_doc, tokenize_pairs
 
 SENTENCES = [
     ("the cat sits on the mat .", "die katze sitzt auf der matte ."),

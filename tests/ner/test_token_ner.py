@@ -84,7 +84,7 @@ def test_initialize_without_entities_is_an_error():
 
 
 def weighted_example(nlp, words, entities, weights):
-    from spacy_xproj.corpus.parallel import set_token_weights
+    from spacy_xproj.corpus.schema import set_token_weights
 
     example = Example.from_dict(nlp.make_doc(" ".join(words)), {"words": words, "entities": entities})
     set_token_weights(example.reference, weights)
@@ -109,7 +109,7 @@ def test_teacher_weights_are_normalized_per_gold_tag_over_the_batch_and_missing_
 
 
 def test_teacher_weights_follow_the_alignment_to_the_predicted_tokens():
-    from spacy_xproj.corpus.parallel import set_token_weights
+    from spacy_xproj.corpus.schema import set_token_weights
     from spacy_xproj.ner.token_ner import predicted_token_weights
 
     vocab = spacy.blank("de").vocab

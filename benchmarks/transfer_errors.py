@@ -1,6 +1,6 @@
-"""Where the transfer models go wrong on a gold set: the error counts docs/benchmarks.md's transfer section cites.
+"""Where the transfer models go wrong on a gold set: the error counts docs/results/transfer.md cites.
 
-    python scripts/transfer_errors.py ../shared/data/conll/esp.testa \
+    python -m benchmarks.transfer_errors ../shared/data/conll/esp.testa \
         zero-shot=training/bench-transfer-mix/en/model/model-best \
         projection=training/bench-transfer-mix/es/projection/model-best \
         sequential=training/bench-transfer-mix/es/sequential/model-best --limit 1000 --watch EFE
@@ -17,9 +17,9 @@ from collections import Counter
 from pathlib import Path
 
 import spacy
-from spacy.tokens import Doc
 
 from spacy_xproj.corpus.conll import read_gold_file, score_entities
+from spacy_xproj.corpus.evaluation import predict_on_gold_words
 
 
 def is_lowercase_word(words, span) -> bool:
@@ -58,9 +58,7 @@ def main() -> None:
     }
     for spec in args.models:
         name, _, path = spec.partition("=")
-        nlp = spacy.load(path)
-        docs = nlp.pipe((Doc(nlp.vocab, words=words) for words in words_list), batch_size=64)
-        predicted = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in docs]
+        predicted = predict_on_gold_words(spacy.load(path), words_list)
         report[name] = error_counts(words_list, gold, predicted, set(args.watch))
     print(json.dumps(report, indent=1))
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import spacy
 from spacy.tokens import Doc, DocBin
 
-from spacy_xproj.ner import training as ner_training
+from spacy_xproj.training import ner_runs as ner_training
 from spacy_xproj.defaults import DEFAULT_ENCODER
 
 

