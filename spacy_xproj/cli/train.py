@@ -114,6 +114,7 @@ def evaluate(
     output: Optional[Path] = typer.Option(None, "--output", help="JSON file for the scores (e.g. metrics/de.json)."),
     limit: int = typer.Option(0, "--limit", min=0, help="Score the first N sentences of each file only (0: all)."),
     errors: int = typer.Option(0, "--errors", min=0, help="Also list the N most frequent wrong and missed entities of each file (0: none)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Score only these entity labels, gold and predicted alike, e.g. PER,ORG,LOC for a CoNLL pipeline on MasakhaNER (PER/ORG/LOC/DATE); default: all."),
 ) -> None:
     """Entity P/R/F1 of a pipeline on gold target sentences (tagged on the gold tokens) and its words per second."""
     import json
@@ -131,12 +132,16 @@ def evaluate(
         if not Path(path).is_file():
             fail(f"gold file {path} (--gold {item}) not found")
         named.append((name, Path(path)))
+    label_list = [label.strip() for label in labels.split(",") if label.strip()] if labels is not None else None
+    if label_list == []:
+        fail(f"--labels expects a comma-separated list such as PER,ORG,LOC, got {labels!r}")
     if output is not None:
         writable_or_exit(output)
     nlp = spacy.load(model)
-    scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit, errors)}
+    scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit, errors, labels=label_list)}
     for name, result in scores["gold"].items():
-        typer.echo(f"{name}: F1 {result['f']:.1f} (P {result['p']:.1f}, R {result['r']:.1f}) on {result['sentences']} sentences, {result['words_per_second']} words/s")
+        scored = f" ({'/'.join(label_list)} only)" if label_list else ""
+        typer.echo(f"{name}: F1 {result['f']:.1f} (P {result['p']:.1f}, R {result['r']:.1f}){scored} on {result['sentences']} sentences, {result['words_per_second']} words/s")
         if errors:
             wrong = ", ".join(f"{e['text']} as {e['label']}" + (f" (gold {e['gold_label']})" if e["gold_label"] else "") + f" x{e['count']}" for e in result["errors"]["wrong"])
             missed = ", ".join(f"{e['text']} ({e['label']}) x{e['count']}" for e in result["errors"]["missed"])

@@ -20,7 +20,9 @@ def tags_to_spans(tags: List[str], where: str = "") -> List[Tuple[int, int, str]
 
 def read_conll_ner(path: Path, encoding: str = "utf-8", word_column: int = 0) -> List[Sentence]:
     """Sentences as (words, entity spans); `-DOCSTART-` lines are skipped. The tag is the last column,
-    the word is `word_column` (0 for CoNLL, 1 for WikiANN's `index TAB word TAB tag`)."""
+    the word is `word_column` (0 for CoNLL, 1 for WikiANN's `index TAB word TAB tag`). An empty word (a
+    line of whitespace and a tag, as MasakhaNER 2.0 files may hold) is skipped with its tag: no tokenizer
+    makes a token of it, and an entity it began is begun by the next I- tag."""
     sentences: List[Sentence] = []
     words: List[str] = []
     tags: List[str] = []
@@ -37,6 +39,8 @@ def read_conll_ner(path: Path, encoding: str = "utf-8", word_column: int = 0) ->
             flush(number)
         elif columns[0] == "-DOCSTART-":
             flush(number)
+        elif word_column == 0 and len(columns) == 1 and line[0].isspace():
+            tags_to_spans(columns, f"{path}:{number}")  # the tag of an empty word must still be a tag
         else:
             if len(columns) < max(2, word_column + 2):
                 raise ValueError(f"{path}:{number}: expected {'index ' * word_column}'token ... TAG', found {line!r}")

@@ -2,7 +2,7 @@
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -36,9 +36,18 @@ def predict_on_gold_words(nlp: Language, words_list: Iterable[List[str]], batch_
     return [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs, batch_size=batch_size)]
 
 
-def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_size: int = 64, errors: int = 0) -> Dict:
+def only_labels(spans: Iterable[EntitySpan], labels: Optional[Sequence[str]]) -> Set[EntitySpan]:
+    """The spans whose label is one of `labels` (all of them when `labels` is None)."""
+    return set(spans) if labels is None else {span for span in spans if span[2] in labels}
+
+
+def evaluate_ner(
+    nlp: Language, sentences: List[Tuple[List[str], list]], batch_size: int = 64, errors: int = 0, labels: Optional[Sequence[str]] = None,
+) -> Dict:
     """Entity P/R/F1 in % (micro and per type, with the gold support) of `nlp` on (words, gold spans)
-    sentences, plus words/s.
+    sentences, plus words/s. With `labels`, only entities of those labels count, gold and predicted alike
+    (e.g. PER/ORG/LOC, the labels a CoNLL teacher shares with MasakhaNER's PER/ORG/LOC/DATE); the scores
+    then name them under "labels".
 
     The pipeline tags Docs built from the gold words, so scores do not depend on its tokenizer and match
     the published CoNLL numbers' convention (exact span and label). Counting is `score_entities`' (spaCy's
@@ -46,22 +55,28 @@ def evaluate_ner(nlp: Language, sentences: List[Tuple[List[str], list]], batch_s
     speed also times re-tokenizing the text and it needs a component that scores `ents`. `errors` > 0 adds
     that many of the most frequent wrong and missed entities (`frequent_errors`)."""
     start = time.perf_counter()
-    predicted = predict_on_gold_words(nlp, [words for words, _ in sentences], batch_size)
+    predicted = [only_labels(spans, labels) for spans in predict_on_gold_words(nlp, [words for words, _ in sentences], batch_size)]
     seconds = time.perf_counter() - start
-    scores = score_entities(predicted, [set(spans) for _, spans in sentences])
+    gold = [only_labels(spans, labels) for _, spans in sentences]
+    scores = score_entities(predicted, gold)
     words = sum(len(words) for words, _ in sentences)
     scores.update({"sentences": len(sentences), "words": words, "words_per_second": round(words / seconds, 1) if seconds else None})
+    if labels is not None:
+        scores["labels"] = list(labels)
     if errors:
-        scores["errors"] = frequent_errors(((words, pred, set(spans)) for (words, spans), pred in zip(sentences, predicted)), errors)
+        scores["errors"] = frequent_errors(((words, pred, true) for (words, _), pred, true in zip(sentences, predicted, gold)), errors)
     return scores
 
 
-def evaluate_on_gold_files(nlp: Language, gold: Iterable[Tuple[str, Path]], limit: int = 0, errors: int = 0) -> Dict[str, Dict]:
-    """`evaluate_ner` on each named gold file (CoNLL or WikiANN layout); `limit` caps the sentences per file."""
+def evaluate_on_gold_files(
+    nlp: Language, gold: Iterable[Tuple[str, Path]], limit: int = 0, errors: int = 0, labels: Optional[Sequence[str]] = None,
+) -> Dict[str, Dict]:
+    """`evaluate_ner` on each named gold file (CoNLL or WikiANN layout); `limit` caps the sentences per file,
+    `labels` (None: all) restricts the entities scored."""
     results = {}
     for name, path in gold:
         sentences = read_gold_file(path)
         if limit:
             sentences = sentences[:limit]
-        results[name] = {"path": str(path), **evaluate_ner(nlp, sentences, errors=errors)}
+        results[name] = {"path": str(path), **evaluate_ner(nlp, sentences, errors=errors, labels=labels)}
     return results

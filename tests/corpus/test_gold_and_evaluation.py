@@ -35,6 +35,22 @@ def test_gold_files_in_every_shared_layout(tmp_path):
         read_gold_file(tmp_path / "missing.conll")
 
 
+# MasakhaNER's layout: `token TAG`, IOB2 with PER/ORG/LOC/DATE; an I- tag after O (it starts an entity) and an
+# empty word (a line of whitespace and its tag: skipped with its tag, so the next I- begins the entity)
+MASAKHANER = "Ramaphosa B-PER\nuye O\neGoli I-LOC\nngo O\nMgqibelo B-DATE\n\n B-ORG\nANC I-ORG\nkwi O\n\tO\nKapa B-LOC\n"
+
+
+def test_masakhaner_layout_is_read(tmp_path):
+    (tmp_path / "dev.txt").write_text(MASAKHANER, encoding="utf-8")
+    assert read_gold_file(tmp_path / "dev.txt") == [
+        (["Ramaphosa", "uye", "eGoli", "ngo", "Mgqibelo"], [(0, 1, "PER"), (2, 3, "LOC"), (4, 5, "DATE")]),
+        (["ANC", "kwi", "Kapa"], [(0, 1, "ORG"), (2, 3, "LOC")]),
+    ]
+    (tmp_path / "bad.txt").write_text("Kapa B-LOC\n X-LOC\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.txt:2: unknown tag 'X-LOC'"):
+        read_gold_file(tmp_path / "bad.txt")
+
+
 def test_convert_and_merge_docbins(tmp_path):
     (tmp_path / "eng.train").write_text(CONLL_IOB1, encoding="utf-8")
     assert convert_gold_file(tmp_path / "eng.train", tmp_path / "en.spacy", "en") == (2, 3)
@@ -65,6 +81,23 @@ def test_evaluate_ner_scores_on_the_gold_tokens():
     assert (scores["p"], scores["r"], scores["f"]) == (100.0, 75.0, 85.71)
     assert scores["per_type"]["ORG"]["r"] == 0.0 and scores["per_type"]["LOC"]["f"] == 100.0
     assert scores["sentences"] == 2 and scores["words"] == 7 and scores["words_per_second"] > 0
+
+
+def test_evaluate_ner_scores_only_the_labels_asked_for():
+    nlp = city_ruler()
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "MISC", "pattern": "Kölner"}, {"label": "DATE", "pattern": "Montag"}])
+    sentences = [
+        (["Anton", "in", "Köln", "am", "Montag"], [(0, 1, "PER"), (2, 3, "LOC"), (4, 5, "DATE")]),
+        (["Die", "EU", "und", "Kölner"], [(1, 2, "ORG")]),  # the MISC is no gold entity
+    ]
+    everything = evaluate_ner(nlp, sentences)
+    # 4 predicted (PER, LOC, DATE right, MISC wrong); 4 gold (ORG missed)
+    assert (everything["p"], everything["r"], everything["f"]) == (75.0, 75.0, 75.0) and "labels" not in everything
+    scores = evaluate_ner(nlp, sentences, labels=("PER", "ORG", "LOC"))
+    # DATE gone from gold and predictions, MISC from predictions: 2 predicted, both right; 3 gold
+    assert (scores["p"], scores["r"], scores["f"]) == (100.0, 66.67, 80.0)
+    assert sorted(scores["per_type"]) == ["LOC", "ORG", "PER"] and scores["per_type"]["ORG"]["support"] == 1
+    assert scores["labels"] == ["PER", "ORG", "LOC"] and scores["words"] == 9
 
 
 def test_frequent_errors_count_wrong_and_missed_entities_by_text():
@@ -155,3 +188,19 @@ def test_evaluate_ner_on_conll_with_the_shipped_pipeline(shared_data):
     predicted = [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(Doc(nlp.vocab, words=words) for words, _ in sentences)]
     by_tuples = score_entities(predicted, [set(spans) for _, spans in sentences])
     assert by_tuples == {key: mapped[key] for key in ("p", "r", "f", "support", "per_type")}
+
+
+def test_evaluate_command_with_labels(tmp_path):
+    (tmp_path / "dev.txt").write_text(MASAKHANER, encoding="utf-8")
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "LOC", "pattern": "Kapa"}, {"label": "DATE", "pattern": "Mgqibelo"}])
+    nlp.to_disk(tmp_path / "ruler")
+    gold = f"masakhaner={tmp_path / 'dev.txt'}"
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "ruler"), "--gold", gold, "--labels", "PER,ORG,LOC", "--output", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "m.json").read_text())["gold"]["masakhaner"]
+    # 1 predicted (Kapa) of 4 PER/ORG/LOC gold entities; the DATE is neither counted right nor wrong
+    assert (scores["p"], scores["r"], scores["f"]) == (100.0, 25.0, 40.0) and scores["labels"] == ["PER", "ORG", "LOC"]
+    assert "masakhaner: F1 40.0 (P 100.0, R 25.0) (PER/ORG/LOC only)" in result.output
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "ruler"), "--gold", gold, "--labels", " , "])
+    assert result.exit_code == 1 and "--labels expects" in result.output
