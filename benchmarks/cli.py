@@ -8,7 +8,7 @@ from spacy_xproj.defaults import DEFAULT_TEACHER, PROJECTION_PRECISION
 from spacy_xproj.cli.common import DERIVED_ADJECTIVES_OPTION, LAYER, MODEL, AlignerObjective, DerivedAdjectives, Precision, comma_ints, comma_list, fail, log, positive
 from spacy_xproj.encoders.aligner_training import AlignerTrainingSettings
 
-from . import transfer_converged
+from . import african, teachers, transfer_converged
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="spacy_xproj benchmarks: alignment, projection, transfer, ablation, aligner fine-tuning.")
 
@@ -191,6 +191,9 @@ def bench_aligner_finetune(
 
 # benchmarks/transfer_converged.py keeps its own `python -m benchmarks.transfer_converged` entry too
 app.command("transfer-converged")(transfer_converged.main)
+# benchmarks/african.py likewise (`python -m benchmarks.african`)
+app.command("african")(african.main)
+app.command("teachers")(teachers.main)
 
 
 @app.command("bench-scale")

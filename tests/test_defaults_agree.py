@@ -14,7 +14,7 @@ from spacy_xproj import defaults
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINT_REGISTRIES = {
     "spacy_factories": None, "spacy_architectures": "architectures", "spacy_misc": "misc", "spacy_callbacks": "callbacks",
-    "spacy_scorers": "scorers", "spacy_readers": "readers",
+    "spacy_scorers": "scorers", "spacy_readers": "readers", "spacy_tokenizers": "tokenizers",
 }
 
 

@@ -86,11 +86,11 @@ def project(tmp_path, tiny_model_dir):
 
 def run_workflow(project: Path, workflow: str, tiny_model_dir: str, **extra_vars) -> subprocess.CompletedProcess:
     variables = {
-        "encoder": tiny_model_dir, "layer": 1, "parallel_dir": "assets/tiny", "parallel_source": "src.txt", "parallel_target": "tgt.txt",
-        "extra_parallel": "assets/tiny/src-extra.txt=assets/tiny/tgt-extra.txt",
+        "encoder": tiny_model_dir, "layer": 1, "ntrex_dir": "",
+        "extra_parallel": "assets/tiny/src.txt=assets/tiny/tgt.txt assets/tiny/src-extra.txt=assets/tiny/tgt-extra.txt",
         # as on a machine without the shared data folder: the news pairs are left out
         "news_parallel": "assets/tiny/news.en=assets/tiny/news.de",
-        "teacher": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
+        "teacher_fallback": str(project / "teacher"), "test_gold": "assets/tiny/de.conll", "english_dir": "assets/tiny",
         "english_train": "en.conll", "english_dev": "en.conll", "train_steps": 200,
         # the default layer-mix config is shaped for e5-small's 13 hidden states; the tiny model has 3
         "ner_config": "configs/token_ner.cfg",
@@ -126,7 +126,7 @@ def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model
     self_trained = run_workflow(project, "self-train", tiny_model_dir)
     assert self_trained.returncode == 0, self_trained.stdout[-3000:] + self_trained.stderr[-3000:]
     assert "Skipping 'train': nothing changed" in self_trained.stdout
-    assert len(spacy.tokens.DocBin().from_disk(project / "corpus/de/self-labelled.spacy")) == 36  # vars.raw_text: the first corpus's target side
+    assert len(spacy.tokens.DocBin().from_disk(project / "corpus/de/self-labelled.spacy")) == 48  # vars.raw_text: the joined corpus's target side
     assert json.loads((project / "metrics/de-student.json").read_text())["gold"]["test"]["sentences"] == 12
 
     package_dir = project / "packages/de_xproj_ner-0.1.0"
@@ -205,7 +205,7 @@ def test_train_aligner_workflow_writes_an_aligner_that_the_projection_uses(proje
 
 
 def test_bad_vars_fail_early_naming_the_file_and_line(project, tiny_model_dir):
-    missing = run_workflow(project, "all", tiny_model_dir, parallel_dir="assets/nowhere")
+    missing = run_workflow(project, "all", tiny_model_dir, extra_parallel="assets/nowhere/a.en=assets/nowhere/a.de")
     assert missing.returncode != 0 and "assets/nowhere" in missing.stdout + missing.stderr
     # the English teacher (trained first, from English gold alone) may exist; nothing of the target language does
     assert not (project / "training" / "de").exists()
@@ -250,3 +250,57 @@ def test_project_yml_lists_each_dependency_as_its_own_path():
             assert ", " not in path, f"{command['name']}: {path!r}"
     assert {"all", "zero-shot", "combined", "sequential"} <= set(config["workflows"])
     assert config["workflows"]["all"][-3:] == ["train", "evaluate", "package"]
+
+
+def test_a_language_spacy_lacks_runs_all_from_its_ntrex_file_found_by_code(project, tiny_model_dir):
+    """isiZulu: no spaCy tokenizer (xx is used, and said), NTREX-128's zul file found from `--vars.lang zu`, MISC not
+    projected for a PER/ORG/LOC target scheme, the gold scored on the labels both sides have."""
+    ntrex = project / "assets/tiny-ntrex"
+    ntrex.mkdir()
+    shutil.copy(project / "assets/tiny/src.txt", ntrex / "newstest2019-src.eng.txt")
+    shutil.copy(project / "assets/tiny/tgt.txt", ntrex / "newstest2019-ref.zul.txt")
+    result = run_workflow(project, "all", tiny_model_dir, lang="zu", ntrex_dir="assets/tiny-ntrex", extra_parallel="",
+                          target_labels="PER,ORG,LOC", mafand_parallel="assets/tiny/mafand.en=assets/tiny/mafand.zul")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "spaCy has no tokenizer for Zulu (zu): using its multi-language tokenizer 'xx'" in result.stderr
+    assert "joined 36 pairs (36 from assets/tiny-ntrex/newstest2019-src.eng.txt)" in result.stderr
+    report = json.loads((project / "corpus/en-zu/report.json").read_text())
+    assert report["settings"]["label_map"] == {"LOC": "LOC", "ORG": "ORG", "PER": "PER"}
+    nlp = spacy.load(project / "training/zu/projection/model-best")
+    assert nlp.lang == "xx"
+    metrics = json.loads((project / "metrics/zu.json").read_text())
+    assert metrics["gold"]["test"]["labels"] == ["LOC", "ORG", "PER"] and metrics["gold"]["test"]["left_out"] == []
+    assert metrics["not_found"] == ["../shared/data/masakhaner/mn2/zul/dev.txt"]
+
+
+def test_a_missing_ntrex_file_or_an_unknown_language_stops_naming_it(project, tiny_model_dir):
+    (project / "assets/english-only").mkdir()
+    shutil.copy(project / "assets/tiny/src.txt", project / "assets/english-only/newstest2019-src.eng.txt")
+    missing = run_workflow(project, "join-parallel", tiny_model_dir, lang="zu", ntrex_dir="assets/english-only", extra_parallel="")
+    assert missing.returncode != 0 and "assets/english-only/newstest2019-ref.zul.txt not found: NTREX-128's Zulu reference" in missing.stderr
+    absent = run_workflow(project, "join-parallel", tiny_model_dir, lang="lg", ntrex_dir="assets/ntrex128", extra_parallel="")
+    assert absent.returncode != 0 and "NTREX-128 has no translation into Ganda (lg)" in absent.stderr
+    unknown = run_workflow(project, "join-parallel", tiny_model_dir, lang="xyz", ntrex_dir="assets/ntrex128", extra_parallel="")
+    assert unknown.returncode != 0 and "--lang: 'xyz' is not an ISO 639 language code" in unknown.stderr
+
+
+def test_without_english_gold_the_teacher_trains_on_the_shipped_ewt_gold(project, tiny_model_dir):
+    """A machine without the research-only CoNLL data: the teacher trains on the shipped Universal NER English-EWT
+    (here a small file in its layout in the project's assets/uner-ewt), and no pipeline stands in for it."""
+    shipped = project / "assets/uner-ewt"
+    shipped.mkdir()
+    sentences = [en for en, _ in tiny_corpus(48)]
+    for name, part in (("train", sentences), ("dev", sentences[:12])):
+        lines = []
+        for number, (words, spans) in enumerate(part):
+            tags = ["O"] * len(words)
+            for start, end, label in spans:
+                tags[start:end] = [f"B-{label}"] + [f"I-{label}"] * (end - start - 1)
+            lines += [f"# sent_id = s-{number}"] + [f"{i + 1}\t{w}\t{tag}\t-\t-" for i, (w, tag) in enumerate(zip(words, tags))] + [""]
+        (shipped / f"en_ewt-ud-{name}.iob2").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_workflow(project, "train-teacher", tiny_model_dir, english_dir="assets/nowhere", teacher_fallback="")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "training the teacher on the shipped English gold assets/uner-ewt/en_ewt-ud-train.iob2" in result.stderr
+    assert "the teacher is the shipped" not in result.stderr
+    record = json.loads((project / "metrics/teacher.json").read_text())
+    assert record["trained"] and record["train"].endswith("en_ewt-ud-train.iob2") and record["train_sentences"] == 48 and record["f"] > 0

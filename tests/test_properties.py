@@ -145,3 +145,70 @@ def test_gold_reader_gives_sentences_or_one_error_naming_the_file(tmp_path, data
 def test_gold_reader_drops_a_byte_order_mark(tmp_path):
     (tmp_path / "g.conll").write_bytes("\ufeffBarack B-PER\nObama I-PER\n".encode("utf-8"))
     assert read_gold_file(tmp_path / "g.conll") == [(["Barack", "Obama"], [(0, 2, "PER")])]
+
+
+@FAST
+@given(texts=st.lists(st.text(alphabet=["a", "é", " ", "\r", "\x0b", "\u2028"], max_size=8), min_size=1, max_size=8),
+       line_end=st.sampled_from(["\n", "\r\n"]), encoding=st.sampled_from(["utf-8", "utf-16"]), shard_size=st.integers(1, 3))
+def test_lines_are_what_wc_counts_and_a_lone_carriage_return_is_text(tmp_path, texts, line_end, encoding, shard_size):
+    from spacy_xproj.projecting.shards import ParallelInput, plan_shards, read_shard
+
+    source, target = texts, [f"T{k}{text}" for k, text in enumerate(texts)]
+    (tmp_path / "a.txt").write_bytes((line_end.join(source) + line_end).encode(encoding))
+    (tmp_path / "b.txt").write_bytes((line_end.join(target) + line_end).encode(encoding))
+    pairs = list(read_parallel(tmp_path / "a.txt", "lines", tmp_path / "b.txt", encoding=encoding))
+    assert len(pairs) == len(texts)  # one pair per "\n" (wc -l), whatever "\r" the lines hold
+    assert [(p.source, p.target) for p in pairs] == [(s.rstrip("\r").replace("\r", " "), t.rstrip("\r").replace("\r", " ")) for s, t in zip(source, target)]
+    corpus = ParallelInput(tmp_path / "a.txt", "lines", tmp_path / "b.txt", encoding)
+    assert [pair for spec in plan_shards(corpus, shard_size) for pair in read_shard(corpus, spec)] == pairs  # resuming by tell()/seek
+
+
+@FAST
+@given(sentences=st.lists(st.lists(st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]), min_size=1, max_size=5), min_size=1, max_size=4),
+       bad=st.sampled_from(["X-ORG", "PER", "B-", "I-", "b-PER"]), where=st.integers(0, 100))
+def test_a_malformed_tag_is_named_at_its_own_line(tmp_path, sentences, bad, where):
+    lines, tag_lines = [], []
+    for tags in sentences:
+        for tag in tags:
+            lines.append(f"w{len(lines)} {tag}")
+            tag_lines.append(len(lines) - 1)
+        lines.append("")
+    k = tag_lines[where % len(tag_lines)]
+    lines[k] = lines[k].split()[0] + " " + bad
+    path = tmp_path / "gold.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError) as error:
+        read_gold_file(path)
+    assert str(error.value) == f"{path}:{k + 1}: unknown tag {bad!r} (expected O, B-X or I-X)"
+
+
+@FAST
+@given(spelling=st.sampled_from(["same", "symlink", "hardlink", "dots", "symlinked folder", "other", "new"]), name=st.sampled_from(["a.txt", "é ö.txt"]))
+def test_an_output_naming_an_input_in_any_spelling_is_refused(tmp_path, spelling, name):
+    import os
+
+    from spacy_xproj.files import OutputPathError, check_outputs_apart
+
+    folder = tmp_path / spelling
+    (folder / "sub").mkdir(parents=True, exist_ok=True)
+    source = folder / name
+    source.write_text("input\n", encoding="utf-8")
+    (folder / "other.txt").write_text("other\n", encoding="utf-8")
+    output = {
+        "same": source, "dots": folder / "sub" / ".." / name, "other": folder / "other.txt", "new": folder / "new.txt",
+        "symlink": folder / f"link-{name}", "hardlink": folder / f"hard-{name}", "symlinked folder": folder / "linked" / name,
+    }[spelling]
+    if spelling == "symlink" and not output.exists():
+        output.symlink_to(source)
+    if spelling == "hardlink" and not output.exists():
+        os.link(source, output)
+    if spelling == "symlinked folder" and not output.parent.exists():
+        output.parent.symlink_to(folder)
+    refused = spelling not in ("other", "new")
+    try:
+        check_outputs_apart([(output, "OUTPUT")], [(source, "SOURCE")])
+    except OutputPathError as err:
+        assert refused and str(err).startswith(f"{output} (OUTPUT) is also an input (SOURCE)") and "\n" not in str(err)
+    else:
+        assert not refused
+    assert source.read_text(encoding="utf-8") == "input\n"

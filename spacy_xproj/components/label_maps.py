@@ -57,3 +57,18 @@ def map_label(label: str, label_map: Dict[str, Optional[str]], unmapped: str = "
     if unmapped == "error":
         raise ValueError(f"source label {label!r} is not in label_map {sorted(label_map)}; add it (null drops it) or set unmapped = \"keep\" or \"drop\".")
     return label if unmapped == "keep" else None
+
+
+def scheme_label_map(teacher_labels: Sequence[str], label_map: Optional[Dict[str, Optional[str]]], target_labels: Sequence[str]) -> Dict[str, Optional[str]]:
+    """Every teacher label -> a label of the target scheme or None (dropped): through `label_map` (None: OntoNotes ->
+    CoNLL, with DATE kept as DATE when the scheme has it; {}: as they are), then only the scheme's labels. MasakhaNER's
+    scheme (PER, ORG, LOC, DATE) drops a CoNLL teacher's MISC; WikiANN's (PER, ORG, LOC) drops MISC and DATE."""
+    targets = set(target_labels)
+    mapping: Dict[str, Optional[str]] = {}
+    for label in teacher_labels:
+        if label_map is None:
+            mapped = "DATE" if label == "DATE" and "DATE" in targets else ONTONOTES_TO_CONLL.get(label, label)
+        else:
+            mapped = map_label(label, label_map)
+        mapping[label] = mapped if mapped in targets else None
+    return mapping

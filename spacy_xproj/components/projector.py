@@ -16,6 +16,11 @@ from .serialization import ConfigOnlySerialization
 from ..core.projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
+LABEL_DROPPED = "label {label} maps to no target label"  # the reason recorded for a source entity the label map drops
+
+
+def label_dropped_reason(label: str) -> str:
+    return LABEL_DROPPED.format(label=label)
 
 @functools.lru_cache(maxsize=None)
 def stop_words(lang: Optional[str]) -> Optional[FrozenSet[str]]:
@@ -210,10 +215,15 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
             )
         validate(source.ents, links, len(source.words), len(doc))
         entities: List[Tuple[int, int, str]] = []
-        for start, end, label in source.ents:
+        source_index: List[int] = []  # entities[k] is source entity source_index[k]
+        unmapped: Dict[int, str] = {}  # source entity -> why it is not projected: its label maps to nothing
+        for k, (start, end, label) in enumerate(source.ents):
             target_label = self.map_label(label)
-            if target_label is not None:
+            if target_label is None:
+                unmapped[k] = label_dropped_reason(label)
+            else:
                 entities.append((start, end, target_label))
+                source_index.append(k)
         projection = self.policy(entities, links, len(doc), [t.is_punct for t in doc])
         if self.cfg["trim_function_words"]:
             function_word = [t.is_stop and t.is_lower for t in doc]
@@ -227,11 +237,15 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
             projection.entities, not_entities = split_off_derived_adjectives(projection.entities, [t.text for t in doc])
         elif self.cfg["derived_adjective_label"] is not None:
             projection.entities = relabel_derived_adjectives(projection.entities, [t.text for t in doc], self.cfg["derived_adjective_label"])
-        self.set_annotations(doc, projection, not_entities)
+        unprojected = {**{source_index[k]: reason for k, reason in projection.unprojected.items()}, **unmapped}
+        self.set_annotations(doc, projection, not_entities, unprojected)
         return doc
 
-    def set_annotations(self, doc: Doc, projection: Projection, not_entities: Sequence[ProjectedEntity] = ()) -> None:
-        """`not_entities`: projected words known not to be entities, "O" even where other tokens are missing."""
+    def set_annotations(self, doc: Doc, projection: Projection, not_entities: Sequence[ProjectedEntity] = (),
+                        unprojected: Optional[Dict[int, str]] = None) -> None:
+        """`not_entities`: projected words known not to be entities, "O" even where other tokens are missing.
+        `unprojected`: source entity -> why it was not projected, its label's dropping included (which leaves the
+        pair complete); default: the projection's own (indices of the entities it was given)."""
         spans = [Span(doc, e.start, e.end, label=e.label) for e in projection.entities]
         outside = [Span(doc, e.start, e.end) for e in not_entities]
         status = "complete" if projection.complete else "partial"
@@ -245,7 +259,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         doc._.set(PROJECTION_EXT, {
             "status": status,
             "ents": [[e.start, e.end, e.label, e.confidence] for e in projection.entities],
-            "unprojected": [[index, reason] for index, reason in sorted(projection.unprojected.items())],
+            "unprojected": [[index, reason] for index, reason in sorted((projection.unprojected if unprojected is None else unprojected).items())],
         })
 
 

@@ -7,6 +7,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from .conll import read_gold_file, sentences_to_docs
+from .languages import resolve_language
 from ..files import atomic_write_bytes
 
 
@@ -47,7 +48,7 @@ def convert_gold_file(path: Path, output: Path, lang: str, limit: int = 0) -> Tu
         sentences = sentences[:limit]
     if not sentences:
         raise ValueError(f"{path} holds no sentences")
-    docs = sentences_to_docs(spacy.blank(lang).vocab, sentences)
+    docs = sentences_to_docs(spacy.blank(resolve_language(lang).spacy_lang).vocab, sentences)
     atomic_write_bytes(Path(output), DocBin(docs=docs).to_bytes())
     return len(docs), sum(len(doc.ents) for doc in docs)
 

@@ -68,15 +68,42 @@ def evaluate_ner(
     return scores
 
 
+def read_gold_files(gold: Iterable[Tuple[str, Path]]) -> List[Tuple[str, Path, List]]:
+    """(name, path, sentences) of each named gold file; a ValueError naming the file and line of the first bad one.
+    Read before any file is scored (or the pipeline loaded), so a malformed file stops the run at once."""
+    return [(name, Path(path), read_gold_file(path)) for name, path in gold]
+
+
+def score_gold_files(
+    nlp: Language, read: Iterable[Tuple[str, Path, List]], limit: int = 0, errors: int = 0, labels: Optional[Sequence[str]] = None,
+    pipeline_labels: Optional[Sequence[str]] = None,
+) -> Dict[str, Dict]:
+    """`evaluate_ner` on each gold file `read_gold_files` read; see `evaluate_on_gold_files`."""
+    results = {}
+    for name, path, sentences in read:
+        sentences = sentences[:limit] if limit else sentences
+        scored = labels
+        left_out: List[str] = []
+        gold_labels = {span[2] for _, spans in sentences for span in spans}
+        if pipeline_labels is not None:
+            scored = sorted(set(pipeline_labels) & gold_labels & set(labels or gold_labels))
+            left_out = sorted((gold_labels | set(pipeline_labels)) - set(scored))
+        if scored is not None and gold_labels and not gold_labels & set(scored):
+            theirs = f"the pipeline's {', '.join(sorted(pipeline_labels))}" if pipeline_labels is not None else ", ".join(labels)
+            raise ValueError(f"{path}: its labels ({', '.join(sorted(gold_labels))}) share none with {theirs}: nothing to score")
+        results[name] = {"path": str(path), **evaluate_ner(nlp, sentences, errors=errors, labels=scored)}
+        if pipeline_labels is not None:
+            results[name]["left_out"] = left_out
+    return results
+
+
 def evaluate_on_gold_files(
     nlp: Language, gold: Iterable[Tuple[str, Path]], limit: int = 0, errors: int = 0, labels: Optional[Sequence[str]] = None,
+    pipeline_labels: Optional[Sequence[str]] = None,
 ) -> Dict[str, Dict]:
     """`evaluate_ner` on each named gold file (CoNLL or WikiANN layout); `limit` caps the sentences per file,
-    `labels` (None: all) restricts the entities scored."""
-    results = {}
-    for name, path in gold:
-        sentences = read_gold_file(path)
-        if limit:
-            sentences = sentences[:limit]
-        results[name] = {"path": str(path), **evaluate_ner(nlp, sentences, errors=errors, labels=labels)}
-    return results
+    `labels` (None: all) restricts the entities scored. With `pipeline_labels` (the labels the pipeline predicts),
+    each file is scored on the labels both it and the pipeline have (a CoNLL pipeline on MasakhaNER: PER/ORG/LOC,
+    not MISC or DATE), and `left_out` names the others. Every file is read before any is scored, so a malformed
+    one stops the run at once."""
+    return score_gold_files(nlp, read_gold_files(gold), limit, errors, labels, pipeline_labels)

@@ -1,12 +1,11 @@
 """Parallel Docs from text: each side tokenized by spaCy's tokenizer for its language, the source side attached."""
-import importlib.util
 from collections.abc import Sized
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from .languages import blank_pipeline
 from .schema import ParallelLine, SourceSide, set_source
 
 
@@ -51,12 +50,11 @@ _BLANK_CACHE: Dict[str, Language] = {}
 
 
 def blank_tokenizer(lang: str) -> Callable[[str], Doc]:
-    """spaCy's rule-based tokenizer for `lang` (zh segments characters; ja needs SudachiPy: `pip install spacy_xproj[ja]`)."""
+    """spaCy's rule-based tokenizer for the language `lang` names (any ISO 639 code: `xx`'s where spaCy has none;
+    zh segments characters; ja needs SudachiPy: `pip install spacy_xproj[ja]`); a ValueError when it names none."""
     if lang not in _BLANK_CACHE:
-        if not isinstance(lang, str) or not lang.isidentifier() or importlib.util.find_spec(f"spacy.lang.{lang}") is None:
-            raise ValueError(f"spaCy has no language {lang!r}. Use a code spaCy knows, e.g. 'de', 'es', 'zh', or 'xx' for multi-language.")
         try:
-            _BLANK_CACHE[lang] = spacy.blank(lang)
+            _BLANK_CACHE[lang] = blank_pipeline(lang)
         except ImportError as err:
             raise ImportError(f"spaCy's tokenizer for {lang!r} needs an extra package: {err}. For Japanese: pip install 'spacy_xproj[ja]'.") from err
     return _BLANK_CACHE[lang].tokenizer

@@ -22,6 +22,10 @@ class TextLines:
     so that `tell()` between lines gives a position `seek` can return to (in any encoding); text that is
     not `encoding` is a ParallelFormatError naming the file and line.
 
+    A line ends at `\n` or `\r\n`, as `wc -l` counts: a lone `\r` inside a line (a carriage return that is
+    not part of `\r\n`) does not end it, but becomes a space, so that two line-aligned files stay aligned and
+    no later reader (`str.splitlines`, a Doc's whitespace) sees it as a break.
+
     position (Optional[int]): a `tell()` of an earlier reading, with `number` the lines before it.
     """
 
@@ -29,7 +33,7 @@ class TextLines:
         self.path, self.encoding, self.number = Path(path), encoding, number
         if not self.path.is_file():
             raise FileNotFoundError(f"Parallel corpus file not found: {self.path}")
-        self.file = self.path.open(encoding=encoding, newline="")
+        self.file = self.path.open(encoding=encoding, newline="\n")  # "\n" ends a line, "\r" alone does not
         if position is not None:
             self.file.seek(position)
 
@@ -49,7 +53,7 @@ class TextLines:
         self.number += 1
         if self.number == 1:
             line = line.lstrip("\ufeff")
-        return line.rstrip("\r\n")
+        return line.rstrip("\r\n").replace("\r", " ")
 
     def close(self) -> None:
         self.file.close()
@@ -58,14 +62,12 @@ class TextLines:
 def line_of_bad_byte(path: Path, encoding: str, lines_read: int) -> int:
     """The 1-based line holding the first byte that is not `encoding` (text files decode in blocks, so the
     line the reader had reached may be earlier)."""
-    import io
-
     data = path.read_bytes()
     try:
         data.decode(encoding)
     except UnicodeDecodeError as err:
         prefix = data[: err.start].decode(encoding, errors="replace")
-        return 1 + sum(1 for line in io.StringIO(prefix, newline="") if line.endswith(("\n", "\r")))
+        return 1 + prefix.count("\n")  # lines end at "\n" (and "\r\n"), as TextLines reads them
     except UnicodeError:
         pass
     return lines_read + 1
@@ -160,15 +162,19 @@ def read_line_aligned(source_path: Path, target_path: Path, encoding: str = "utf
     return read_parallel(source_path, "lines", target_path, encoding)
 
 
-def join_line_aligned(pairs: Sequence[Tuple[Path, Path]], source_path: Path, target_path: Path, encoding: str = "utf-8") -> List[int]:
+def join_line_aligned(pairs: Sequence[Tuple[Path, Path]], source_path: Path, target_path: Path, encoding: str = "utf-8",
+                      limits: Sequence[int] = ()) -> List[int]:
     """Several line-aligned corpora, one after another, written as one (UTF-8) to `source_path` and
-    `target_path`; returns the pairs each contributed. A corpus whose files differ in length or are not
-    `encoding` text is an error naming the file and line, and then neither output is written."""
+    `target_path`; returns the pairs each contributed. `limits[i]` > 0 takes only the first pairs of corpus i.
+    A corpus whose files differ in length or are not `encoding` text is an error naming the file and line,
+    and then neither output is written."""
     counts = []
     with atomic_open(source_path) as source_out, atomic_open(target_path) as target_out:
-        for source_in, target_in in pairs:
+        for number, (source_in, target_in) in enumerate(pairs):
             counts.append(0)
-            for line in read_line_aligned(source_in, target_in, encoding):
+            limit = limits[number] if number < len(limits) else 0
+            lines = read_line_aligned(source_in, target_in, encoding)
+            for line in itertools.islice(lines, limit or None):
                 source_out.write(line.source + "\n")
                 target_out.write(line.target + "\n")
                 counts[-1] += 1

@@ -2,9 +2,9 @@
 engine: the `project-corpus` command and the benchmarks call it alike, so both project the same way."""
 import json
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..components.label_maps import label_map_for, ner_labels
+from ..components.label_maps import ONTONOTES_TO_CONLL, label_map_for, map_label, ner_labels, scheme_label_map
 from .engines import Engine, InProcess, LocalProcesses, RayData
 from .settings import CorpusSettings
 
@@ -20,16 +20,35 @@ class ProjectionOptionError(ValueError):
         self.option = option
 
 
-def resolve_label_map(spec: Union[str, Dict, None], teacher: str) -> Optional[Dict[str, Optional[str]]]:
+def teacher_labels_of(teacher: str) -> List[str]:
+    """The entity labels of the teacher pipeline; a ValueError naming it when no component of it sets `doc.ents`
+    (a teacher that cannot teach), an OSError when it does not load."""
+    import spacy
+
+    return ner_labels(spacy.load(teacher), teacher)
+
+
+def resolve_label_map(spec: Union[str, Dict, None], teacher: str, target_labels: Sequence[str] = (),
+                      teacher_labels: Optional[Sequence[str]] = None) -> Optional[Dict[str, Optional[str]]]:
     """The projector's label map for `spec`: "auto" (from the teacher's labels: CoNLL kept, OntoNotes mapped),
     "ontonotes" (None: the OntoNotes -> CoNLL map), "none" ({}: labels kept), a dict as it is, or a JSON file
-    {label: target or null}."""
+    {label: target or null}. With `target_labels` (the target's scheme, e.g. PER, ORG, LOC, DATE), every teacher
+    label the map does not turn into one of them is dropped (`scheme_label_map`). `teacher_labels`: the teacher's,
+    when already read (else the teacher is loaded where they are needed)."""
+    if teacher_labels is None and (spec == "auto" or target_labels):
+        teacher_labels = teacher_labels_of(teacher)
+    mapping = label_map_for(teacher_labels, teacher) if spec == "auto" else _label_map(spec, teacher)
+    if not target_labels:
+        return mapping
+    scheme = scheme_label_map(teacher_labels, mapping, target_labels)
+    if not any(scheme.values()):
+        raise ProjectionOptionError("--target-labels", f"no label of teacher {teacher!r} ({', '.join(teacher_labels)}) becomes one of {', '.join(target_labels)}")
+    return scheme
+
+
+def _label_map(spec: Union[str, Dict, None], teacher: str) -> Optional[Dict[str, Optional[str]]]:
     if spec is None or isinstance(spec, dict):
         return spec
-    if spec == "auto":
-        import spacy
-
-        return label_map_for(ner_labels(spacy.load(teacher), teacher), teacher)
     if spec == "ontonotes":
         return None
     if spec == "none":
@@ -41,6 +60,41 @@ def resolve_label_map(spec: Union[str, Dict, None], teacher: str) -> Optional[Di
     if not isinstance(mapping, dict):
         raise ProjectionOptionError("--label-map", f"{spec}: expected a JSON object {{label: target or null}}")
     return mapping
+
+
+def label_targets(teacher_labels: Sequence[str], mapping: Optional[Dict[str, Optional[str]]], unmapped: str = "drop") -> Dict[str, Optional[str]]:
+    """What each teacher label becomes in the projector (None: its entities are not projected), for a resolved
+    label map (None: OntoNotes -> CoNLL; {}: kept) and the projector's `unmapped` setting."""
+    return {label: map_label(label, _table(mapping), unmapped) for label in teacher_labels}
+
+
+def _table(mapping: Optional[Dict]) -> Dict[str, Optional[str]]:
+    """The label map as a dict: None is OntoNotes -> CoNLL; a config block ({"@misc": ...}) is resolved."""
+    if mapping is None:
+        return ONTONOTES_TO_CONLL
+    if any(str(key).startswith("@") for key in mapping):
+        from spacy.util import registry
+
+        return registry.resolve({"map": mapping})["map"]
+    return mapping
+
+
+def check_teacher_labels(teacher: str, targets: Dict[str, Optional[str]], mapping: Optional[Dict[str, Optional[str]]], spec_name: str,
+                         log: Callable[[str], None]) -> None:
+    """Refuse a teacher none of whose labels the label map projects (ProjectionOptionError naming --label-map, the
+    labels and what they become); warn in one line, with the figures, when most of them map to nothing, or when
+    one is dropped only because the map does not list it (a map written for another teacher)."""
+    table = _table(mapping)
+    dropped = [label for label, target in targets.items() if target is None]
+    unlisted = [label for label in dropped if table and label not in table]
+    shown = ", ".join(f"{label} -> {target or 'nothing'}" + (" (not in the map)" if label in unlisted else "") for label, target in targets.items())
+    if len(dropped) == len(targets):
+        raise ProjectionOptionError(
+            "--label-map", f"no label of teacher {teacher!r} becomes a target label under --label-map {spec_name}: {shown}; "
+            "give a --label-map FILE.json {label: target or null} for this teacher ('none' keeps its labels)")
+    if 2 * len(dropped) > len(targets) or unlisted:
+        log(f"warning: {len(dropped)} of {len(targets)} labels of teacher {teacher!r} map to nothing under --label-map {spec_name}, so their "
+            f"entities are not projected (report.json counts them under dropped_by_label_map): {shown}")
 
 
 def resolve_aligner_precision(precision: str, gpu_id: int) -> Tuple[str, str]:
@@ -80,6 +134,7 @@ def resolve_projection(
     threads: int = 0,
     ray_address: Optional[str] = None,
     log: Callable[[str], None] = print,
+    target_labels: Sequence[str] = (),
     **settings,
 ) -> Tuple[CorpusSettings, Engine]:
     """Settings (label map and precision resolved) and the engine of one projection run; `settings` are the other
@@ -87,7 +142,16 @@ def resolve_projection(
     if settings.get("teacher_confidence") and settings.get("teacher_weights"):
         raise ProjectionOptionError("--teacher-weights", "choose one of --teacher-confidence and --teacher-weights: the filter drops what the weights would weigh")
     runner = make_engine(engine, workers, threads, gpu_id, ray_address)
-    mapping = resolve_label_map(label_map, teacher)
+    teacher_labels = teacher_labels_of(teacher)  # a pipeline that sets no entities is refused by name, before any work
+    mapping = resolve_label_map(label_map, teacher, target_labels, teacher_labels)
+    spec_name = label_map if isinstance(label_map, str) else "(the given map)"
+    check_teacher_labels(teacher, label_targets(teacher_labels, mapping, settings.get("unmapped", "drop")), mapping, spec_name, log)
+    extra_labels = tuple(settings.get("extra_labels") or ())
+    if bool(settings.get("extra_teacher")) != bool(extra_labels):
+        raise ProjectionOptionError("--extra-labels", "--extra-teacher and --extra-labels go together: which pipeline, and which of its labels")
+    if extra_labels:  # the extra teacher's labels are projected as they are
+        mapping = {**(ONTONOTES_TO_CONLL if mapping is None else mapping), **{label: label for label in extra_labels}}
+        settings["extra_labels"] = extra_labels
     resolved, why = resolve_aligner_precision(precision, gpu_id)
     if precision == "auto":
         log(f"aligning in {resolved} ({why}; --precision sets it)")

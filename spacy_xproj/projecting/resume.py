@@ -13,6 +13,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import spacy
 
+from ..components.projector import LABEL_DROPPED
+from ..corpus.languages import resolve_language
 from ..files import atomic_write_bytes
 from .settings import CorpusSettings, projector_config
 from .shards import InputMismatchError, ShardSpec, file_identity
@@ -50,7 +52,7 @@ def reusable_shard(output_dir: Path, spec: ShardSpec) -> Optional[str]:
 def projector_identity(settings: CorpusSettings) -> Dict:
     """The projector's full config, defaults filled in: shards projected under other defaults (an older
     spacy_xproj) must not be reused as if they were current."""
-    nlp = spacy.blank(settings.target_lang)
+    nlp = spacy.blank(resolve_language(settings.target_lang).spacy_lang)
     nlp.add_pipe("entity_projector", config=projector_config(settings))
     return nlp.config["components"]["entity_projector"]
 
@@ -85,6 +87,15 @@ def remove_other_shards(output_dir: Path, n_shards: int) -> None:
                 path.unlink()
 
 
+def dropped_by_label(reasons: Dict[str, int]) -> Dict[str, int]:
+    """Teacher entities the label map dropped, by teacher label, from the projector's reasons (`LABEL_DROPPED`)."""
+    import re
+
+    pattern = "^" + re.escape(LABEL_DROPPED).replace(re.escape("{label}"), "(.+)") + "$"
+    found = {match.group(1): count for reason, count in reasons.items() for match in [re.match(pattern, reason)] if match}
+    return dict(sorted(found.items(), key=lambda item: -item[1]))
+
+
 def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: CorpusSettings, record: str, inputs: List[Dict],
                    log: Callable[[str], None]) -> Dict:
     """`manifest.json` (each shard's lines, counts and failures, the settings and their hash) and `report.json`
@@ -103,6 +114,7 @@ def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: Corpu
         shards.append({key: shard[key] for key in ("shard", "lines", "first_pair", "n_pairs", "counts", "failures", "train_docs", "dev_docs")})
         shards[-1]["files"] = {split: {"path": str(shard_file(Path(), split, spec.index)), "sha256": shard[f"{split}_sha256"]} for split in SPLITS}
     report["seconds"] = {k: round(v, 2) for k, v in report["seconds"].items()}
+    report["dropped_by_label_map"] = dropped_by_label(report["unprojected_reasons"])
     report["settings"], report["inputs"] = settings.__dict__, inputs
     long_pairs, report["long_pairs"] = report["long_pairs"], {"count": len(report["long_pairs"]), "first": report["long_pairs"][:20]}
     report["failures"] = report["failures"][:100]
@@ -114,5 +126,9 @@ def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: Corpu
         shown = ", ".join(long_pairs[:10]) + (f" and {len(long_pairs) - 10} more" if len(long_pairs) > 10 else "")
         log(f"warning: {len(long_pairs)} pairs are longer than the encoder's window and were aligned in overlapping windows, "
             f"which finds fewer links: {shown}. Split such lines into sentences.")
+    if report["dropped_by_label_map"]:
+        dropped = report["dropped_by_label_map"]
+        log(f"{sum(dropped.values())} teacher entities were not projected because the label map drops their label: "
+            + ", ".join(f"{label} {count}" for label, count in dropped.items()))
     log(f"{report['counts']} -> train {report['train_docs']}, dev {report['dev_docs']} docs in {output_dir}/train and {output_dir}/dev")
     return report

@@ -6,12 +6,26 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, check_outputs_apart, output_lock
 from .engines import Engine, InProcess
 from .resume import check_inputs, remove_other_shards, reusable_shard, settings_record, write_manifest
 from .settings import CorpusSettings
 from .shards import ParallelInput, plan_shards
 from .worker import ShardProjector
+
+
+LOCK_NAME = "project-corpus"  # OUT/.project-corpus.lock, and .lock.holder naming the run that holds it
+
+
+def check_output_folder(corpus: ParallelInput, output_dir: Path) -> None:
+    """An OutputPathError when writing `output_dir` would write over an input: OUT_DIR is an input file, or an
+    input lies where the run writes (train/, dev/, shards/, manifest.json, report.json, the lock). An input
+    elsewhere in OUT_DIR is read and left alone."""
+    output_dir = Path(output_dir)
+    written = [(output_dir, "OUT_DIR")] + [(output_dir / name, "OUT_DIR")
+                                           for name in ("manifest.json", "report.json", f".{LOCK_NAME}.lock", f".{LOCK_NAME}.lock.holder")]
+    inputs = [(path, name) for path, name in zip(corpus.files, ("SOURCE", "--target"))]
+    check_outputs_apart(written, inputs, written_folders=[output_dir / folder for folder in ("train", "dev", "shards")])
 
 
 def build_training_data(
@@ -31,10 +45,18 @@ def build_training_data(
     engine (Engine): where shards are projected (default: this process).
     progress (bool): a tqdm bar of projected pairs on stderr (rate and time left), when stderr is a terminal.
     projector: builds the per-worker shard projector (a seam for engines' tests).
+    Raises OutputPathError when OUT_DIR would write over an input, OutputLockedError while another run writes it.
     """
+    output_dir = Path(output_dir)
+    check_output_folder(corpus, output_dir)
+    with output_lock(output_dir, LOCK_NAME):  # a second run into the folder is refused, naming this one
+        return _build(corpus, output_dir, settings, log, limit, engine, progress, projector)
+
+
+def _build(corpus: ParallelInput, output_dir: Path, settings: CorpusSettings, log: Callable[[str], None], limit: int, engine: Optional[Engine],
+           progress: bool, projector: Callable[..., ShardProjector]) -> Dict:
     from tqdm import tqdm
 
-    output_dir = Path(output_dir)
     shard_dir = output_dir / "shards"
     record = settings_record(settings)
     settings_file = shard_dir / "settings.json"

@@ -1,7 +1,7 @@
 """What a corpus projection is made with: the settings every worker gets, recorded with the shards."""
 import hashlib
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from ..core.thresholds import confidence_threshold_error
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_METHOD
@@ -25,6 +25,10 @@ class CorpusSettings:
     # every target word carries the teacher's confidence in the tags it was taught from (doc._.xproj_token_weights)
     teacher_weights: bool = False
     drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
+    # a second English pipeline whose entities of these labels are added where the teacher found none (DATE from
+    # an OntoNotes pipeline, for a target scheme with dates); "" for none
+    extra_teacher: str = ""
+    extra_labels: Tuple[str, ...] = ()
     dev_fraction: float = 0.1
     shard_size: int = 500
     seed: int = 0

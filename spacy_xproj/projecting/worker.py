@@ -16,6 +16,7 @@ from spacy.tokens import Doc, DocBin
 from ..components.aligner import LongPairWarning
 from ..files import atomic_write_bytes
 from ..ner.self_training import self_label, tag_confidences
+from ..corpus.languages import blank_pipeline
 from ..corpus.schema import WINDOWS_EXT, ParallelLine, SourceSide, get_alignment, get_projection, set_source, set_token_weights
 from .resume import shard_file
 from .settings import CorpusSettings, is_dev, projector_config
@@ -23,12 +24,14 @@ from .shards import ParallelInput, ShardSpec, read_shard
 
 
 def build_pipelines(settings: CorpusSettings) -> tuple:
+    """The teacher, the target pipeline (aligner and projector) and the extra teacher (None without one)."""
     teacher = spacy.load(settings.teacher)
-    target = spacy.blank(settings.target_lang)
+    extra = spacy.load(settings.extra_teacher) if settings.extra_teacher else None
+    target = blank_pipeline(settings.target_lang)
     target.add_pipe("xlmr_aligner", config={"model": settings.model, "method": {"@misc": settings.method}, "layer": settings.layer, "precision": settings.precision})
     target.add_pipe("entity_projector", config=projector_config(settings))
     target.initialize()
-    return teacher, target
+    return teacher, target, extra
 
 
 def teacher_docs(teacher: Language, texts: List[str], confidence: float, weights: bool = False) -> Tuple[List[Doc], Optional[List[numpy.ndarray]]]:
@@ -70,7 +73,21 @@ def mask_doubted_words(doc: Doc, doubted_source: Sequence[int]) -> int:
     return len(masked)
 
 
-def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language, teacher_confidence: float = 0.0,
+def add_extra_entities(source_docs: Sequence[Doc], extra: Language, labels: Sequence[str]) -> List[List[Tuple[int, int, str]]]:
+    """Per source Doc, its entities plus the extra teacher's entities of `labels` that overlap none of them; the
+    extra teacher reads the same words, so the spans index the teacher's tokens."""
+    words = (Doc(extra.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]) for doc in source_docs)
+    merged = []
+    for doc, extra_doc in zip(source_docs, extra.pipe(words)):
+        ents = [(e.start, e.end, e.label_) for e in doc.ents]
+        taken = {i for start, end, _ in ents for i in range(start, end)}
+        ents += [(e.start, e.end, e.label_) for e in extra_doc.ents if e.label_ in labels and not taken & set(range(e.start, e.end))]
+        merged.append(sorted(ents))
+    return merged
+
+
+def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language, extra: Optional[Language] = None,
+                  extra_labels: Sequence[str] = (), teacher_confidence: float = 0.0,
                   teacher_weights: bool = False) -> Dict:
     """Teacher-tag, align and project some pairs; returns its Docs (by index) and counts."""
     counts: Dict[str, int] = {"read": len(lines), "complete": 0, "partial": 0, "dropped": 0, "empty": 0, "failed": 0}
@@ -86,17 +103,18 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     source_docs, source_confidences = teacher_docs(teacher, [line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable],
                                                    teacher_confidence, teacher_weights)
     confidences_of = {index: c for (index, _), c in zip(usable, source_confidences or ())}
+    source_ents = add_extra_entities(source_docs, extra, extra_labels) if extra is not None else [[(e.start, e.end, e.label_) for e in d.ents] for d in source_docs]
     seconds["teacher"] = time.perf_counter() - start
     docs: List[Doc] = []
     indices: List[int] = []
     doubted: Dict[int, List[int]] = {}  # pair index -> source words without a confident tag (ent_iob 0: missing)
-    for (index, line), source_doc in zip(usable, source_docs):
+    for (index, line), source_doc, ents in zip(usable, source_docs, source_ents):
         if teacher_confidence:
             doubted[index] = [token.i for token in source_doc if token.ent_iob == 0]
         doc = target.make_doc(line.target) if isinstance(line.target, str) else Doc(target.vocab, words=line.target)
         set_source(doc, SourceSide(
             words=[t.text for t in source_doc], spaces=[bool(t.whitespace_) for t in source_doc],
-            ents=[(e.start, e.end, e.label_) for e in source_doc.ents], lang=teacher.lang,
+            ents=ents, lang=teacher.lang,
         ))
         doc.user_data["xproj_index"] = index
         docs.append(doc)
@@ -165,7 +183,7 @@ class ShardProjector:
             self.pipelines = build_pipelines(self.settings)
         start = time.perf_counter()
         lines = read_shard(self.corpus, spec)
-        result = project_pairs(lines, spec.first_pair, *self.pipelines, teacher_confidence=self.settings.teacher_confidence,
+        result = project_pairs(lines, spec.first_pair, *self.pipelines, extra_labels=self.settings.extra_labels, teacher_confidence=self.settings.teacher_confidence,
                                teacher_weights=self.settings.teacher_weights)
         result["seconds"]["read"] = time.perf_counter() - start - sum(result["seconds"].values())
         start = time.perf_counter()

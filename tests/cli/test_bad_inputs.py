@@ -26,6 +26,22 @@ def files(tmp_path):
     (tmp_path / "a-folder").mkdir()
     (tmp_path / "not-a-docbin.spacy").write_text("just some text", encoding="utf-8")
     DocBin(docs=[Doc(spacy.blank("de").vocab, words=["nur", "Text"])]).to_disk(tmp_path / "plain.spacy")
+    (tmp_path / "src-link.txt").symlink_to(tmp_path / "src.txt")  # the same file through a link
+    (tmp_path / "docbins").mkdir()
+    shutil.copy(tmp_path / "plain.spacy", tmp_path / "docbins" / "plain.spacy")
+    (tmp_path / "made" / "train").mkdir(parents=True)  # a project-corpus output folder holding an input where it writes
+    shutil.copy(tmp_path / "src.txt", tmp_path / "made" / "train" / "src.txt")
+    for name, tag, line in (("x-org", "X-ORG", 3), ("bare-per", "PER", 1), ("b-dash", "B-", 2)):
+        rows = ["Kapa B-LOC", "na O", "ANC B-ORG"]
+        rows[line - 1] = rows[line - 1].split()[0] + " " + tag
+        (tmp_path / f"{name}.txt").write_text("\n".join(rows) + "\n\nsawubona O\n", encoding="utf-8")
+    no_ner = spacy.blank("en")
+    no_ner.add_pipe("sentencizer")
+    no_ner.to_disk(tmp_path / "no-ner")  # a teacher that cannot teach: it sets no entities
+    other_labels = spacy.blank("en")
+    other_labels.add_pipe("entity_ruler").add_patterns([{"label": label, "pattern": word} for label, word in
+                                                        (("person", "Ada"), ("place", "Paris"), ("organisation", "ACME"))])
+    other_labels.to_disk(tmp_path / "other-labels")  # labels the OntoNotes map does not know
     return tmp_path
 
 
@@ -42,8 +58,8 @@ CASES = [
     ("align --batch-size 0", align("--batch-size", "0"), 2, ["'--batch-size'", "greater than or equal to 1"]),
     ("align --batch-size -3", align("--batch-size", "-3"), 2, ["'--batch-size'", "greater than or equal to 1"]),
     ("align --layer -1", align("--layer", "-1"), 2, ["'--layer'", "greater than or equal to 0"]),
-    ("align --target-lang qq", align("--target-lang", "qq"), 1, ["--target-lang 'qq' is not a language spaCy knows"]),
-    ("align --source-lang qq", align("--source-lang", "qq"), 1, ["--source-lang 'qq' is not a language spaCy knows"]),
+    ("align --target-lang qq", align("--target-lang", "qq"), 1, ["--target-lang: 'qq' is not an ISO 639 language code"]),
+    ("align --source-lang qq", align("--source-lang", "qq"), 1, ["--source-lang: 'qq' is not an ISO 639 language code"]),
     ("align latin-1 input", ["align", "{tmp}/src.txt", "{tmp}/links.txt", "--target", "{tmp}/latin1.txt", "--model", "{model}"], 1,
      ["{tmp}/latin1.txt:2: not utf-8 text", "--encoding"]),
     ("align --encoding nonsense", align("--encoding", "nonsense"), 2, ["'--encoding'", "'nonsense' is not an encoding"]),
@@ -85,6 +101,42 @@ CASES = [
     ("convert-conll --limit -1", ["convert-conll", "{tmp}/src.txt", "{tmp}/g.spacy", "--limit", "-1"], 2, ["'--limit'", "greater than or equal to 0"]),
     ("self-label latin-1 text", ["self-label", "m", "{tmp}/latin1.txt", "{tmp}/s.spacy"], 1, ["{tmp}/latin1.txt:2: not utf-8 text"]),
     ("self-label --threshold 1.5", ["self-label", "m", "{tmp}/src.txt", "{tmp}/s.spacy", "--threshold", "1.5"], 2, ["'--threshold'"]),
+    # no command writes over one of its own inputs (issue 36): paths compared through links, before any work
+    ("align onto its --target", ["align", "{tmp}/src.txt", "{tmp}/tgt.txt", "--target", "{tmp}/tgt.txt", "--model", "{model}"], 1,
+     ["{tmp}/tgt.txt (OUTPUT) is also an input (--target)"]),
+    ("align onto its SOURCE through a link", ["align", "{tmp}/src.txt", "{tmp}/src-link.txt", "--target", "{tmp}/tgt.txt", "--model", "{model}"], 1,
+     ["{tmp}/src-link.txt (OUTPUT) is also an input (SOURCE)"]),
+    ("project-corpus into its --target", project(output="{tmp}/tgt.txt"), 1, ["{tmp}/tgt.txt (OUT_DIR) is also an input (--target)"]),
+    ("project-corpus over an input in OUT_DIR/train", ["project-corpus", "{tmp}/made/train/src.txt", "{tmp}/made", "--target", "{tmp}/tgt.txt",
+                                                       "--model", "{model}"], 1, ["{tmp}/made/train/src.txt (SOURCE) lies in {tmp}/made/train, which this command writes"]),
+    ("render onto its DOCBIN", ["render", "{tmp}/plain.spacy", "{tmp}/plain.spacy"], 1, ["{tmp}/plain.spacy (OUTPUT) is also an input (DOCBIN)"]),
+    ("convert-conll onto its GOLD", ["convert-conll", "{tmp}/src.txt", "{tmp}/src-link.txt"], 1, ["{tmp}/src-link.txt (OUTPUT) is also an input (GOLD)"]),
+    ("merge-docbins --output an input", ["merge-docbins", "{tmp}/not-a-docbin.spacy", "{tmp}/plain.spacy", "--output", "{tmp}/plain.spacy"], 1,
+     ["{tmp}/plain.spacy (--output) is also an input (INPUTS)"]),
+    ("merge-docbins --output inside an input folder", ["merge-docbins", "{tmp}/docbins", "--output", "{tmp}/docbins/all.spacy"], 1,
+     ["{tmp}/docbins/all.spacy (--output) is inside the input folder {tmp}/docbins (INPUTS)"]),
+    ("join-parallel onto a PAIRS file", ["join-parallel", "{tmp}/joined.txt", "{tmp}/tgt.txt", "{tmp}/src.txt={tmp}/tgt.txt"], 1,
+     ["{tmp}/tgt.txt (TARGET_OUTPUT) is also an input (PAIRS)"]),
+    ("join-parallel both outputs one file", ["join-parallel", "{tmp}/joined.txt", "{tmp}/joined.txt", "{tmp}/src.txt={tmp}/tgt.txt"], 1,
+     ["{tmp}/joined.txt (SOURCE_OUTPUT) and {tmp}/joined.txt (TARGET_OUTPUT) are one file"]),
+    ("evaluate --output a gold file", ["evaluate", "no_such_model", "--gold", "g={tmp}/x-org.txt", "--output", "{tmp}/x-org.txt"], 1,
+     ["{tmp}/x-org.txt (--output) is also an input (--gold g)"]),
+    ("train-ner into its --train", ["train-ner", "{tmp}/src.txt", "{tmp}/docbins", "--train", "{tmp}/docbins", "--dev", "{tmp}/plain.spacy", "--lang", "de"], 1,
+     ["{tmp}/docbins (OUTPUT) is also an input (--train)"]),
+    # one line before any work (issue 36)
+    ("train-ner into a file", ["train-ner", "{tmp}/src.txt", "{tmp}/a-file", "--train", "{tmp}/plain.spacy", "--dev", "{tmp}/plain.spacy", "--lang", "de"], 1,
+     ["{tmp}/a-file is a file; give a folder to write into"]),
+    ("evaluate tag X-ORG", ["evaluate", "no_such_model", "--gold", "g={tmp}/x-org.txt"], 1, ["{tmp}/x-org.txt:3: unknown tag 'X-ORG'"]),
+    ("evaluate names the first malformed file", ["evaluate", "no_such_model", "--gold", "ok={tmp}/x-org.txt", "--gold", "g={tmp}/bare-per.txt"], 1,
+     ["{tmp}/x-org.txt:3: unknown tag 'X-ORG'"]),
+    ("evaluate bare tag PER alone", ["evaluate", "no_such_model", "--gold", "g={tmp}/bare-per.txt"], 1, ["{tmp}/bare-per.txt:1: unknown tag 'PER'"]),
+    ("evaluate tag B-", ["evaluate", "no_such_model", "--gold", "g={tmp}/b-dash.txt", "--output", "{tmp}/scores.json"], 1, ["{tmp}/b-dash.txt:2: unknown tag 'B-'"]),
+    # a teacher that cannot teach (issue 36): refused by name before any work
+    ("project-corpus --teacher without NER", project("--teacher", "{tmp}/no-ner", "--target-lang", "de"), 1,
+     ["teacher '{tmp}/no-ner' has no component that sets entities"]),
+    ("project-corpus --teacher whose labels all map to nothing", project("--teacher", "{tmp}/other-labels", "--label-map", "ontonotes"), 2,
+     ["no label of teacher '{tmp}/other-labels' becomes a target label under --label-map ontonotes",
+      "organisation -> nothing (not in the map), person -> nothing (not in the map), place -> nothing (not in the map)"]),
 ]
 
 
@@ -167,3 +219,15 @@ def test_an_unknown_hub_name_fails_fast_when_offline(files, monkeypatch):
     assert "'no-such-org/no-such-model': it is not in the local Hugging Face cache and the hub cannot be reached" in result.output
     assert time.perf_counter() - start < 15  # was 46 s of HTTP retries
     assert (files / "links.txt").read_text() == OLD
+
+
+def test_more_workers_than_cores_is_one_warning_with_the_memory_a_worker_takes(files, tiny_model_dir, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    args = [a.format(tmp=files, model=tiny_model_dir) for a in project("--workers", "3", "--teacher", "{tmp}/no-ner")]
+    result = runner.invoke(app, args, env={"COLUMNS": "1000"})
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: --workers 3 is more than this machine's 2 cores: the workers contend for them (no faster than 2), "
+                        "and each takes about 1.1-1.4 GB of memory with the e5-small encoder (about 4 GB in all)"]
+    assert result.exit_code == 1 and "has no component that sets entities" in result.output  # the warning comes first, before any work
+    two = runner.invoke(app, [a.format(tmp=files, model=tiny_model_dir) for a in project("--workers", "2", "--teacher", "{tmp}/no-ner")])
+    assert "warning:" not in two.output

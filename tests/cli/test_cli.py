@@ -125,3 +125,51 @@ def test_train_ner_takes_a_folder_of_docbins_and_names_a_missing_one(tmp_path):
     result = runner.invoke(app, ["train-ner", "configs/frozen_ner.cfg", str(tmp_path / "out"), "--train", str(tmp_path / "train"),
                                  "--dev", str(tmp_path / "dev"), "--lang", "de"])
     assert f"{tmp_path / 'dev'} (--dev) not found" in result.output
+
+
+def test_join_parallel_fills_language_codes_and_cuts_present_corpora(tmp_path):
+    for name, text in {"n.en": "one\n", "n.zul": "kunye\n", "m.en": "a\nb\nc\n", "m.zul": "A\nB\nC\n"}.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    out_en, out_zu = tmp_path / "joined.en", tmp_path / "joined.zu"
+    result = runner.invoke(app, ["join-parallel", str(out_en), str(out_zu), f"{tmp_path}/n.en={tmp_path}/n.{{iso3}}", "--lang", "zu",
+                                 "--if-present", f"{tmp_path}/m.en={tmp_path}/m.{{iso3}}", "--if-present", f"{tmp_path}/x.en={tmp_path}/x.{{iso3}}",
+                                 "--max-present-pairs", "2"])
+    assert result.exit_code == 0, result.output
+    assert out_en.read_text() == "one\na\nb\n" and out_zu.read_text() == "kunye\nA\nB\n"
+    assert f"not found: {tmp_path}/x.en, {tmp_path}/x.zul; joined without it" in result.output
+    assert "using its multi-language tokenizer 'xx'" in result.output
+    lonely = runner.invoke(app, ["join-parallel", str(out_en), str(out_zu), "--ntrex", str(tmp_path)])
+    assert lonely.exit_code == 1 and "--ntrex needs --lang" in lonely.output
+
+
+def test_evaluate_scores_the_labels_both_sides_have_and_skips_absent_gold(tmp_path):
+    import json
+
+    import spacy
+
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Ada"}, {"label": "MISC", "pattern": "Zulu"}, {"label": "LOC", "pattern": "Durban"}])
+    nlp.to_disk(tmp_path / "model")
+    # MasakhaNER-like gold: PER, LOC and DATE; the pipeline has PER, LOC and MISC
+    (tmp_path / "gold.txt").write_text("Ada B-PER\nspeaks O\nZulu O\nin O\nDurban B-LOC\ntoday B-DATE\n\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "model"), "--gold", f"mn={tmp_path}/gold.txt", "--labels", "shared",
+                                 "--gold-if-present", f"absent={tmp_path}/{{iso3}}.txt", "--lang", "zu", "--output", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "m.json").read_text())
+    assert scores["gold"]["mn"]["labels"] == ["LOC", "PER"] and scores["gold"]["mn"]["left_out"] == ["DATE", "MISC"]
+    assert scores["gold"]["mn"]["f"] == 100.0 and scores["not_found"] == [f"{tmp_path}/zul.txt"]
+    assert "(LOC/PER only); not scored: DATE, MISC" in result.output
+    unscoped = runner.invoke(app, ["evaluate", str(tmp_path / "model"), "--gold", f"mn={tmp_path}/gold.txt", "--output", str(tmp_path / "all.json")])
+    assert unscoped.exit_code == 0 and json.loads((tmp_path / "all.json").read_text())["gold"]["mn"]["f"] == 66.67  # MISC and DATE count: 2 of 3 each way
+
+
+def test_evaluate_refuses_a_gold_file_whose_labels_share_none_with_the_scheme(tmp_path):
+    import spacy
+
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Ada"}])
+    nlp.to_disk(tmp_path / "model")
+    (tmp_path / "gold.txt").write_text("Ada B-PERSON\nin O\nDurban B-GPE\n\n", encoding="utf-8")
+    for labels in ("PER,ORG,LOC", "shared"):
+        result = runner.invoke(app, ["evaluate", str(tmp_path / "model"), "--gold", f"g={tmp_path}/gold.txt", "--labels", labels])
+        assert result.exit_code == 1 and f"{tmp_path}/gold.txt: its labels (GPE, PERSON) share none with" in result.output, result.output

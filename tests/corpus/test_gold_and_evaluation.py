@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import spacy
@@ -204,3 +205,25 @@ def test_evaluate_command_with_labels(tmp_path):
     assert "masakhaner: F1 40.0 (P 100.0, R 25.0) (PER/ORG/LOC only)" in result.output
     result = runner.invoke(app, ["evaluate", str(tmp_path / "ruler"), "--gold", gold, "--labels", " , "])
     assert result.exit_code == 1 and "--labels expects" in result.output
+
+
+def test_universal_ner_iob2_reads_comments_and_other_tags_as_o(tmp_path):
+    path = tmp_path / "en_ewt-ud-dev.iob2"
+    path.write_text("# sent_id = a-1\n# text = Tampa Bay Syrian\n1\tTampa\tB-LOC\t-\tx\n2\tBay\tI-LOC\t-\tx\n3\tSyrian\tB-OTH\t-\tx\n4\t.\tB-O\t-\t-\n\n"
+                    "# sent_id = a-2\n1\tAda\tB-PER\t-\t-\n2\tat\tO\t-\t-\n3\tIBM\tB-ORG\t-\t-\n", encoding="utf-8")
+    assert read_gold_file(path) == [(["Tampa", "Bay", "Syrian", "."], [(0, 2, "LOC")]), (["Ada", "at", "IBM"], [(0, 1, "PER"), (2, 3, "ORG")])]
+    bad = tmp_path / "bad.iob2"
+    bad.write_text("# a comment\n1\tAda\tB-PER\t-\t-\n2 Lovelace\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.iob2:3: expected 'ID TAB FORM TAB TAG"):
+        read_gold_file(bad)
+    wrong = tmp_path / "wrong.iob2"
+    wrong.write_text("1\tAda\tX-PER\t-\t-\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"wrong.iob2:1: unknown tag 'X-PER'"):
+        read_gold_file(wrong)
+
+
+def test_the_shipped_english_ewt_gold_reads_whole():
+    shipped = Path(__file__).resolve().parents[2] / "assets" / "uner-ewt"
+    train, dev = read_gold_file(shipped / "en_ewt-ud-train.iob2"), read_gold_file(shipped / "en_ewt-ud-dev.iob2")
+    assert (len(train), len(dev)) == (12543, 2001)
+    assert {label for _, spans in train + dev for *_, label in spans} == {"PER", "ORG", "LOC"}

@@ -102,7 +102,7 @@ def test_reader_errors_name_the_fix(tmp_path):
         read_parallel(tmp_path / "x", "lines")
     with pytest.raises(ValueError, match="Unknown parallel format 'xml'"):
         read_parallel(tmp_path / "x", "xml")
-    with pytest.raises(ValueError, match="spaCy has no language 'qq'"):
+    with pytest.raises(ValueError, match="'qq' is not an ISO 639 language code"):
         list(read_parallel_docs(spacy.blank("de"), [], "qq"))
 
 

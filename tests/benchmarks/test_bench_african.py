@@ -1,0 +1,51 @@
+"""The African-languages benchmark's bookkeeping: the MAFAND cap, its refusals, its summary and table (the
+measuring itself is the benchmark's job, not a test's)."""
+import json
+
+import pytest
+
+from benchmarks.african import AfricanSettings, first_lines, render_african_table, run_african_benchmark, summary
+
+
+def row(f, per=0.0, minutes=None):
+    scores = {"f": f, "p": f, "r": f, "per_type": {"PER": {"f": per}, "ORG": {"f": 0.0}, "LOC": {"f": f}}}
+    return {"gold": {"masakhaner": scores}, "train_minutes": minutes or 3.0, "pairs_projected": 5997}
+
+
+def test_first_lines_splits_at_newlines_only(tmp_path):
+    # a line separator inside a sentence (U+2028) and a CR must not shift the pairs
+    (tmp_path / "a").write_bytes("one\u2028still one\r\ntwo\nthree\n".encode("utf-8"))
+    assert first_lines(tmp_path / "a", tmp_path / "b", 2) == 2
+    assert (tmp_path / "b").read_bytes() == "one\u2028still one\r\ntwo\n".encode("utf-8")
+    assert first_lines(tmp_path / "a", tmp_path / "c", 10) == 3
+
+
+def test_unknown_languages_and_untrained_teachers_are_refused(tmp_path):
+    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher")
+    with pytest.raises(ValueError, match="deu"):
+        run_african_benchmark(settings, tmp_path / "out.json", ["deu"], [0])
+    with pytest.raises(FileNotFoundError, match="teacher.json"):
+        run_african_benchmark(settings, tmp_path / "out.json", ["zul"], [0])
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "teacher.json").write_text(json.dumps({"trained": False, "reason": "not found: eng.train"}))
+    with pytest.raises(ValueError, match="not found: eng.train"):
+        run_african_benchmark(settings, tmp_path / "out.json", ["zul"], [0])
+
+
+def test_summary_means_seeds_picks_the_better_system_and_averages_complete_languages():
+    rows = {"zul/zero-shot/seed0": row(40.0), "zul/projection-frozen/seed0": row(50.0), "zul/projection-frozen/seed1": row(54.0),
+            "yor/zero-shot/seed0": row(30.0), "yor/projection-frozen/seed0": row(20.0), "hau/zero-shot/seed0": row(60.0)}
+    result = summary(rows)
+    assert result["languages"]["zul"] == {"zero-shot": 40.0, "projection-frozen": {"seeds": {"0": 50.0, "1": 54.0}, "mean": 52.0},
+                                          "best_by_dev": "projection-frozen", "best_f": 52.0}
+    assert result["languages"]["yor"]["best_by_dev"] == "zero-shot" and "best_by_dev" not in result["languages"]["hau"]
+    # hau has no student yet: the averages are over zul and yor only, and say so
+    assert result["averaged_over"] == ["zul", "yor"]
+    assert result["average"] == {"zero-shot": 35.0, "projection-frozen": 36.0, "best_by_dev": 41.0}
+    table = render_african_table({"rows": rows, "teacher": {"dev": "eng.testa", "f": 92.0, "train_seconds": 600}, "setup": {"mafand_pairs": 4000}})
+    assert "| zul | 40.0 | 50.0 | 54.0 | 52.0 | projection-frozen | 3.0 / 3.0 | 5997 |" in table
+    assert "| hau | 60.0 |  |  |  |  |  |  |" in table
+    assert "| **average of 2** | 35.0 |  |  | 36.0 | 41.0 | | |" in table
+    assert "| zul | 0.0 / 0.0 | 0.0 / 0.0 | 40.0 / 52.0 |" in table
+    assert "Not measured (the run stopped at the time limit): yor seed 1, hau seed 0, hau seed 1, xho (all), sna (all)," in table
+    assert "T-Projection 70.3" in table and "**test** split" in table and "**dev**" in table
