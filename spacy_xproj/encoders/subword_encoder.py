@@ -6,12 +6,14 @@ sides), sorted by length into batches, and run through a model whose layers
 above the requested one have been removed. Each subword takes its vector from
 the window in which it sits farthest from an edge.
 """
+import unicodedata
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import numpy
 
 from .loading import load_encoder
+from .processes import torch_threads_for_this_process
 
 PRECISIONS = ("float32", "bfloat16", "float16", "auto")
 
@@ -130,8 +132,9 @@ class SubwordEncoder:
         self._content_offset = self.tokenizer.build_inputs_with_special_tokens([marker]).index(marker)
 
     def tokenize(self, sentences: Sequence[Sequence[str]]) -> List[Tuple[List[int], numpy.ndarray]]:
-        """(subword ids, word index per subword) per sentence; whitespace-only words get no subwords."""
-        kept = [[w for w in words if w.strip()] for words in sentences]
+        """(subword ids, word index per subword) per sentence; whitespace-only words get no subwords. Words are read in
+        Unicode NFC, so decomposed diacritics (Yoruba typed as NFD) get the subwords of their composed form."""
+        kept = [[unicodedata.normalize("NFC", w) for w in words if w.strip()] for words in sentences]
         positions = [[i for i, w in enumerate(words) if w.strip()] for words in sentences]
         nonempty = [k for k, words in enumerate(kept) if words]
         result: List[Tuple[List[int], numpy.ndarray]] = [([], numpy.zeros(0, dtype=numpy.int64)) for _ in sentences]
@@ -154,6 +157,7 @@ class SubwordEncoder:
         import torch
         from tqdm import tqdm
 
+        torch_threads_for_this_process()  # one thread in a child forked after torch ran (nlp.pipe(n_process=...))
         tokenized = self.tokenize(sentences)
         windows: List[_Window] = []
         n_windows = [0] * len(tokenized)

@@ -53,6 +53,14 @@ class FrozenEncoder:
         self._encoder = None
         self._identity: Optional[str] = None
 
+    def __getstate__(self) -> Dict:
+        """Pickled without the loaded encoder and the cached features: a copy (`pickle`, `nlp.pipe(n_process=...)`)
+        loads the encoder again by name on first use, as a pipeline read from disk does."""
+        state = dict(self.__dict__)
+        state["_encoder"] = None
+        state["cache"] = FeatureCache(self.cache.max_bytes)
+        return state
+
     @property
     def identity(self) -> str:
         if self._identity is None:

@@ -55,7 +55,7 @@ def _features_to_torch(model: Model, features: List[numpy.ndarray], is_train: bo
     lengths = [len(f) for f in features]
     stacked = torch.from_numpy(numpy.concatenate(features, axis=0)).float().transpose(0, 1)  # (layers, words, width)
     # the encoder is frozen: no gradient goes back to the features
-    return ArgsKwargs(args=(stacked, lengths), kwargs={}), lambda d_inputs: []
+    return ArgsKwargs(args=(stacked, lengths), kwargs={}), _no_gradient
 
 
 def _padded_to_sentences(model: Model, inputs_outputs, is_train: bool) -> Tuple[List[Floats2d], Callable]:
@@ -71,18 +71,30 @@ def _padded_to_sentences(model: Model, inputs_outputs, is_train: bool) -> Tuple[
     return outputs, backprop
 
 
-def frozen_features(encoder: FrozenEncoder) -> Model[List[Doc], List[numpy.ndarray]]:
-    """Docs -> word features of every hidden layer, from the frozen encoder (or the training cache)."""
+def _no_gradient(d_features) -> list:
+    return []
 
-    def forward(model: Model, docs: List[Doc], is_train: bool):
+
+class FrozenFeaturesForward:
+    """The forward function of the features node: a small class rather than a closure, so that a pipeline holding
+    it pickles (`pickle.dumps(nlp)`, `nlp.pipe(n_process=...)` under spawn)."""
+
+    def __init__(self, encoder: FrozenEncoder):
+        self.encoder = encoder
+
+    def __call__(self, model: Model, docs: List[Doc], is_train: bool):
+        encoder = self.encoder
         if model.attrs["encoder_identity"] and encoder.saved_identity is None:
             encoder.saved_identity = model.attrs["encoder_identity"]  # set by from_bytes / from_disk
         features = encoder.features(docs)
         if not model.attrs["encoder_identity"]:
             model.attrs["encoder_identity"] = encoder.identity
-        return features, lambda d_features: []
+        return features, _no_gradient
 
-    return Model("frozen_encoder_features", forward, attrs={"encoder_identity": ""})
+
+def frozen_features(encoder: FrozenEncoder) -> Model[List[Doc], List[numpy.ndarray]]:
+    """Docs -> word features of every hidden layer, from the frozen encoder (or the training cache)."""
+    return Model("frozen_encoder_features", FrozenFeaturesForward(encoder), attrs={"encoder_identity": ""})
 
 
 def _frozen_bilstm_forward(model: Model, docs: List[Doc], is_train: bool):

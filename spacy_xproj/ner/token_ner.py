@@ -16,6 +16,7 @@ from thinc.types import Floats2d
 
 from .bio import MISSING, biluo_to_tag_ids, tag_names, tags_to_spans, transition_mask, viterbi
 from ..corpus.schema import get_token_weights
+from ..encoders.processes import torch_threads_for_this_process
 from .losses import TokenLoss, log_softmax, per_class_mean_one
 
 DEFAULT_MODEL = """
@@ -107,6 +108,7 @@ class TokenNER(TrainablePipe):
             return [([], numpy.zeros((0, len(tag_names(self.labels))))) for _ in docs]
         allowed, first = transition_mask(self.labels)
         decoded = []
+        torch_threads_for_this_process()  # its head may be torch's: one thread in a child forked after torch ran
         for doc_logits in self.model.predict(docs):
             log_probs = log_softmax(self.model.ops.to_numpy(doc_logits))
             decoded.append((viterbi(log_probs, allowed, first), log_probs))

@@ -300,3 +300,18 @@ def test_encoding_shows_a_bar_of_windows_on_a_terminal_and_the_same_vectors(tiny
     bar = terminal_stderr.getvalue()
     assert bar.startswith(f"\rencoding:   0%|          | 0/{n_windows} [") and bar.endswith("\r")  # leave=False: cleared when done
     assert all(numpy.array_equal(a.vectors, b.vectors) for a, b in zip(quiet, shown))
+
+
+def test_nfc_and_nfd_forms_of_a_sentence_align_alike_and_keep_their_text(tiny_model_dir):
+    import unicodedata
+
+    from spacy_xproj.corpus.languages import blank_pipeline
+
+    yoruba = "Ìjọba ìpínlẹ̀ Èkó ti kéde pé Ọ̀gá Àgbà ń bọ̀ sí Èkó."
+    nlp = blank_pipeline("yo")
+    nlp.add_pipe("xlmr_aligner", config={"model": tiny_model_dir, "layer": 2})
+    nlp.initialize()
+    english = "The Lagos State government announced that the Inspector General is coming to Lagos."
+    docs = [nlp(make_parallel_doc(nlp, english, unicodedata.normalize(form, yoruba), source_lang="en")) for form in ("NFC", "NFD")]
+    assert docs[0].text == unicodedata.normalize("NFC", yoruba) and docs[1].text == unicodedata.normalize("NFD", yoruba)
+    assert get_alignment(docs[0]) == get_alignment(docs[1]) and get_alignment(docs[0])
