@@ -115,10 +115,11 @@ def comma_ints(value: Union[str, Sequence[str]], option: str, words: Sequence[st
 def check_language_or_exit(code: str, option: str) -> str:
     """The spaCy language that tokenizes `code` (any ISO 639 code; `xx` where spaCy has no tokenizer for it, said
     in one line); fail before any work when `code` names no language."""
-    from ..corpus.languages import UnknownLanguageError, resolve_language
+    from ..corpus.languages import UnknownLanguageError, check_segmenter, resolve_language
 
     try:
         language = resolve_language(code)
+        check_segmenter(language)
     except UnknownLanguageError as err:
         fail(f"{option}: {err}")
     if language.uses_fallback:

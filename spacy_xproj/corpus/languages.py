@@ -103,13 +103,35 @@ def ntrex_pair(folder: Path, language: TargetLanguage) -> Tuple[Path, Path]:
     return source, target
 
 
+# languages written without spaces between words: the segmenter each needs (module, extra that installs it,
+# spaCy's tokenizer setting); spaCy's default for Chinese cuts every character apart, a name included
+SEGMENTERS = {"zh": ("jieba", "zh", {"segmenter": "jieba"}), "ja": ("sudachipy", "ja", {}), "th": ("pythainlp", "th", {})}
+
+
+class MissingSegmenterError(UnknownLanguageError):
+    pass
+
+
+def check_segmenter(language: TargetLanguage) -> None:
+    """A MissingSegmenterError, in one line naming the extra, when the language needs a word segmenter not installed."""
+    if language.spacy_lang in SEGMENTERS:
+        module, extra, _ = SEGMENTERS[language.spacy_lang]
+        if importlib.util.find_spec(module) is None:
+            raise MissingSegmenterError(f"{language.name} is written without spaces between words and its word segmenter ({module}) "
+                                        f"is not installed: pip install 'spacy_xproj[{extra}]'")
+
+
 def blank_pipeline(code: str):
     """A blank spaCy pipeline for the language `code` names (`xx` where spaCy has none) whose tokenizer reads text in
-    NFC (normal_form.py), so composed and decomposed diacritics give the same words."""
+    NFC (normal_form.py), so composed and decomposed diacritics give the same words; Chinese, Japanese and Thai get
+    a word segmenter (or a MissingSegmenterError naming the extra that installs it)."""
     import spacy
 
     from .normal_form import NFCTokenizer
 
-    nlp = spacy.blank(resolve_language(code).spacy_lang)
+    language = resolve_language(code)
+    check_segmenter(language)
+    settings = SEGMENTERS.get(language.spacy_lang, (None, None, {}))[2]
+    nlp = spacy.blank(language.spacy_lang, config={"nlp": {"tokenizer": settings}} if settings else {})
     nlp.tokenizer = NFCTokenizer(nlp.tokenizer)
     return nlp

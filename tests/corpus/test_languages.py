@@ -78,3 +78,21 @@ def test_the_nfc_tokenizer_serializes_as_the_tokenizer_it_wraps(tmp_path):
 
     loaded = spacy.load(tmp_path / "p")
     assert [t.text for t in loaded("Grüße aus Köln.")] == [t.text for t in nlp("Grüße aus Köln.")]
+
+
+def test_chinese_is_segmented_into_words_not_characters():
+    nlp = blank_pipeline("zh")
+    assert [t.text for t in nlp("安格拉·默克尔访问了北京。")] == ["安格拉", "·", "默克尔", "访问", "了", "北京", "。"]
+
+
+def test_a_missing_segmenter_is_one_line_naming_the_extra(monkeypatch):
+    import importlib.util
+
+    from spacy_xproj.corpus.languages import MissingSegmenterError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name in ("jieba", "sudachipy", "pythainlp") else real(name, *args))
+    for code, extra in (("zh", "zh"), ("ja", "ja"), ("th", "th")):
+        with pytest.raises(MissingSegmenterError, match=rf"pip install 'spacy_xproj\[{extra}\]'") as error:
+            blank_pipeline(code)
+        assert "\n" not in str(error.value)
