@@ -146,6 +146,9 @@ def resolve_projection(
     mapping = resolve_label_map(label_map, teacher, target_labels, teacher_labels)
     spec_name = label_map if isinstance(label_map, str) else "(the given map)"
     check_teacher_labels(teacher, label_targets(teacher_labels, mapping, settings.get("unmapped", "drop")), mapping, spec_name, log)
+    if target_labels and "MISC" not in target_labels:
+        # an entity projected onto one lowercase word would become MISC (a derived adjective): a scheme without MISC drops it
+        settings["drop_derived_adjectives"] = True
     extra_labels = tuple(settings.get("extra_labels") or ())
     if bool(settings.get("extra_teacher")) != bool(extra_labels):
         raise ProjectionOptionError("--extra-labels", "--extra-teacher and --extra-labels go together: which pipeline, and which of its labels")

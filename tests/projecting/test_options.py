@@ -39,6 +39,7 @@ def test_one_function_gives_settings_and_engine(conll_teacher):
                                           target_lang="zu", seed=3)
     assert settings.label_map == {"LOC": None, "MISC": None, "ORG": None, "PER": "PER"} and settings.precision == "float32"
     assert (settings.target_lang, settings.seed) == ("zu", 3) and isinstance(engine, InProcess)
+    assert settings.drop_derived_adjectives  # a scheme without MISC: a derived adjective is no entity, not MISC
     assert isinstance(make_engine("local", 2, 1, -1, None), LocalProcesses)
     with pytest.raises(ProjectionOptionError, match="--ray-address needs --engine ray"):
         make_engine("local", 1, 0, -1, "auto")
