@@ -3,6 +3,8 @@
 Each factory returns an `ExtractionMethod` from `core/alignment.py`:
 `(source vectors, target vectors) -> (links, scores)`.
 """
+import functools
+
 from spacy.util import registry
 
 from ..core.alignment import BiSoftmax, ExtractionMethod, argmax_links, itermax_links, match_links, softmax_method, with_cosine_scores
@@ -23,7 +25,7 @@ def make_itermax(max_iterations: int = 2, alpha: float = 0.9) -> ExtractionMetho
     """
     if max_iterations < 1 or not 0.0 < alpha <= 1.0:
         raise ValueError(f"IterMax needs max_iterations >= 1 and 0 < alpha <= 1, got {max_iterations} and {alpha}.")
-    return with_cosine_scores(lambda sim: itermax_links(sim, max_iterations, alpha))
+    return with_cosine_scores(functools.partial(itermax_links, max_iterations=max_iterations, alpha=alpha))
 
 
 @registry.misc("spacy-xproj.Match.v1")

@@ -135,30 +135,35 @@ def softmax_threshold_links(dot: numpy.ndarray, threshold: float = 1e-3) -> Tupl
     return numpy.stack([rows, cols], axis=1).astype(numpy.int64), scores
 
 
-def with_cosine_scores(select: Callable[[numpy.ndarray], numpy.ndarray]) -> ExtractionMethod:
+class with_cosine_scores:
     """Wrap a similarity-matrix link selector into an ExtractionMethod.
 
     The matrix is (cosine + 1) / 2, in [0, 1] as in SimAlign: IterMax's down-weighting
-    assumes non-negative similarities, and the links' scores come from it.
+    assumes non-negative similarities, and the links' scores come from it. A class, not a closure, so a
+    pipeline holding it pickles (spawn-based multiprocessing).
     """
 
-    def extract(source: numpy.ndarray, target: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    def __init__(self, select: Callable[[numpy.ndarray], numpy.ndarray]):
+        self.select = select
+
+    def __call__(self, source: numpy.ndarray, target: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
         if len(source) == 0 or len(target) == 0:
             return empty_alignment()
         similarity = (cosine_similarity(source, target) + 1.0) / 2.0
-        links = select(similarity)
+        links = self.select(similarity)
         return links, similarity[links[:, 0], links[:, 1]].astype(numpy.float32)
 
-    return extract
 
+class softmax_method:
+    """awesome-align's extraction on dot products, as an ExtractionMethod (a class, so it pickles)."""
 
-def softmax_method(threshold: float) -> ExtractionMethod:
-    def extract(source: numpy.ndarray, target: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+
+    def __call__(self, source: numpy.ndarray, target: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
         if len(source) == 0 or len(target) == 0:
             return empty_alignment()
-        return softmax_threshold_links(source.astype(numpy.float32) @ target.astype(numpy.float32).T, threshold)
-
-    return extract
+        return softmax_threshold_links(source.astype(numpy.float32) @ target.astype(numpy.float32).T, self.threshold)
 
 
 # -- our default: bidirectional softmax at two granularities -----------------------------------

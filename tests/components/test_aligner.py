@@ -315,3 +315,14 @@ def test_nfc_and_nfd_forms_of_a_sentence_align_alike_and_keep_their_text(tiny_mo
     docs = [nlp(make_parallel_doc(nlp, english, unicodedata.normalize(form, yoruba), source_lang="en")) for form in ("NFC", "NFD")]
     assert docs[0].text == unicodedata.normalize("NFC", yoruba) and docs[1].text == unicodedata.normalize("NFD", yoruba)
     assert get_alignment(docs[0]) == get_alignment(docs[1]) and get_alignment(docs[0])
+
+
+@pytest.mark.parametrize("method", ["spacy-xproj.BiSoftmax.v1", "spacy-xproj.IterMax.v1", "spacy-xproj.ArgMax.v1", "spacy-xproj.SoftmaxThreshold.v1"])
+def test_an_aligner_pipeline_pickles_and_aligns_alike(tiny_model_dir, method):
+    import pickle
+
+    nlp = aligner_nlp(tiny_model_dir, method={"@misc": method})
+    doc = nlp(make_parallel_doc(nlp, "Angela Merkel visited Paris .", "Angela Merkel besuchte Paris .", source_lang="en"))
+    copy = pickle.loads(pickle.dumps(nlp))
+    again = copy(make_parallel_doc(copy, "Angela Merkel visited Paris .", "Angela Merkel besuchte Paris .", source_lang="en"))
+    assert get_alignment(again) == get_alignment(doc) and get_alignment(doc)
