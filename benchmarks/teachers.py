@@ -32,16 +32,15 @@ def named(values: List[str], option: str) -> List[tuple]:
 def teacher_scores(nlp, name: str, gold_name: str, gold_path: Path) -> dict:
     """The teacher on the gold set, its labels mapped as projection maps them (an OntoNotes pipeline's PERSON is
     PER), on the labels both then have."""
-    from spacy_xproj.components.label_maps import map_label, ner_labels
+    from spacy_xproj.components.label_maps import ONTONOTES_TO_CONLL, label_map_for, map_label, ner_labels
     from spacy_xproj.corpus.conll import read_gold_file, score_entities
     from spacy_xproj.corpus.evaluation import only_labels, predict_on_gold_words
-    from spacy_xproj.projecting.options import resolve_label_map
 
-    label_map = resolve_label_map("auto", name)
-    if label_map is None:
-        from spacy_xproj.components.label_maps import ONTONOTES_TO_CONLL as label_map
+    teacher_labels = ner_labels(nlp, name)  # from the loaded pipeline: the teacher is not loaded again
+    label_map = label_map_for(teacher_labels, name)
+    label_map = ONTONOTES_TO_CONLL if label_map is None else label_map
     sentences = read_gold_file(gold_path)
-    mapped = {map_label(label, label_map) for label in ner_labels(nlp, name)} - {None}
+    mapped = {map_label(label, label_map) for label in teacher_labels} - {None}
     gold_labels = {span[2] for _, spans in sentences for span in spans}
     labels = sorted(mapped & gold_labels)
     predicted = [{(s, e, map_label(label, label_map)) for s, e, label in spans if map_label(label, label_map)}
