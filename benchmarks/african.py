@@ -28,6 +28,7 @@ from typing import Callable, Container, Dict, Iterator, List, Optional, Sequence
 import typer
 
 from benchmarks.results import Results
+from benchmarks.shared_data import shared_data_option, teacher_option
 from benchmarks.transfer import row_key
 from spacy_xproj.cli.common import fail
 from spacy_xproj.corpus.languages import ntrex_pair, resolve_language
@@ -381,8 +382,8 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def main(
-    shared_data: Path = typer.Option(Path("../shared/data"), "--shared-data", help="The shared data folder (masakhaner/ and parallel/)."),
-    teacher: Path = typer.Option(Path("training/en/teacher"), "--teacher", help="train-teacher's output folder."),
+    shared_data: Path = shared_data_option(),
+    teacher: Path = teacher_option(),
     work_dir: Path = typer.Option(Path("training/african"), "--work-dir", help="Joined and projected corpora and students (large; not committed)."),
     output: Path = typer.Option(Path("metrics/african.json"), "--output", help="The results file (resumed row by row)."),
     table: Optional[Path] = typer.Option(Path("docs/results/african.md"), "--table", help="Write the table here (a generated file)."),

@@ -10,6 +10,20 @@ from pathlib import Path
 
 # the repository: its configs/ are found from here whether a benchmark runs from the root or from benchmarks/
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_option():
+    """The `--shared-data` option of the benchmarks that read the shared data folder."""
+    import typer
+
+    return typer.Option(Path("../shared/data"), "--shared-data", help="The shared data folder (parallel text, gold sets).")
+
+
+def teacher_option():
+    """The `--teacher` option of the benchmarks that project with a trained teacher."""
+    import typer
+
+    return typer.Option(Path("training/en/teacher"), "--teacher", help="train-teacher's output folder.")
 from typing import Dict, List, NamedTuple, Tuple
 
 ALIGNMENT_GOLD = "alignment-gold"

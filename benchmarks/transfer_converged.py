@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import typer
 
-from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, ROOT, TATOEBA, ParallelText, europarl_file
+from benchmarks.shared_data import CONLL, EUROPARL_NER, GOLD_DEV_SETS, ROOT, TATOEBA, ParallelText, europarl_file, shared_data_option, teacher_option
 from benchmarks.transfer import PARALLEL_TEXT, parallel_folder, row_key, sampled_corpus
 from benchmarks.results import Results
 from spacy_xproj.cli.common import fail, off_or_confidence
@@ -449,8 +449,8 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def main(
-    shared_data: Path = typer.Option(Path("../shared/data"), "--shared-data", help="The shared data folder (parallel text and gold dev sets)."),
-    teacher: Path = typer.Option(Path("training/en/teacher"), "--teacher", help="train-teacher's output folder."),
+    shared_data: Path = shared_data_option(),
+    teacher: Path = teacher_option(),
     work_dir: Path = typer.Option(Path("training/bench-converged"), "--work-dir", help="Projected corpora and students (large; not committed)."),
     output: Path = typer.Option(Path("metrics/transfer_converged.json"), "--output", help="The results file (resumed row by row)."),
     table: Optional[Path] = typer.Option(Path("docs/results/transfer-converged.md"), "--table", help="Write the table here (a generated file)."),
