@@ -41,15 +41,16 @@ def parallel_docs(vocab_nlp: Language, source: Sequence[Sentence], target: Seque
     return docs
 
 
-def project_docs(docs: List[Doc], lang: str, policy: Dict, label_map: Optional[Dict] = None, refine: bool = True) -> List[Entities]:
+def project_docs(docs: List[Doc], lang: str, policy: Dict, label_map: Optional[Dict] = None, refine: bool = True, match_names: bool = False) -> List[Entities]:
     """Run entity_projector over Docs that already carry alignments; projected entities per Doc.
 
     refine (bool): the projector's span and label refinements (brackets, function words, derived
         adjectives) as in its defaults; False runs the policy alone, as the naive baseline wants.
+    match_names (bool): the projector's `match_names` (names the target spells out win over the alignment).
     """
     nlp = spacy.blank(lang)
     refinements = {} if refine else {"balance_brackets": False, "trim_function_words": False, "derived_adjective_label": None}
-    nlp.add_pipe("entity_projector", config={"policy": policy, "label_map": label_map or {}, "on_incomplete": "keep", **refinements})
+    nlp.add_pipe("entity_projector", config={"policy": policy, "label_map": label_map or {}, "on_incomplete": "keep", "match_names": match_names, **refinements})
     return [{(e.start, e.end, e.label_) for e in doc.ents} for doc in nlp.pipe(docs)]
 
 

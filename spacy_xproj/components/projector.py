@@ -13,7 +13,7 @@ from ..defaults import PROJECTION_POLICY
 from ..corpus.schema import PROJECTION_EXT, get_alignment, get_source, install_extensions
 from .label_maps import UNMAPPED, map_label
 from .serialization import ConfigOnlySerialization
-from ..core.projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
+from ..core.projection import ProjectedEntity, Projection, ProjectionPolicy, close_brackets, naive_projection, prefer_name_matches, project_spans, relabel_derived_adjectives, split_off_derived_adjectives, trim_function_words, validate
 
 ON_INCOMPLETE = ("missing", "drop", "keep")
 LABEL_DROPPED = "label {label} maps to no target label"  # the reason recorded for a source entity the label map drops
@@ -102,6 +102,7 @@ def make_naive_projection() -> ProjectionPolicy:
         "trim_function_words": True,
         "derived_adjective_label": "MISC",
         "drop_derived_adjectives": False,
+        "match_names": False,
         "label_map": {},
         "unmapped": "keep",
         "on_incomplete": "missing",
@@ -117,6 +118,7 @@ def make_entity_projector(
     trim_function_words: bool,
     derived_adjective_label: Optional[str],
     drop_derived_adjectives: bool,
+    match_names: bool,
     label_map: Dict[str, Optional[str]],
     unmapped: str,
     on_incomplete: str,
@@ -134,6 +136,8 @@ def make_entity_projector(
         CoNLL tags those MISC. null keeps the (mapped) source label.
     drop_derived_adjectives (bool): instead, make every entity projected onto one lowercase target
         word "O", for target annotations that tag no such adjectives (CoNLL-2002 Spanish).
+    match_names (bool): project an entity whose words the target sentence spells out (case-folded; a short
+        lowercase prefix allowed, as Bantu noun classes write "uMandela") onto them, whatever the alignment.
     label_map (Dict[str, Optional[str]]): source label -> target label; null drops the label.
     unmapped (str): labels missing from a non-empty map are "keep"-t, "drop"-ped, or an "error".
     on_incomplete (str): when some source entity could not be projected: "missing" marks the tokens
@@ -143,7 +147,7 @@ def make_entity_projector(
     """
     return EntityProjector(
         nlp.vocab, name, policy=policy, balance_brackets=balance_brackets, trim_function_words=trim_function_words,
-        derived_adjective_label=derived_adjective_label, drop_derived_adjectives=drop_derived_adjectives, label_map=label_map, unmapped=unmapped,
+        derived_adjective_label=derived_adjective_label, drop_derived_adjectives=drop_derived_adjectives, match_names=match_names, label_map=label_map, unmapped=unmapped,
         on_incomplete=on_incomplete, scorer=scorer,
     )
 
@@ -159,6 +163,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         trim_function_words: bool,
         derived_adjective_label: Optional[str],
         drop_derived_adjectives: bool,
+        match_names: bool,
         label_map: Optional[Dict[str, Optional[str]]],
         unmapped: str,
         on_incomplete: str,
@@ -176,7 +181,7 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
         self.cfg: Dict[str, Any] = {
             "label_map": dict(label_map or {}), "unmapped": unmapped, "on_incomplete": on_incomplete, "balance_brackets": balance_brackets,
             "trim_function_words": trim_function_words, "derived_adjective_label": derived_adjective_label,
-            "drop_derived_adjectives": drop_derived_adjectives,
+            "drop_derived_adjectives": drop_derived_adjectives, "match_names": match_names,
         }
 
     def initialize(self, get_examples: Optional[Callable[[], Iterable[Example]]] = None, *, nlp: Optional[Language] = None) -> None:
@@ -225,6 +230,8 @@ class EntityProjector(ConfigOnlySerialization, Pipe):
                 entities.append((start, end, target_label))
                 source_index.append(k)
         projection = self.policy(entities, links, len(doc), [t.is_punct for t in doc])
+        if self.cfg["match_names"]:
+            projection = prefer_name_matches(entities, source.words, [t.text for t in doc], projection)
         if self.cfg["trim_function_words"]:
             function_word = [t.is_stop and t.is_lower for t in doc]
             source_stop_words = stop_words(source.lang)

@@ -257,3 +257,71 @@ def relabel_derived_adjectives(entities: Sequence[ProjectedEntity], words: Seque
         else e
         for e in entities
     ]
+
+
+# the longest lowercase prefix a target word may put before a name it spells: the noun class prefixes of Bantu
+# languages attach to names (isiZulu "uMandela", "eGoli", "kwaZulu")
+MAX_NAME_PREFIX = 3
+
+
+def spells(target_word: str, source_word: str, allow_prefix: bool) -> bool:
+    """`target_word` is `source_word` (case-folded), or, with `allow_prefix`, a short lowercase prefix (optionally
+    hyphenated) followed by it capitalized: "uMandela", "e-Afrika"."""
+    folded, name = target_word.casefold(), source_word.casefold()
+    if folded == name:
+        return True
+    if not allow_prefix or len(folded) != len(target_word) or not folded.endswith(name):
+        return False
+    prefix, rest = target_word[: len(target_word) - len(name)], target_word[len(target_word) - len(name) :]
+    letters = prefix[:-1] if prefix.endswith("-") else prefix
+    return 0 < len(letters) <= MAX_NAME_PREFIX and letters.isalpha() and letters.islower() and rest[:1].isupper()
+
+
+def is_name(words: Sequence[str]) -> bool:
+    """Words written as a name: some capital letter, and more than one character in all."""
+    return any(ch.isupper() for word in words for ch in word) and sum(len(word) for word in words) > 1
+
+
+def name_occurrences(words: Sequence[str], target_words: Sequence[str]) -> List[int]:
+    """Start of every target span whose words spell `words` (a prefix allowed on its first word)."""
+    n = len(words)
+    return [
+        j for j in range(len(target_words) - n + 1)
+        if all(spells(target_words[j + k], words[k], allow_prefix=k == 0) for k in range(n))
+    ]
+
+
+def prefer_name_matches(entities: Sequence[Span], source_words: Sequence[str], target_words: Sequence[str], projection: Projection) -> Projection:
+    """Project a source entity whose words the target spells out (names are often written alike in both
+    languages) onto those words, whatever the alignment says; the others keep their aligned projection.
+
+    An entity written once in each sentence takes that occurrence; with several occurrences or several
+    entities of the same words, an entity takes the occurrence its aligned span overlaps, and entities and
+    occurrences of equal number pair in order. Matched spans have confidence 1 and win every overlap.
+    """
+    aligned = {e.source: e for e in projection.entities}
+    by_words: Dict[Tuple[str, ...], List[int]] = {}
+    for index, (start, end, _) in enumerate(entities):
+        if is_name(source_words[start:end]):
+            by_words.setdefault(tuple(source_words[start:end]), []).append(index)
+    matched: Dict[int, Tuple[int, int]] = {}
+    for words, indices in by_words.items():
+        starts = name_occurrences(words, target_words)
+        if not starts:
+            continue
+        if len(starts) == len(indices):
+            matched.update((index, (start, start + len(words))) for index, start in zip(indices, starts))
+            continue
+        for index in indices:
+            entity = aligned.get(index)
+            overlapping = [s for s in starts if entity is not None and s < entity.end and entity.start < s + len(words)]
+            if len(overlapping) == 1:
+                matched[index] = (overlapping[0], overlapping[0] + len(words))
+    if not matched:
+        return projection
+    candidates = [ProjectedEntity(start, end, entities[index][2], 1.0, index) for index, (start, end) in matched.items()]
+    candidates += [e for e in projection.entities if e.source not in matched]
+    kept, rejected = resolve_overlaps(candidates)
+    unprojected = {index: reason for index, reason in projection.unprojected.items() if index not in matched}
+    unprojected.update((entity.source, "overlaps a more confident projection") for entity in rejected)
+    return Projection(kept, unprojected)

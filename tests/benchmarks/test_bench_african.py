@@ -45,7 +45,27 @@ def test_summary_means_seeds_picks_the_better_system_and_averages_complete_langu
     table = render_african_table({"rows": rows, "teacher": {"dev": "eng.testa", "f": 92.0, "train_seconds": 600}, "setup": {"mafand_pairs": 4000}})
     assert "| zul | 40.0 | 50.0 | 54.0 | 52.0 | projection-frozen | 3.0 / 3.0 | 5997 |" in table
     assert "| hau | 60.0 |  |  |  |  |  |  |" in table
-    assert "| **average of 2** | 35.0 |  |  | 36.0 | 41.0 | | |" in table
+    assert "| **average of 2 (of the published 8)** | 35.0 |  |  | 36.0 | 41.0 | | |" in table
+    assert "average of all" not in table and "average_all" not in result
     assert "| zul | 0.0 / 0.0 | 0.0 / 0.0 | 40.0 / 52.0 |" in table
     assert "Not measured (the run stopped at the time limit): yor seed 1, hau seed 0, hau seed 1, xho (all), sna (all)," in table
     assert "T-Projection 70.3" in table and "**test** split" in table and "**dev**" in table
+
+
+def test_languages_beyond_the_published_eight_get_an_average_of_their_own():
+    rows = {"zul/zero-shot/seed0": row(40.0), "zul/projection-frozen/seed0": row(50.0),
+            "lug/zero-shot/seed0": row(30.0), "lug/projection-frozen/seed0": row(44.0)}
+    result = summary(rows)
+    assert result["averaged_over"] == ["zul"] and result["average"]["projection-frozen"] == 50.0
+    assert result["all_averaged_over"] == ["zul", "lug"] and result["average_all"] == {"zero-shot": 35.0, "projection-frozen": 47.0, "best_by_dev": 47.0}
+    table = render_african_table({"rows": rows, "summary": result, "setup": {"mafand_pairs": 4000}})
+    assert "| **average of all 2** | 35.0 |  | 47.0 | 47.0 | | |" in table
+
+
+def test_linked_projection_table_has_a_row_per_method_and_names_variant():
+    projection = {"yor": {"bisoftmax": {"f": 40.0, "sentences": 234}, "bisoftmax+names": {"f": 50.0, "sentences": 234}, "none+names": {"f": 20.0, "sentences": 234}},
+                  "lug": {"bisoftmax": {"f": 60.0, "sentences": 702}, "bisoftmax+names": {"f": 64.0, "sentences": 702}}}
+    table = render_african_table({"rows": {}, "projection": projection, "setup": {}})
+    assert "| method | yor | lug | mean |" in table and "| sentences | 234 | 702 | |" in table
+    assert "| bisoftmax | 40.0 | 60.0 | 50.0 |" in table and "| bisoftmax+names | 50.0 | 64.0 | 57.0 |" in table
+    assert "| none+names | 20.0 |  |  |" in table  # a language without the row has no mean

@@ -6,7 +6,7 @@ from spacy_xproj import get_source, make_parallel_doc
 from spacy_xproj.corpus.conll import read_conll_ner, score_entities, tags_to_spans
 from spacy_xproj.corpus.schema import get_projection, set_alignment
 from spacy_xproj.core.projection import (
-    ProjectedEntity, close_brackets, naive_projection, project_spans, quantile, relabel_derived_adjectives, resolve_overlaps, split_off_derived_adjectives, trim_function_words,
+    ProjectedEntity, close_brackets, naive_projection, prefer_name_matches, project_spans, quantile, spells, relabel_derived_adjectives, resolve_overlaps, split_off_derived_adjectives, trim_function_words,
     validate,
 )
 from spacy_xproj.components.projector import projection_status
@@ -376,3 +376,51 @@ def test_span_projection_rejects_bad_settings(version, bad):
     nlp = spacy.blank("de")
     with pytest.raises(ValueError, match="SpanProjection needs"):
         nlp.add_pipe("entity_projector", config={"policy": {"@misc": f"spacy-xproj.SpanProjection.{version}", **bad}})
+
+
+def test_spells_a_name_with_a_short_lowercase_prefix_on_its_first_word_only():
+    assert spells("Mandela", "mandela", allow_prefix=False) and spells("MANDELA", "Mandela", allow_prefix=False)
+    assert spells("uMandela", "Mandela", allow_prefix=True) and spells("e-Afrika", "Afrika", allow_prefix=True)
+    assert not spells("uMandela", "Mandela", allow_prefix=False)  # inside a multi-word name
+    assert not spells("umandela", "Mandela", allow_prefix=True)  # the name keeps its capital
+    assert not spells("abcdMandela", "Mandela", allow_prefix=True)  # longer than a noun class prefix
+    assert not spells("KwaMandela", "Mandela", allow_prefix=True)  # a capitalised prefix is another name
+
+
+def test_a_name_the_target_spells_out_wins_over_a_wrong_alignment():
+    # "Nelson Mandela met Zuma in Durban" -> "uNelson Mandela uhlangane noZuma eThekwini": Durban is not spelled out
+    source = ["Nelson", "Mandela", "met", "Zuma", "in", "Durban"]
+    target = ["uNelson", "Mandela", "uhlangane", "noZuma", "eThekwini"]
+    entities = [(0, 2, "PER"), (3, 4, "PER"), (5, 6, "LOC")]
+    links = [(0, 0, 0.9), (1, 2, 0.6), (3, 4, 0.5), (5, 4, 0.8)]  # Mandela and Zuma linked to the wrong words
+    aligned = project_spans(entities, links, len(target))
+    matched = prefer_name_matches(entities, source, target, aligned)
+    assert spans(matched) == [(0, 2, "PER"), (3, 4, "PER"), (4, 5, "LOC")]
+    assert [e.confidence for e in matched.entities][:2] == [1.0, 1.0] and matched.complete
+
+
+def test_repeated_names_pair_in_order_or_by_the_aligned_span():
+    target = ["Paris", "na", "Paris"]
+    two = prefer_name_matches([(0, 1, "LOC"), (2, 3, "LOC")], ["Paris", "and", "Paris"], target, project_spans([], [], 3))
+    assert spans(two) == [(0, 1, "LOC"), (2, 3, "LOC")]
+    one = [(1, 2, "LOC")]
+    by_link = prefer_name_matches(one, ["in", "Paris"], target, project_spans(one, [(1, 2, 0.4)], 3))
+    assert spans(by_link) == [(2, 3, "LOC")] and by_link.entities[0].confidence == 1.0
+    unlinked = prefer_name_matches(one, ["in", "Paris"], target, project_spans(one, [], 3))
+    assert spans(unlinked) == [] and unlinked.unprojected == {0: "no aligned target word"}  # two places, no evidence which
+
+
+def test_lowercase_and_one_letter_entities_are_not_names():
+    entities = [(0, 1, "ORG"), (1, 2, "PER")]
+    projection = prefer_name_matches(entities, ["commission", "X"], ["commission", "X"], project_spans(entities, [], 2))
+    assert spans(projection) == [] and len(projection.unprojected) == 2
+
+
+def test_component_matches_names_only_when_told():
+    source, target = ["Zuma", "spoke"], ["Ukhulume", "uZuma"]
+    links = [(0, 0, 0.7), (1, 1, 0.6)]  # crossed
+    for match, expected in ((False, ["Ukhulume"]), (True, ["uZuma"])):
+        nlp = spacy.blank("xx")
+        nlp.add_pipe("entity_projector", config={"match_names": match})
+        doc = nlp(aligned_doc(nlp, source, target, [(0, 1, "PER")], links))
+        assert [e.text for e in doc.ents] == expected
