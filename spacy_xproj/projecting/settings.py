@@ -25,6 +25,7 @@ class CorpusSettings:
     # every target word carries the teacher's confidence in the tags it was taught from (doc._.xproj_token_weights)
     teacher_weights: bool = False
     drop_derived_adjectives: bool = False  # for target annotations that tag no adjectives derived from names
+    match_names: bool = False  # a name the target spells out is projected there, whatever the alignment
     # a second English pipeline whose entities of these labels are added where the teacher found none (DATE from
     # an OntoNotes pipeline, for a target scheme with dates); "" for none
     extra_teacher: str = ""
@@ -51,5 +52,5 @@ def projector_config(settings: CorpusSettings) -> Dict:
     label_map = settings.label_map if settings.label_map is not None else {"@misc": "spacy-xproj.ontonotes_to_conll.v1"}
     return {
         "label_map": label_map, "unmapped": settings.unmapped, "on_incomplete": settings.on_incomplete,
-        "drop_derived_adjectives": settings.drop_derived_adjectives,
+        "drop_derived_adjectives": settings.drop_derived_adjectives, "match_names": settings.match_names,
     }

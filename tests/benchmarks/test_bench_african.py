@@ -69,3 +69,5 @@ def test_linked_projection_table_has_a_row_per_method_and_names_variant():
     assert "| method | yor | lug | mean |" in table and "| sentences | 234 | 702 | |" in table
     assert "| bisoftmax | 40.0 | 60.0 | 50.0 |" in table and "| bisoftmax+names | 50.0 | 64.0 | 57.0 |" in table
     assert "| none+names | 20.0 |  |  |" in table  # a language without the row has no mean
+    projection["yor"]["bisoftmax+names+DATE"] = {"f": 45.0, "sentences": 234, "per_type": {"DATE": {"f": 30.0}, "PER": {"f": 60.0}}}
+    assert "| bisoftmax+names+DATE | 45.0 (30.0) |  |  |" in render_african_table({"rows": {}, "projection": projection, "setup": {}})

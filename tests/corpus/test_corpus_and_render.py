@@ -80,13 +80,14 @@ def test_project_corpus_resumes_after_an_interrupted_shard(corpus_files, tiny_mo
 
 def test_project_corpus_refuses_shards_made_with_other_settings(corpus_files, tiny_model_dir):
     assert run_project_corpus(corpus_files, tiny_model_dir).exit_code == 0
-    for option in (["--on-incomplete", "drop"], ["--derived-adjectives", "drop"]):
+    for option in (["--on-incomplete", "drop"], ["--derived-adjectives", "drop"], ["--match-names"]):
         result = run_project_corpus(corpus_files, tiny_model_dir, *option)
         assert result.exit_code == 1 and "other settings" in result.output
     shutil.rmtree(corpus_files / "out")
-    assert run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "drop").exit_code == 0
+    assert run_project_corpus(corpus_files, tiny_model_dir, "--derived-adjectives", "drop", "--match-names").exit_code == 0
     recorded = json.loads((corpus_files / "out" / "shards" / "settings.json").read_text())
     assert recorded["drop_derived_adjectives"] is True and recorded["projector"]["drop_derived_adjectives"] is True
+    assert recorded["match_names"] is True and recorded["projector"]["match_names"] is True
 
 
 def test_project_corpus_refuses_an_unknown_derived_adjectives_choice_before_any_work(corpus_files, tiny_model_dir):
