@@ -76,18 +76,29 @@ def bench_projection(
     output: Path = typer.Option(Path("metrics/projection.json"), "--output"),
     model: str = MODEL,
     langs: List[str] = typer.Option(["de", "es"], "--lang"),
+    pud_dir: Optional[Path] = typer.Option(None, "--pud-dir", help="Universal NER folder with {English,German,Portuguese,Swedish}-PUD/ (e.g. ../shared/data/uner): PUD rows too."),
+    pud_langs: List[str] = typer.Option(["de", "pt", "sv"], "--pud-lang", help="PUD target languages (with --pud-dir)."),
     layer: int = LAYER,
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="'' to skip the teacher rows."),
+    trained_teacher: Optional[Path] = typer.Option(None, "--trained-teacher", help="A second English teacher (e.g. training/en/teacher/model-best): 'trained-teacher' rows too; none, with a note, when the folder is missing."),
     fresh: bool = typer.Option(False, "--fresh"),
-    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-projection table in this page (docs/results/projection.md)."),
+    readme: Optional[Path] = typer.Option(None, "--docs", "--readme", help="Update the bench-projection tables in this page (docs/results/projection.md)."),
 ) -> None:
-    """Entity-level F1 of English entities projected onto German/Spanish Europarl against their gold, all systems in one run."""
-    from .projection import render_projection_table, run_projection_benchmark
+    """Entity-level F1 of English entities projected onto Europarl (German, Spanish) and PUD (German, Portuguese, Swedish) against their gold, all systems in one run."""
+    from .projection import TEACHER_ROWS, TRAINED_TEACHER_ROWS, europarl_gold_sets, pud_gold_sets, render_projection_tables, run_projection_benchmark
 
-    data = run_projection_benchmark(europarl_dir, parallel_dir, output, model, langs, layer=layer, teacher=teacher or None, fresh=fresh,
-                                    log=log)
-    table = render_projection_table(data)
-    report_table(table, readme, "bench-projection")
+    teachers = {TEACHER_ROWS: teacher} if teacher else {}
+    if trained_teacher is not None and trained_teacher.is_dir():
+        teachers[TRAINED_TEACHER_ROWS] = str(trained_teacher)
+    elif trained_teacher is not None:
+        log(f"--trained-teacher {trained_teacher} not found: no new trained-teacher rows")
+    try:
+        gold_sets = europarl_gold_sets(europarl_dir, langs) + (pud_gold_sets(pud_dir, pud_langs) if pud_dir is not None else [])
+    except (ValueError, OSError) as err:
+        fail(err)
+    data = run_projection_benchmark(gold_sets, parallel_dir, output, model, layer=layer, teachers=teachers, fresh=fresh, log=log)
+    for marker, table in render_projection_tables(data).items():
+        report_table(table, readme, marker)
 
 
 @app.command("bench-transfer")
