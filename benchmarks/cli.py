@@ -219,6 +219,8 @@ def bench_scale(
     sizes: List[str] = typer.Option(["2000", "20000", "200000"], "--size", help="Corpus sizes of the memory rows (local, 1 worker): repeat the option; a comma-separated list is accepted too."),
     engines: List[str] = typer.Option(["local:1", "local:2", "ray:1", "ray:2"], "--engine", help="ENGINE:WORKERS rows (repeatable)."),
     precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's, as project-corpus takes it (with bfloat16, a float32 row is added)."),
+    one_pass_teacher: Path = typer.Option(Path("training/en/teacher/model-best"), "--one-pass-teacher", help="A teacher on the frozen --model (train-teacher's model-best): the one_pass rows, NTREX English-isiZulu with one pass over the English side against two; none, with a note, when the folder is missing."),
+    one_pass_pairs: int = typer.Option(1997, "--one-pass-pairs", min=1, help="Pairs of the one_pass rows (the first N of NTREX English-isiZulu)."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
     readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-scale table in this page (docs/results/scale.md)."),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Update the short scale-summary block in this page (README.md)."),
@@ -233,7 +235,10 @@ def bench_scale(
         rows = []
     if not rows or any(engine not in ("local", "ray") or workers < 1 for engine, workers in rows):
         raise typer.BadParameter(f"{', '.join(engines)}: give ENGINE:WORKERS, ENGINE local or ray, e.g. local:2", param_hint="--engine")
-    settings = ScaleSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, model=model, layer=layer, pairs=pairs, precision=precision.value)
+    if not one_pass_teacher.is_dir():
+        log(f"--one-pass-teacher {one_pass_teacher} not found: no one_pass rows")
+    settings = ScaleSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, model=model, layer=layer, pairs=pairs, precision=precision.value,
+                             one_pass_teacher=str(one_pass_teacher) if one_pass_teacher.is_dir() else "", one_pass_pairs=one_pass_pairs)
     try:
         data = run_scale_benchmark(settings, output, comma_ints(sizes, "--size"), rows, fresh=fresh, log=log)
     except (ValueError, OSError, RuntimeError) as err:

@@ -1,5 +1,7 @@
 """bench-scale: `project-corpus` end to end on WMT news en-de, by engine and number of workers, with
-the peak memory of all its processes by corpus size and the cost of each stage.
+the peak memory of all its processes by corpus size and the cost of each stage; and on NTREX
+English-isiZulu with a frozen-encoder teacher, one pass of the encoder over the English side for
+teacher and aligner against two (`one_pass`).
 
 Every row runs the installed command as a new process into a fresh folder and is written to the
 JSON as soon as it is measured, so an interrupted run resumes at the next row. Each engine's output is
@@ -8,6 +10,8 @@ list), and Doc by Doc (texts, entities, alignment links, and the largest differe
 """
 import itertools
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -15,15 +19,19 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER, DEFAULT_TEACHER, PROJECTION_PRECISION
+from spacy_xproj.projecting.worker import TWO_PASSES_ENV
 
 from .results import Results
 from .shared_data import ENGLISH_PARALLEL, PARALLEL, parallel_file_pairs
 
 ENGINES = (("local", 1), ("local", 2), ("ray", 1), ("ray", 2))
 STAGES = ("read", "teacher", "align", "project", "write")
+# the one_pass rows: English-isiZulu NTREX-128 news (the English source and its isiZulu reference), in this order, twice
+NTREX_ZULU = ("ntrex128", "newstest2019-src.eng.txt", "newstest2019-ref.zul.txt")
+ONE_PASS_RUNS = (("1", "two_passes"), ("1", "one_pass"), ("2", "two_passes"), ("2", "one_pass"))
 
 
 @dataclass
@@ -36,6 +44,8 @@ class ScaleSettings:
     pairs: int = 2000  # the corpus of the engine rows
     shard_size: int = 500
     precision: str = PROJECTION_PRECISION  # the aligner's, as project-corpus takes it; "auto" is recorded as what it resolved to
+    one_pass_teacher: str = ""  # a frozen-encoder teacher on --model (train-teacher's model-best) for the one_pass rows; "": none
+    one_pass_pairs: int = 1997  # the first N pairs of NTREX English-isiZulu (all of it)
 
 
 def write_corpus(settings: ScaleSettings, pairs: int) -> Tuple[Path, Path]:
@@ -51,6 +61,21 @@ def write_corpus(settings: ScaleSettings, pairs: int) -> Tuple[Path, Path]:
             for s, t in zip(source_file.read_text(encoding="utf-8").splitlines(), target_file.read_text(encoding="utf-8").splitlines())
             if s.strip() and t.strip()]
     chosen = list(itertools.islice(itertools.cycle(pool), pairs))
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    source.write_text("".join(s + "\n" for s, _ in chosen), encoding="utf-8")
+    target.write_text("".join(t + "\n" for _, t in chosen), encoding="utf-8")
+    return source, target
+
+
+def write_ntrex_zulu(settings: ScaleSettings, pairs: int) -> Tuple[Path, Path]:
+    """The first `pairs` NTREX-128 English-isiZulu pairs with both sides non-empty, as two line-aligned files under
+    the work folder (the NTREX files end their lines in CRLF)."""
+    source, target = settings.work_dir / f"ntrex-{pairs}.en", settings.work_dir / f"ntrex-{pairs}.zu"
+    if source.exists() and target.exists():
+        return source, target
+    folder, english, zulu = NTREX_ZULU
+    lines = [(settings.shared_data / PARALLEL / folder / name).read_text(encoding="utf-8").splitlines() for name in (english, zulu)]
+    chosen = [(s.strip(), t.strip()) for s, t in zip(*lines) if s.strip() and t.strip()][:pairs]
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     source.write_text("".join(s + "\n" for s, _ in chosen), encoding="utf-8")
     target.write_text("".join(t + "\n" for _, t in chosen), encoding="utf-8")
@@ -78,22 +103,29 @@ def peak_tree_rss(process, stop: threading.Event, into: Dict, output: Path) -> N
     into["peak_rss_mb"], into["rss_trace"] = round(peak / 2**20, 1), trace
 
 
-def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, log: Callable[[str], None], name: str, precision: str = "") -> Dict:
-    """One timed `project-corpus` run into a fresh folder `name`: seconds, pairs/s, peak memory, stage seconds, shard hashes."""
-    source, target = write_corpus(settings, pairs)
+def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, log: Callable[[str], None], name: str, precision: str = "",
+                corpus: Tuple[Path, ...] = (), target_lang: str = "de", teacher_options: Tuple[str, ...] = (), env: Optional[Dict[str, str]] = None) -> Dict:
+    """One timed `project-corpus` run into a fresh folder `name`: seconds (wall clock and the CPU time of the command and
+    its children), pairs/s, peak memory, stage seconds, shard hashes. By default on the WMT en-de pairs with
+    `settings.teacher`; `corpus`, `target_lang`, `teacher_options` and `env` (added to this environment) change that."""
+    source, target = corpus or write_corpus(settings, pairs)
     output = settings.work_dir / name
     shutil.rmtree(output, ignore_errors=True)
-    command = [sys.executable, "-m", "spacy_xproj", "project-corpus", str(source), str(output), "--target", str(target), "--target-lang", "de",
-               "--teacher", settings.teacher, "--model", settings.model, "--layer", str(settings.layer), "--shard-size", str(settings.shard_size),
+    command = [sys.executable, "-m", "spacy_xproj", "project-corpus", str(source), str(output), "--target", str(target), "--target-lang", target_lang,
+               *(teacher_options or ("--teacher", settings.teacher)), "--model", settings.model, "--layer", str(settings.layer), "--shard-size", str(settings.shard_size),
                "--engine", engine, "--workers", str(workers), "--precision", precision or settings.precision]
-    log(" ".join(command[1:]))
+    shown = " ".join([f"{k}={v}" for k, v in (env or {}).items()] + command[1:])
+    log(shown)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env} if env else None)
     stop, memory = threading.Event(), {}
     sampler = threading.Thread(target=peak_tree_rss, args=(process, stop, memory, output))
     sampler.start()
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     stop.set()
     sampler.join()
     if process.returncode != 0:
@@ -101,11 +133,62 @@ def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, 
     report = json.loads((output / "report.json").read_text())
     manifest = json.loads((output / "manifest.json").read_text())
     return {
-        "pairs": pairs, "engine": engine, "workers": workers, "seconds": round(seconds, 1), "pairs_per_second": round(pairs / seconds, 2),
-        "peak_rss_mb": memory["peak_rss_mb"], "rss_trace": memory["rss_trace"], "counts": report["counts"],
+        "pairs": pairs, "engine": engine, "workers": workers, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
+        "pairs_per_second": round(pairs / seconds, 2), "peak_rss_mb": memory["peak_rss_mb"], "rss_trace": memory["rss_trace"], "counts": report["counts"],
         "stage_seconds": {stage: report["seconds"].get(stage, 0.0) for stage in STAGES},
         "shard_sha256": [[f["sha256"] for f in shard["files"].values()] for shard in manifest["shards"]],
-        "precision": manifest["settings"]["precision"], "output": name, "command": " ".join(command[1:]),
+        "source_passes": report.get("source_passes", {}),
+        "precision": manifest["settings"]["precision"], "output": name, "command": shown,
+    }
+
+
+def run_one_pass(settings: ScaleSettings, results: Results, log: Callable[[str], None]) -> None:
+    """The one_pass rows: project-corpus on NTREX English-isiZulu with a frozen-encoder teacher, the encoder reading the
+    English side twice (teacher, then aligner: SPACY_XPROJ_TWO_PASSES=1, as every run did before) and once for both,
+    alternating, twice each, at one torch thread; each run's output is compared with the first's."""
+    corpus = write_ntrex_zulu(settings, settings.one_pass_pairs)
+    pairs = len(corpus[0].read_text(encoding="utf-8").splitlines())
+    rows = results.data["rows"]
+    measured_with = {"teacher": settings.one_pass_teacher, "pairs": pairs}
+    for repeat, mode in ONE_PASS_RUNS:
+        key = f"one_pass/{repeat}/{mode}"
+        if key in rows and {k: rows[key].get(k) for k in measured_with} != measured_with:
+            del rows[key]  # measured with another teacher or corpus: measure again
+        if not results.has(key):
+            env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **({TWO_PASSES_ENV: "1"} if mode == "two_passes" else {})}
+            row = run_command(settings, pairs, "local", 1, log, f"out-one-pass-{repeat}-{mode}", corpus=corpus, target_lang="zu",
+                              teacher_options=("--teacher", settings.one_pass_teacher, "--label-map", "auto"), env=env)
+            wanted = {"1" if mode == "one_pass" else "2": len(row["shard_sha256"])}
+            if row["source_passes"] != wanted:
+                raise RuntimeError(f"{mode}: project-corpus read the English side in {row['source_passes']} passes (shards by passes), not {wanted}: "
+                                   f"does teacher {settings.one_pass_teacher} run a frozen encoder that reads as --model {settings.model} "
+                                   f"at --precision {settings.precision} does?")
+            row.update(measured_with, mode=mode, threads=1)
+            if key != "one_pass/1/two_passes" and "one_pass/1/two_passes" in rows:
+                row.update(compare_outputs(settings, rows["one_pass/1/two_passes"]["output"], row["output"]))
+            results.put(key, row)
+        log(f"{key}: {rows[key]['seconds']} s ({rows[key]['cpu_seconds']} s CPU)")
+
+
+def one_pass_summary(rows: Dict[str, Dict]) -> Dict:
+    """`one_pass`: mean seconds (wall clock and CPU) of project-corpus with two passes over the English side (before) and
+    with one (after), after / before, the largest peak memory of each, and whether every run wrote the same bytes."""
+    runs = {mode: [rows[f"one_pass/{repeat}/{m}"] for repeat, m in ONE_PASS_RUNS if m == mode and f"one_pass/{repeat}/{m}" in rows]
+            for mode in ("two_passes", "one_pass")}
+    if not all(runs.values()):
+        return {}
+    before, after = (round(sum(r["seconds"] for r in runs[m]) / len(runs[m]), 1) for m in ("two_passes", "one_pass"))
+    cpu_before, cpu_after = (round(sum(r["cpu_seconds"] for r in runs[m]) / len(runs[m]), 1) for m in ("two_passes", "one_pass"))
+    rss_before, rss_after = (max(r["peak_rss_mb"] for r in runs[m]) for m in ("two_passes", "one_pass"))
+    everything = runs["two_passes"] + runs["one_pass"]
+    return {
+        "pairs": everything[0]["pairs"], "teacher": everything[0]["teacher"], "runs": len(everything),
+        "before_seconds": before, "after_seconds": after, "ratio": round(after / before, 3),
+        "before_cpu_seconds": cpu_before, "after_cpu_seconds": cpu_after, "cpu_ratio": round(cpu_after / cpu_before, 3),
+        "before_peak_rss_mb": rss_before, "after_peak_rss_mb": rss_after,
+        "stage_seconds": {mode: {stage: round(sum(r["stage_seconds"][stage] for r in rs) / len(rs), 2) for stage in STAGES} for mode, rs in
+                          (("before", runs["two_passes"]), ("after", runs["one_pass"]))},
+        "identical": all(r["shard_sha256"] == everything[0]["shard_sha256"] for r in everything),
     }
 
 
@@ -141,7 +224,8 @@ def run_scale_benchmark(settings: ScaleSettings, output: Path, sizes: Sequence[i
 
     results = Results(output, fresh)
     settings = ScaleSettings(**{**asdict(settings), "precision": resolve_precision(settings.precision)})
-    setup = {k: str(v) for k, v in asdict(settings).items() if k not in ("shared_data", "work_dir")}
+    # the one_pass rows record their teacher and corpus themselves
+    setup = {k: str(v) for k, v in asdict(settings).items() if k not in ("shared_data", "work_dir", "one_pass_teacher", "one_pass_pairs")}
     results.use_setup(setup, measured_with=list(setup), defaults={})
     rows = results.data["rows"]
     for engine, workers in engines:
@@ -160,7 +244,12 @@ def run_scale_benchmark(settings: ScaleSettings, output: Path, sizes: Sequence[i
         if not results.has(key):
             results.put(key, run_command(settings, size, "local", 1, log, f"out-memory-{size}"))
         log(f"{key}: {rows[key]['peak_rss_mb']} MiB")
+    if settings.one_pass_teacher:
+        run_one_pass(settings, results, log)
     results.data.update(summary(results.data["rows"], settings.pairs))
+    one_pass = one_pass_summary(results.data["rows"])
+    if one_pass:
+        results.data["one_pass"] = one_pass
     results.save()
     return results.data
 
@@ -211,7 +300,32 @@ def render_table(data: Dict) -> str:
         for stage in STAGES:
             lines.append(f"| {stage} | " + " | ".join(f"{run['stage_seconds'][stage] * 1000 / run['pairs']:.2f}" for _, run in runs) + " |")
         lines.append("| end to end, pairs/s | " + " | ".join(str(run["pairs_per_second"]) for _, run in runs) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + render_one_pass(data)) + "\n"
+
+
+def render_one_pass(data: Dict) -> List[str]:
+    """The one_pass rows: each run, then before and after (means), by stage."""
+    rows, one_pass = data["rows"], data.get("one_pass")
+    if not one_pass:
+        return []
+    lines = ["", f"| NTREX English-isiZulu, {one_pass['pairs']:,} pairs, teacher on the frozen encoder, 1 thread | run | seconds | CPU seconds | "
+                 "teacher (s) | align (s) | peak memory (MiB) | output against the first run |", "|---|---|---|---|---|---|---|---|"]
+    first = rows["one_pass/1/two_passes"]
+    for repeat, mode in ONE_PASS_RUNS:
+        row = rows[f"one_pass/{repeat}/{mode}"]
+        same = "(itself)" if row is first else "identical bytes" if row["shard_sha256"] == first["shard_sha256"] else "differs"
+        name = "two passes over the English side (before)" if mode == "two_passes" else "one pass for teacher and aligner (after)"
+        lines.append(f"| {name} | {repeat} | {row['seconds']} | {row['cpu_seconds']} | {row['stage_seconds']['teacher']} | "
+                     f"{row['stage_seconds']['align']} | {row['peak_rss_mb']} | {same} |")
+    stages = one_pass["stage_seconds"]
+    lines += ["", "| mean of 2 runs | before | after | after / before |", "|---|---|---|---|",
+              f"| seconds, end to end | {one_pass['before_seconds']} | {one_pass['after_seconds']} | {one_pass['ratio']:.2f} |",
+              f"| CPU seconds, end to end | {one_pass['before_cpu_seconds']} | {one_pass['after_cpu_seconds']} | {one_pass['cpu_ratio']:.2f} |",
+              f"| peak memory (MiB, the larger of 2 runs) | {one_pass['before_peak_rss_mb']} | {one_pass['after_peak_rss_mb']} | "
+              f"{one_pass['after_peak_rss_mb'] / one_pass['before_peak_rss_mb']:.2f} |"]
+    lines += [f"| {stage} (s) | {stages['before'][stage]} | {stages['after'][stage]} | "
+              f"{stages['after'][stage] / stages['before'][stage]:.2f} |" for stage in ("teacher", "align") if stages["before"][stage]]
+    return lines
 
 
 def render_summary(data: Dict) -> str:

@@ -2,17 +2,24 @@
 
 Sentences are tokenized in one call to the fast tokenizer, cut into windows
 that fit the model (overlapping, so every subword is read with context on both
-sides), sorted by length into batches, and run through a model whose layers
-above the requested one have been removed. Each subword takes its vector from
-the window in which it sits farthest from an edge.
+sides), batched with windows of the same length only, and run through a model
+whose layers above the requested one have been removed. Each subword takes its
+vector from the window in which it sits farthest from an edge.
+
+No window is padded, so a sentence's vectors do not depend on the sentences read
+with it (padding changes the last bits of a float): two encoders that read alike
+(`SubwordEncoder.reading`) give a sentence the same vectors at a layer both
+compute, which lets one pass serve two readers (`SubwordEncoder.reusing`).
 """
+import itertools
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 
-from .loading import load_encoder
+from .loading import encoder_identity, load_encoder, resolve_encoder
 from .processes import torch_threads_for_this_process
 
 PRECISIONS = ("float32", "bfloat16", "float16", "auto")
@@ -109,6 +116,7 @@ class SubwordEncoder:
         if self.precision == "float16" and self.device == "cpu":
             raise ValueError("precision 'float16' runs on a GPU only (spacy.require_gpu first); on a CPU use 'bfloat16' or 'auto'.")
         self.tokenizer, self.model = load_encoder(model, num_layers=max(self.layers))
+        self.model_identity = encoder_identity(resolve_encoder(model))
         if self.precision != "float32":
             self.model = self.model.to(getattr(torch, self.precision))
         self.model = self.model.to(self.device)
@@ -127,9 +135,26 @@ class SubwordEncoder:
             raise ValueError(f"max_window {max_window} leaves no room for subwords: {model!r} adds {n_special} special tokens to every window; use at least {n_special + 1}.")
         self.window_overlap = window_overlap
         self.batch_size = batch_size
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         marker = -12345  # where content starts after the special tokens (1 for <s> / [CLS])
         self._content_offset = self.tokenizer.build_inputs_with_special_tokens([marker]).index(marker)
+        self._given: Dict[Tuple[str, ...], SentenceVectors] = {}  # by words: vectors read in another pass (`reusing`)
+
+    @property
+    def reading(self) -> Tuple:
+        """What decides a sentence's vectors besides its words and the layer: the weights (and with them the
+        tokenizer), the precision, the device and the window plan. Two encoders that read alike give a sentence
+        the same vectors at every layer both compute, whatever else each reads in the same batches."""
+        return (self.model_identity, self.precision, self.device, self.max_window, self.window_overlap)
+
+    @contextmanager
+    def reusing(self, sentences: Sequence[Sequence[str]], vectors: Sequence[SentenceVectors]) -> Iterator[None]:
+        """Within the block, `encode` gives these sentences (by their words) these vectors instead of reading them
+        again: what an encoder that reads alike (`reading`) returned for this one's layers in another pass."""
+        self._given = {tuple(words): v for words, v in zip(sentences, vectors)}
+        try:
+            yield
+        finally:
+            self._given = {}
 
     def tokenize(self, sentences: Sequence[Sequence[str]]) -> List[Tuple[List[int], numpy.ndarray]]:
         """(subword ids, word index per subword) per sentence; whitespace-only words get no subwords. Words are read in
@@ -150,10 +175,18 @@ class SubwordEncoder:
 
     def encode(self, sentences: Sequence[Sequence[str]], progress: bool = False) -> List[SentenceVectors]:
         """Subword vectors for each sentence (a list of words); one array per requested layer when several.
+        Sentences given by `reusing` are not read again.
 
         progress (bool): a tqdm bar of encoded windows (a sentence, or a slice of a long one) on stderr
             when it is a terminal; off by default, since components call this once per batch.
         """
+        if not self._given:
+            return self._read(sentences, progress)
+        given = [self._given.get(tuple(words)) for words in sentences]
+        read = iter(self._read([words for words, vectors in zip(sentences, given) if vectors is None], progress))
+        return [next(read) if vectors is None else vectors for vectors in given]
+
+    def _read(self, sentences: Sequence[Sequence[str]], progress: bool) -> List[SentenceVectors]:
         import torch
         from tqdm import tqdm
 
@@ -169,20 +202,15 @@ class SubwordEncoder:
         hidden = self.model.config.hidden_size
         n_layers = len(self.layers)
         outputs = [numpy.zeros((n_layers, len(ids), hidden), dtype=numpy.float32) for ids, _ in tokenized]
-        order = sorted(range(len(windows)), key=lambda w: len(windows[w].ids))
-        bar = tqdm(total=len(order), desc="encoding", unit="window", disable=None if progress else True, leave=False)
-        for b in range(0, len(order), self.batch_size):
-            batch = [windows[w] for w in order[b : b + self.batch_size]]
-            inputs = [self.tokenizer.build_inputs_with_special_tokens(w.ids) for w in batch]
-            prefix = self._content_offset
-            width = max(len(x) for x in inputs)
-            input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, ids in enumerate(inputs):
-                input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-                mask[row, : len(ids)] = 1
+        # windows of one length per batch: nothing is padded, so no window's vectors depend on its neighbours
+        same_length = [list(group) for _, group in itertools.groupby(sorted(windows, key=lambda w: len(w.ids)), key=lambda w: len(w.ids))]
+        batches = [group[b : b + self.batch_size] for group in same_length for b in range(0, len(group), self.batch_size)]
+        prefix = self._content_offset
+        bar = tqdm(total=len(windows), desc="encoding", unit="window", disable=None if progress else True, leave=False)
+        for batch in batches:
+            input_ids = torch.tensor([self.tokenizer.build_inputs_with_special_tokens(w.ids) for w in batch], dtype=torch.long)
             with torch.inference_mode():
-                result = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), output_hidden_states=n_layers > 1)
+                result = self.model(input_ids=input_ids.to(self.device), output_hidden_states=n_layers > 1)
                 if n_layers > 1:
                     states = torch.stack([result.hidden_states[layer] for layer in self.layers], dim=1)
                 else:

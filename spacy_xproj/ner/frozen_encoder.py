@@ -3,12 +3,14 @@ into words, and kept in `FeatureCache` while training (the encoder never learns,
 changes). The encoder is referenced by name and its identity is saved, so a pipeline whose encoder resolves to other
 weights at load time refuses to run."""
 import hashlib
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import numpy
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+if TYPE_CHECKING:
+    from ..encoders.subword_encoder import SentenceVectors, SubwordEncoder
 
 POOLINGS = ("first", "mean")
 class FeatureCache:
@@ -50,6 +52,7 @@ class FrozenEncoder:
         self.saved_identity: Optional[str] = None  # the identity the head was trained with, after from_bytes
         self.cache = FeatureCache(0)
         self.computed_sentences = 0  # sentences run through the encoder (the cache's saving shows here)
+        self._ahead: Dict[bytes, numpy.ndarray] = {}  # word features read by `read_ahead`, until `forget_ahead`
         self._encoder = None
         self._identity: Optional[str] = None
 
@@ -59,6 +62,7 @@ class FrozenEncoder:
         state = dict(self.__dict__)
         state["_encoder"] = None
         state["cache"] = FeatureCache(self.cache.max_bytes)
+        state["_ahead"] = {}
         return state
 
     @property
@@ -69,7 +73,7 @@ class FrozenEncoder:
             self._identity = f"{encoder_identity(resolve_encoder(self.name))}|{self.pooling}|{self.precision}"
         return self._identity
 
-    def encoder(self):
+    def encoder(self) -> "SubwordEncoder":
         if self._encoder is None:
             from ..encoders.subword_encoder import SubwordEncoder
 
@@ -94,7 +98,7 @@ class FrozenEncoder:
     def features(self, docs: List[Doc]) -> List[numpy.ndarray]:
         words = [[token.text for token in doc] for doc in docs]
         keys = [FeatureCache.key(self.identity, w) for w in words]
-        found: List[Optional[numpy.ndarray]] = [self.cache.get(key) for key in keys]
+        found: List[Optional[numpy.ndarray]] = [self._ahead[key] if key in self._ahead else self.cache.get(key) for key in keys]
         # each distinct sentence of the batch is encoded once
         missing = {keys[i]: i for i, f in enumerate(found) if f is None}
         if missing:
@@ -107,6 +111,32 @@ class FrozenEncoder:
             found = [computed[key] if f is None else f for key, f in zip(keys, found)]
         return found  # type: ignore[return-value]
 
+
+    def read_ahead(self, sentences: List[List[str]], layer: int, chunk: int = 256) -> List["SentenceVectors"]:
+        """One pass of the encoder over `sentences` for two readers: their word features wait for the coming
+        `features` calls (until `forget_ahead`), and each sentence's subword vectors of hidden state `layer` are
+        returned for the other reader, one that reads alike (`SubwordEncoder.reading`) such as xlmr_aligner on the
+        same encoder. Shortest first, `chunk` sentences at a time, so that batches of windows of one length fill."""
+        from ..encoders.subword_encoder import SentenceVectors
+
+        encoder = self.encoder()
+        position = encoder.layers.index(layer)
+        keys = [FeatureCache.key(self.identity, words) for words in sentences]
+        distinct = sorted({key: words for key, words in zip(keys, sentences)}.items(), key=lambda item: len(item[1]))
+        self._ahead = {}
+        at_layer: Dict[bytes, SentenceVectors] = {}
+        for part in minibatch(distinct, chunk):
+            encoded = encoder.encode([words for _, words in part])
+            self.computed_sentences += len(part)
+            for (key, _), read in zip(part, encoded):
+                self._ahead[key] = pool_words(read.vectors, read.word_index, read.n_words, self.pooling)
+                # a copy: a view would keep every layer of the sentence alive
+                at_layer[key] = SentenceVectors(read.vectors[position].copy(), read.word_index, read.n_words, read.windows)
+        return [at_layer[key] for key in keys]
+
+    def forget_ahead(self) -> None:
+        """Drop the word features `read_ahead` kept."""
+        self._ahead = {}
 
     def precompute(self, sentences: List[List[str]], chunk: int = 1024, progress: bool = True) -> int:
         """Encode sentences into the cache ahead of training, shortest first so that batches carry little

@@ -83,13 +83,19 @@ class FrozenFeaturesForward:
         self.encoder = encoder
 
     def __call__(self, model: Model, docs: List[Doc], is_train: bool):
-        encoder = self.encoder
-        if model.attrs["encoder_identity"] and encoder.saved_identity is None:
-            encoder.saved_identity = model.attrs["encoder_identity"]  # set by from_bytes / from_disk
+        encoder = _knowing_saved_identity(model, self.encoder)
         features = encoder.features(docs)
         if not model.attrs["encoder_identity"]:
             model.attrs["encoder_identity"] = encoder.identity
         return features, _no_gradient
+
+
+def _knowing_saved_identity(node: Model, encoder: FrozenEncoder) -> FrozenEncoder:
+    """The encoder, told the identity its pipeline was trained with (set by from_bytes / from_disk), so that
+    loading it checks the weights; before its first forward pass as after."""
+    if node.attrs["encoder_identity"] and encoder.saved_identity is None:
+        encoder.saved_identity = node.attrs["encoder_identity"]
+    return encoder
 
 
 def frozen_features(encoder: FrozenEncoder) -> Model[List[Doc], List[numpy.ndarray]]:
@@ -115,8 +121,9 @@ def _frozen_bilstm_forward(model: Model, docs: List[Doc], is_train: bool):
 
 
 def frozen_encoders(model: Model) -> List[FrozenEncoder]:
-    """The frozen encoders inside a model (for the training callback and tests)."""
-    return [_ENCODERS[node.id] for node in model.walk() if node.id in _ENCODERS]
+    """The frozen encoders inside a model, each told the identity its pipeline was trained with (for the training
+    callback, project-corpus's one pass over the source side, and tests)."""
+    return [_knowing_saved_identity(node, _ENCODERS[node.id]) for node in model.walk() if node.id in _ENCODERS]
 
 
 @registry.architectures("spacy-xproj.FrozenEncoderBiLSTM.v1")

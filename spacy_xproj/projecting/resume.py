@@ -100,7 +100,8 @@ def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: Corpu
                    log: Callable[[str], None]) -> Dict:
     """`manifest.json` (each shard's lines, counts and failures, the settings and their hash) and `report.json`
     (the shards' reports summed); returns the report."""
-    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": [], "long_pairs": [], "train_docs": 0, "dev_docs": 0}
+    report: Dict = {"counts": {}, "unprojected_reasons": {}, "entities": {}, "seconds": {}, "failures": [], "long_pairs": [], "train_docs": 0, "dev_docs": 0,
+                    "source_passes": {}}
     shards = []
     for spec in specs:
         shard = json.loads(shard_file(output_dir, "report", spec.index).read_text(encoding="utf-8"))
@@ -111,6 +112,8 @@ def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: Corpu
         report["long_pairs"].extend(shard["long_pairs"])
         report["train_docs"] += shard["train_docs"]
         report["dev_docs"] += shard["dev_docs"]
+        passes = str(shard.get("source_passes", 2))  # shards of the teacher and the aligner by their passes over the source side
+        report["source_passes"][passes] = report["source_passes"].get(passes, 0) + 1
         shards.append({key: shard[key] for key in ("shard", "lines", "first_pair", "n_pairs", "counts", "failures", "train_docs", "dev_docs")})
         shards[-1]["files"] = {split: {"path": str(shard_file(Path(), split, spec.index)), "sha256": shard[f"{split}_sha256"]} for split in SPLITS}
     report["seconds"] = {k: round(v, 2) for k, v in report["seconds"].items()}
@@ -130,5 +133,7 @@ def write_manifest(output_dir: Path, specs: Sequence[ShardSpec], settings: Corpu
         dropped = report["dropped_by_label_map"]
         log(f"{sum(dropped.values())} teacher entities were not projected because the label map drops their label: "
             + ", ".join(f"{label} {count}" for label, count in dropped.items()))
+    if "1" in report["source_passes"]:
+        log(f"{report['source_passes']['1']} of {len(specs)} shards: one pass of the encoder over the source side served the teacher and the aligner")
     log(f"{report['counts']} -> train {report['train_docs']}, dev {report['dev_docs']} docs in {output_dir}/train and {output_dir}/dev")
     return report

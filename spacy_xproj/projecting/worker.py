@@ -1,10 +1,13 @@
 """One shard of a parallel corpus projected: the teacher tags the source side, xlmr_aligner aligns, entity_projector
 projects; its train and dev DocBins are written first and its report last, each atomically, so an interrupted run
-(even `kill -9`) leaves whole shards or none."""
+(even `kill -9`) leaves whole shards or none. A teacher on a frozen encoder that reads as the aligner's does reads the
+source side in one pass for both (`shared_source_encoder`): the same output, the source side encoded once."""
 import hashlib
 import json
+import os
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -12,15 +15,22 @@ import numpy
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+from thinc.api import Model
 
-from ..components.aligner import LongPairWarning
+from ..components.aligner import LongPairWarning, XLMRAligner
 from ..files import atomic_write_bytes
+from ..ner.frozen_encoder import FrozenEncoder
+from ..ner.frozen_features import frozen_encoders
 from ..ner.self_training import self_label, tag_confidences
 from ..corpus.languages import blank_pipeline
 from ..corpus.schema import WINDOWS_EXT, ParallelLine, SourceSide, get_alignment, get_projection, set_source, set_token_weights
 from .resume import shard_file
 from .settings import CorpusSettings, is_dev, projector_config
 from .shards import ParallelInput, ShardSpec, read_shard
+
+
+# set to anything but "" or "0": the teacher and the aligner each read the source side (the benchmark's and tests' "before")
+TWO_PASSES_ENV = "SPACY_XPROJ_TWO_PASSES"
 
 
 def build_pipelines(settings: CorpusSettings) -> tuple:
@@ -44,6 +54,20 @@ def teacher_docs(teacher: Language, texts: List[str], confidence: float, weights
     if not confidence:
         return list(teacher.pipe(texts)), None
     return list(self_label(teacher, texts, threshold=confidence)), None
+
+
+def shared_source_encoder(teacher: Language, aligner: XLMRAligner) -> Optional[FrozenEncoder]:
+    """The teacher's frozen encoder when one pass of it over the source side can serve the aligner too: the teacher
+    has exactly one, it reads as the aligner's encoder does (`SubwordEncoder.reading`: the same weights, precision,
+    device and windows) and computes the aligner's layer, so the aligner gets the bits it would have read itself.
+    None otherwise (or with SPACY_XPROJ_TWO_PASSES set): the two read the source side apart."""
+    if os.environ.get(TWO_PASSES_ENV, "") not in ("", "0"):
+        return None
+    found = [encoder for _, pipe in teacher.pipeline if isinstance(getattr(pipe, "model", None), Model) for encoder in frozen_encoders(pipe.model)]
+    if len(found) != 1:
+        return None
+    ours, theirs = found[0].encoder(), aligner.encoder
+    return found[0] if ours.reading == theirs.reading and len(theirs.layers) == 1 and theirs.layers[0] in ours.layers else None
 
 
 def target_token_weights(doc: Doc, source_confidences: numpy.ndarray) -> numpy.ndarray:
@@ -99,9 +123,17 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     usable = [(first_index + k, line) for k, line in enumerate(lines) if str(line.source).strip() and str(line.target).strip()]
     counts["empty"] = len(lines) - len(usable)
 
+    aligner, projector = target.get_pipe("xlmr_aligner"), target.get_pipe("entity_projector")
     start = time.perf_counter()
-    source_docs, source_confidences = teacher_docs(teacher, [line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable],
-                                                   teacher_confidence, teacher_weights)
+    texts = [line.source if isinstance(line.source, str) else " ".join(line.source) for _, line in usable]
+    shared = shared_source_encoder(teacher, aligner)
+    reuse = nullcontext()
+    if shared is not None:  # one pass: the teacher reads its features from it, the aligner its layer
+        source_words = [[token.text for token in teacher.make_doc(text)] for text in texts]
+        reuse = aligner.encoder.reusing(source_words, shared.read_ahead(source_words, aligner.encoder.layers[0]))
+    source_docs, source_confidences = teacher_docs(teacher, texts, teacher_confidence, teacher_weights)
+    if shared is not None:
+        shared.forget_ahead()
     confidences_of = {index: c for (index, _), c in zip(usable, source_confidences or ())}
     source_ents = add_extra_entities(source_docs, extra, extra_labels) if extra is not None else [[(e.start, e.end, e.label_) for e in d.ents] for d in source_docs]
     seconds["teacher"] = time.perf_counter() - start
@@ -121,7 +153,6 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
         indices.append(index)
 
     failures: List[str] = []
-    aligner, projector = target.get_pipe("xlmr_aligner"), target.get_pipe("entity_projector")
 
     def remember(name, component, bad_docs, error):
         failures.extend(f"{d.user_data.get('xproj_index')}: {error}" for d in bad_docs)
@@ -129,7 +160,7 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     aligner.set_error_handler(remember)
     projector.set_error_handler(remember)
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), reuse:
         warnings.simplefilter("ignore", LongPairWarning)  # reported with the lines, below
         aligned = list(aligner.pipe(docs, batch_size=1000))
     location = dict(usable)
@@ -156,7 +187,7 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
             labels[label] = labels.get(label, 0) + 1
         kept.append(doc)
     return {"docs": kept, "counts": counts, "unprojected_reasons": reasons, "entities": labels, "seconds": seconds, "failures": failures[:20],
-            "long_pairs": long_pairs}
+            "long_pairs": long_pairs, "source_passes": 1 if shared is not None else 2}
 
 
 class ShardProjector:

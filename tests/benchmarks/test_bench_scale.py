@@ -31,3 +31,27 @@ def test_bench_scale_measures_each_engine_and_size_and_resumes(shared_data, tiny
     assert again["rows"] == rows and json.loads(output.read_text())["rows"] == rows
     with pytest.raises(ValueError, match="other settings: pairs 12 \\(now 8\\)"):
         run_scale_benchmark(ScaleSettings(**{**settings.__dict__, "pairs": 8}), output, sizes=[12], engines=[("local", 1)], log=messages.append)
+
+
+def test_one_pass_rows_time_two_passes_and_one_alternately_and_find_the_same_bytes(shared_data, tiny_model_dir, tmp_path):
+    from ..projecting.test_one_pass import frozen_teacher
+
+    teacher = frozen_teacher(tiny_model_dir, tmp_path / "teacher")
+    settings = ScaleSettings(shared_data=shared_data, work_dir=tmp_path / "work", model=tiny_model_dir, layer=1, shard_size=4, precision="float32",
+                             one_pass_teacher=teacher, one_pass_pairs=10)
+    messages = []
+    data = run_scale_benchmark(settings, tmp_path / "scale.json", sizes=[], engines=[], log=messages.append)
+    rows = data["rows"]
+    assert list(rows) == ["one_pass/1/two_passes", "one_pass/1/one_pass", "one_pass/2/two_passes", "one_pass/2/one_pass"]  # in the order run
+    assert [row["source_passes"] for row in rows.values()] == [{"2": 3}, {"1": 3}] * 2
+    assert all("OMP_NUM_THREADS=1" in row["command"] and "--target-lang zu" in row["command"] for row in rows.values())
+    assert [("SPACY_XPROJ_TWO_PASSES=1" in row["command"]) for row in rows.values()] == [True, False] * 2
+    one_pass = data["one_pass"]
+    assert one_pass["identical"] is True and one_pass["pairs"] == 10 and one_pass["runs"] == 4 and one_pass["teacher"] == teacher
+    assert one_pass["ratio"] == round(one_pass["after_seconds"] / one_pass["before_seconds"], 3) and one_pass["before_cpu_seconds"] > 0
+    assert all(rows[k]["same_entities_and_links"] for k in list(rows)[1:])
+    assert (tmp_path / "work" / "ntrex-10.zu").read_text(encoding="utf-8").count("\n") == 10
+    table = render_table(data)
+    assert table.count("identical bytes") == 3 and "| seconds, end to end | " in table
+    again = run_scale_benchmark(settings, tmp_path / "scale.json", sizes=[], engines=[], log=messages.append)
+    assert again["rows"] == rows  # resumed

@@ -309,3 +309,26 @@ def test_precompute_encodes_shortest_first_in_chunks_until_the_cache_is_full(tin
     encoder.cache = FeatureCache(10**9)
     assert encoder.precompute(sentences, chunk=7, progress=False) == len(shortest) == encoder.computed_sentences - 14
     assert encoder.precompute(sentences, chunk=7, progress=False) == 0  # all cached now
+
+
+def test_features_read_ahead_are_those_read_on_demand_and_give_another_reader_its_layer(tiny_model_dir):
+    from spacy_xproj.encoders.subword_encoder import SubwordEncoder
+
+    nlp, examples = frozen_pipeline(tiny_model_dir, n=6)
+    nlp.initialize(lambda: examples)
+    encoder = frozen_encoders(nlp.get_pipe("token_ner").model)[0]
+    docs = [Doc(nlp.vocab, words=[t.text for t in e.predicted]) for e in examples]
+    sentences = [[t.text for t in doc] for doc in docs]
+    on_demand = encoder.features(docs)
+    count = encoder.computed_sentences
+    at_layer = encoder.read_ahead(sentences + sentences[:2], layer=1)  # a sentence given twice is read once
+    assert encoder.computed_sentences == count + len({tuple(s) for s in sentences})
+    ahead = encoder.features(docs)
+    assert encoder.computed_sentences == count + len({tuple(s) for s in sentences})  # read from what was read ahead
+    assert all(numpy.array_equal(a, b) for a, b in zip(ahead, on_demand))
+    alone = SubwordEncoder(tiny_model_dir, layers=[1]).encode(sentences)
+    assert len(at_layer) == len(sentences) + 2 and at_layer[0] is at_layer[-2]
+    assert all(numpy.array_equal(a.vectors, b.vectors) and numpy.array_equal(a.word_index, b.word_index) for a, b in zip(at_layer, alone))
+    encoder.forget_ahead()
+    encoder.features(docs[:1])
+    assert encoder.computed_sentences == count + len({tuple(s) for s in sentences}) + 1
