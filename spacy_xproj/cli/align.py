@@ -157,7 +157,7 @@ def project_corpus(
     teacher: str = typer.Option(DEFAULT_TEACHER, "--teacher", help="English NER pipeline: package name or path."),
     label_map: str = typer.Option("ontonotes", "--label-map", help="'auto' (from the teacher's labels: CoNLL kept, OntoNotes mapped), 'ontonotes' (OntoNotes -> PER/ORG/LOC/MISC), 'none' (keep labels), or a JSON file {label: target or null}."),
     model: str = MODEL,
-    method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; IterMax projects best (docs/results/projection.md)."),
+    method: str = typer.Option(PROJECTION_METHOD, "--method", help="Extraction method; BiSoftmax projects best on most measured pairs, IterMax on Europarl-NER (docs/results/projection.md)."),
     layer: int = LAYER,
     precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's: auto is bfloat16 on a CPU with bfloat16 units (2.3x faster alignment in bench-scale; docs/results/scale.md has its cost), float32 elsewhere."),
     on_incomplete: OnIncomplete = typer.Option(OnIncomplete.missing, "--on-incomplete", help="Tokens of a partly projected pair: missing annotation, the pair dropped, or kept as O."),

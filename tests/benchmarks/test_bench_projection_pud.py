@@ -73,7 +73,7 @@ def test_pud_rows_on_a_ten_sentence_sample(tmp_path, tiny_model_dir, teacher_dir
     assert rows["en-de/gold/xlmr_aligner-itermax"] == europarl_row  # another gold set's row is left as it was
     # (SoftmaxThreshold's threshold is set for the real encoder: on the random one it links too much to say)
     assert rows["pud-de/gold/xlmr_aligner-softmax"]["support"] == 21 and rows["pud-de/gold/xlmr_aligner-softmax"]["align_seconds"] > 0
-    systems = ["xlmr_aligner-bisoftmax", "xlmr_aligner-argmax", "xlmr_aligner-itermax", "xlmr_aligner-match", "xlmr_aligner-itermax-bfloat16",
+    systems = ["xlmr_aligner-bisoftmax", "xlmr_aligner-argmax", "xlmr_aligner-itermax", "xlmr_aligner-match", "xlmr_aligner-bisoftmax-bfloat16",
                "simalign-argmax-layer2+policy"]
     # German: 22 English entities, 21 gold ones. "moon" lands on one lowercase word and is not projected; "Obama"
     # is projected as ORG against a gold PER: 20 of 21 projected entities are right, 20 of 21 gold ones found
@@ -83,7 +83,7 @@ def test_pud_rows_on_a_ten_sentence_sample(tmp_path, tiny_model_dir, teacher_dir
         assert (rows[f"pud-sv/gold/{system}"]["p"], rows[f"pud-sv/gold/{system}"]["r"], rows[f"pud-sv/gold/{system}"]["f"]) == (100.0, 95.45, 97.67), system
     assert rows["pud-de/gold/xlmr_aligner-itermax"]["per_type"]["ORG"] == {"p": 80.0, "r": 100.0, "f": 88.89, "support": 4}
     # without the refinements "moon" is projected: a wrong entity in German, a right one in Swedish
-    for system in ("xlmr_aligner-itermax-unrefined", "naive-simalign-argmax-layer1"):
+    for system in ("xlmr_aligner-bisoftmax-unrefined", "naive-simalign-argmax-layer1"):
         assert (rows[f"pud-de/gold/{system}"]["p"], rows[f"pud-de/gold/{system}"]["f"]) == (90.91, 93.02), system
         assert rows[f"pud-sv/gold/{system}"]["f"] == 100.0, system
     for lang in ("de", "sv"):
@@ -95,8 +95,8 @@ def test_pud_rows_on_a_ten_sentence_sample(tmp_path, tiny_model_dir, teacher_dir
     # ("Obama", MISC) and DATE entities have no PUD label
     assert {k: rows["pud-en/teacher-vs-english-gold"][k] for k in ("p", "r", "f", "support")} == {"p": 100.0, "r": 27.27, "f": 42.86, "support": 22}
     assert rows["pud-en/teacher-vs-english-gold"]["teacher"] == teacher_dir
-    assert {k: rows["pud-de/teacher/xlmr_aligner-itermax"][k] for k in ("p", "r", "f")} == {"p": 100.0, "r": 28.57, "f": 44.44}
-    assert rows["pud-sv/teacher/xlmr_aligner-itermax"]["f"] == 42.86
+    assert {k: rows["pud-de/teacher/xlmr_aligner-bisoftmax"][k] for k in ("p", "r", "f")} == {"p": 100.0, "r": 28.57, "f": 44.44}
+    assert rows["pud-sv/teacher/xlmr_aligner-bisoftmax"]["f"] == 42.86
     # the annotations' ceiling: German has one LOC fewer in sentence 8 and no ORG in sentence 9, Swedish none less
     assert {k: rows["pud-de/label-ceiling"][k] for k in ("r", "f", "matchable", "support", "english", "f_all_projected")} == {
         "r": 95.24, "f": 97.56, "matchable": 20, "support": 21, "english": 22, "f_all_projected": 93.02}
@@ -114,7 +114,7 @@ def test_pud_rows_on_a_ten_sentence_sample(tmp_path, tiny_model_dir, teacher_dir
     pud = tables["bench-projection-pud"]
     assert "| pair | English entities | system | P | R | F1 | F1 PER | F1 ORG | F1 LOC |\n" in pud and "MISC" not in pud
     assert "| pud-de | gold | xlmr_aligner-itermax | 95.2 | 95.2 | 95.2 | 94.7 | 88.9 | 100.0 |" in pud
-    assert "pud-de, default configuration (itermax): gold English entities reach 95.2; teacher entities reach 44.4, 50.8 lower." in pud
+    assert "pud-de, default configuration (bisoftmax): gold English entities reach 95.2; teacher entities reach 44.4, 50.8 lower." in pud
     assert "The teacher's own English F1 against the English gold (labels mapped to PER/ORG/LOC): 42.9 (P 100.0, R 27.3)." in pud
     assert ("pud-de: the two sides' annotations cap any projection of the English gold entities at F1 97.6: at most 20 of the 21 target entities "
             "have an English entity of their label in their sentence (projecting all 22 English entities: at most 93.0).") in pud
