@@ -221,6 +221,7 @@ def bench_scale(
     precision: Precision = typer.Option(PROJECTION_PRECISION, "--precision", help="The aligner's, as project-corpus takes it (with bfloat16, a float32 row is added)."),
     one_pass_teacher: Path = typer.Option(Path("training/en/teacher/model-best"), "--one-pass-teacher", help="A teacher on the frozen --model (train-teacher's model-best): the one_pass rows, NTREX English-isiZulu with one pass over the English side against two; none, with a note, when the folder is missing."),
     one_pass_pairs: int = typer.Option(1997, "--one-pass-pairs", min=1, help="Pairs of the one_pass rows (the first N of NTREX English-isiZulu)."),
+    core_pairs: int = typer.Option(0, "--core-pairs", min=0, help="WMT en-de pairs of the per-core rows (local 1x1, 2x1, 1x2 workers x threads; Ray on one and on two local nodes of one CPU); 0: none."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard rows already in the output instead of resuming."),
     readme: Optional[Path] = typer.Option(None, "--docs", help="Update the bench-scale table in this page (docs/results/scale.md)."),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Update the short scale-summary block in this page (README.md)."),
@@ -238,7 +239,8 @@ def bench_scale(
     if not one_pass_teacher.is_dir():
         log(f"--one-pass-teacher {one_pass_teacher} not found: no one_pass rows")
     settings = ScaleSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, model=model, layer=layer, pairs=pairs, precision=precision.value,
-                             one_pass_teacher=str(one_pass_teacher) if one_pass_teacher.is_dir() else "", one_pass_pairs=one_pass_pairs)
+                             one_pass_teacher=str(one_pass_teacher) if one_pass_teacher.is_dir() else "", one_pass_pairs=one_pass_pairs,
+                             core_pairs=core_pairs)
     try:
         data = run_scale_benchmark(settings, output, comma_ints(sizes, "--size"), rows, fresh=fresh, log=log)
     except (ValueError, OSError, RuntimeError) as err:

