@@ -48,7 +48,7 @@ def test_summary_means_seeds_picks_the_better_system_and_averages_complete_langu
     assert "| **average of 2 (of the published 8)** | 35.0 |  |  | 36.0 | 41.0 | | |" in table
     assert "average of all" not in table and "average_all" not in result
     assert "| zul | 0.0 / 0.0 | 0.0 / 0.0 | 40.0 / 52.0 |" in table
-    assert "Not measured (the run stopped at the time limit): yor seed 1, hau seed 0, hau seed 1, xho (all), sna (all)," in table
+    assert "Not measured yet: yor seed 1, hau seed 0, hau seed 1, xho (all), sna (all)," in table
     assert "T-Projection 70.3" in table and "**test** split" in table and "**dev**" in table
 
 
