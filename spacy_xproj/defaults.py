@@ -9,8 +9,8 @@ DEFAULT_ENCODER = "embedded:multilingual-e5-small"
 DEFAULT_LAYER = 7
 # xlmr_aligner's and `align`'s extraction method
 ALIGNMENT_METHOD = "spacy-xproj.BiSoftmax.v1"
-# the extraction method for projection (project-corpus). BiSoftmax projected teacher entities best onto the 5 African
-# languages of masakhaner-linked (2.3 to 3.2 F1 above IterMax) and gold entities best onto UNER PUD de and sv (+1.0);
+# the extraction method for projection (project-corpus). BiSoftmax projected teacher entities best onto the 7 African
+# languages of masakhaner-linked (2.3 to 4.0 F1 above IterMax) and gold entities best onto UNER PUD de and sv (+1.0);
 # IterMax is ahead on Europarl-NER (+1.3 de, +0.3 es) and PUD pt (+0.2): docs/results/projection.md, african.md
 PROJECTION_METHOD = "spacy-xproj.BiSoftmax.v1"
 # the aligner's precision in project-corpus: "auto" is bfloat16 on a CPU with bfloat16 units, float32 elsewhere.
