@@ -32,34 +32,47 @@ def test_unknown_languages_and_untrained_teachers_are_refused(tmp_path):
         run_african_benchmark(settings, tmp_path / "out.json", ["zul"], [0])
 
 
-def test_summary_means_seeds_picks_the_better_system_and_averages_complete_languages():
-    rows = {"zul/zero-shot/seed0": row(40.0), "zul/projection-frozen/seed0": row(50.0), "zul/projection-frozen/seed1": row(54.0),
-            "yor/zero-shot/seed0": row(30.0), "yor/projection-frozen/seed0": row(20.0), "hau/zero-shot/seed0": row(60.0)}
+def test_summary_means_seeds_picks_the_best_system_and_averages_complete_languages():
+    rows = {"zul/zero-shot/seed0": row(40.0), "zul/projection-itermax/seed0": row(50.0), "zul/projection-itermax/seed1": row(54.0),
+            "zul/projection-bisoftmax/seed0": row(56.0, minutes=4.0),
+            "yor/zero-shot/seed0": row(30.0), "yor/projection-itermax/seed0": row(20.0), "hau/zero-shot/seed0": row(60.0)}
     result = summary(rows)
-    assert result["languages"]["zul"] == {"zero-shot": 40.0, "projection-frozen": {"seeds": {"0": 50.0, "1": 54.0}, "mean": 52.0},
-                                          "best_by_dev": "projection-frozen", "best_f": 52.0}
+    assert result["languages"]["zul"] == {"zero-shot": 40.0, "projection-itermax": {"seeds": {"0": 50.0, "1": 54.0}, "mean": 52.0},
+                                          "projection-bisoftmax": {"seeds": {"0": 56.0}, "mean": 56.0},
+                                          "best_by_dev": "projection-bisoftmax", "best_f": 56.0}
     assert result["languages"]["yor"]["best_by_dev"] == "zero-shot" and "best_by_dev" not in result["languages"]["hau"]
-    # hau has no student yet: the averages are over zul and yor only, and say so
+    # hau has no student yet: the averages are over zul and yor only, and say so; yor has no bisoftmax student,
+    # so that system has no average
     assert result["averaged_over"] == ["zul", "yor"]
-    assert result["average"] == {"zero-shot": 35.0, "projection-frozen": 36.0, "best_by_dev": 41.0}
+    assert result["average"] == {"zero-shot": 35.0, "projection-itermax": 36.0, "best_by_dev": 43.0}
     table = render_african_table({"rows": rows, "teacher": {"dev": "eng.testa", "f": 92.0, "train_seconds": 600}, "setup": {"mafand_pairs": 4000}})
-    assert "| zul | 40.0 | 50.0 | 54.0 | 52.0 | projection-frozen | 3.0 / 3.0 | 5997 |" in table
+    assert ("| language | zero-shot F1 | projection-itermax F1 mean (seed 0 / 1) | projection-itermax training minutes "
+            "| projection-bisoftmax F1 mean (seed 0 / 1) | projection-bisoftmax training minutes | best by dev | pairs projected |") in table
+    assert "| zul | 40.0 | 52.0 (50.0 / 54.0) | 3.0 / 3.0 | 56.0 (56.0 / -) | 4.0 | projection-bisoftmax | 5997 |" in table
     assert "| hau | 60.0 |  |  |  |  |  |  |" in table
-    assert "| **average of 2 (of the published 8)** | 35.0 |  |  | 36.0 | 41.0 | | |" in table
+    assert "| **average of 2 (of the published 8)** | 35.0 | 36.0 |  |  |  | 43.0 | |" in table
     assert "average of all" not in table and "average_all" not in result
-    assert "| zul | 0.0 / 0.0 | 0.0 / 0.0 | 40.0 / 52.0 |" in table
-    assert "Not measured yet: yor seed 1, hau seed 0, hau seed 1, xho (all), sna (all)," in table
+    assert "| zul | 0.0 / 0.0 / 0.0 | 0.0 / 0.0 / 0.0 | 40.0 / 52.0 / 56.0 |" in table
+    assert "| yor | 0.0 / 0.0 / - | 0.0 / 0.0 / - | 30.0 / 20.0 / - |" in table
+    assert "Not measured yet: zul projection-bisoftmax seed 1, yor projection-itermax seed 1, yor projection-bisoftmax seed 0," in table
+    assert "xho (all), sna (all)," in table
     assert "T-Projection 70.3" in table and "**test** split" in table and "**dev**" in table
 
 
 def test_languages_beyond_the_published_eight_get_an_average_of_their_own():
-    rows = {"zul/zero-shot/seed0": row(40.0), "zul/projection-frozen/seed0": row(50.0),
-            "lug/zero-shot/seed0": row(30.0), "lug/projection-frozen/seed0": row(44.0)}
+    rows = {"zul/zero-shot/seed0": row(40.0), "zul/projection-bisoftmax/seed0": row(50.0),
+            "lug/zero-shot/seed0": row(30.0), "lug/projection-bisoftmax/seed0": row(44.0)}
     result = summary(rows)
-    assert result["averaged_over"] == ["zul"] and result["average"]["projection-frozen"] == 50.0
-    assert result["all_averaged_over"] == ["zul", "lug"] and result["average_all"] == {"zero-shot": 35.0, "projection-frozen": 47.0, "best_by_dev": 47.0}
+    assert result["averaged_over"] == ["zul"] and result["average"]["projection-bisoftmax"] == 50.0
+    assert result["all_averaged_over"] == ["zul", "lug"] and result["average_all"] == {"zero-shot": 35.0, "projection-bisoftmax": 47.0, "best_by_dev": 47.0}
     table = render_african_table({"rows": rows, "summary": result, "setup": {"mafand_pairs": 4000}})
-    assert "| **average of all 2** | 35.0 |  | 47.0 | 47.0 | | |" in table
+    assert "| **average of all 2** | 35.0 | 47.0 |  | 47.0 | |" in table
+
+
+def test_unknown_systems_are_refused(tmp_path):
+    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher")
+    with pytest.raises(ValueError, match="projection-frozen"):
+        run_african_benchmark(settings, tmp_path / "out.json", ["zul"], [0], systems=["projection-frozen"])
 
 
 def test_linked_projection_table_has_a_row_per_method_and_names_variant():
