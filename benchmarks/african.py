@@ -76,13 +76,18 @@ def spacy_lang(lang: str) -> str:
     return resolve_language(lang).spacy_lang
 
 
+def command_line(args: List[str], threads: int = 0) -> str:
+    """`python -m spacy_xproj ARGS` as a user types it (with `threads`, OMP_NUM_THREADS set to it)."""
+    return shlex.join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), "python", "-m", "spacy_xproj", *args])
+
+
 def run_command(args: List[str], log: Callable[[str], None], threads: int = 0) -> str:
     """Run `python -m spacy_xproj ARGS` (this interpreter; with `threads`, OMP_NUM_THREADS set to it) and return
-    the command line as a user types it."""
+    its `command_line`."""
     import os
 
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else None
-    command = shlex.join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), "python", "-m", "spacy_xproj", *args])
+    command = command_line(args, threads)
     log(command)
     subprocess.run([sys.executable, "-m", "spacy_xproj", *args], check=True, env=env)
     return command
@@ -160,7 +165,7 @@ def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int
     if settings.max_epochs:
         args += ["--max-epochs", str(settings.max_epochs)]
     if (output / "training.json").exists():
-        command = shlex.join([*([f"OMP_NUM_THREADS={settings.threads}"] if settings.threads else []), "python", "-m", "spacy_xproj", *args])
+        command = command_line(args, settings.threads)
     else:
         command = run_command(args, log, settings.threads)
     return output / "model-best", json.loads((output / "training.json").read_text())["seconds"], command
