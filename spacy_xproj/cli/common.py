@@ -40,6 +40,11 @@ class Precision(str, Enum):
     auto = "auto"
 
 
+class AbsentLabels(str, Enum):
+    outside = "outside"
+    capitalized_unknown = "capitalized-unknown"
+
+
 class OnIncomplete(str, Enum):
     missing = "missing"
     drop = "drop"

@@ -41,16 +41,49 @@ def read_docbin(path: Path) -> DocBin:
         raise DocBinError(f"{path} is not a DocBin (spaCy's .spacy format) or is truncated ({reason})") from None
 
 
+ABSENT_LABEL_POLICIES = ("outside", "capitalized-unknown")
+
+
 def convert_gold_file(path: Path, output: Path, lang: str, limit: int = 0) -> Tuple[int, int]:
     """Write the gold sentences of a CoNLL or WikiANN file as a DocBin; returns (sentences, entities)."""
-    sentences = read_gold_file(path)
-    if limit:
-        sentences = sentences[:limit]
-    if not sentences:
-        raise ValueError(f"{path} holds no sentences")
-    docs = sentences_to_docs(spacy.blank(resolve_language(lang).spacy_lang).vocab, sentences)
+    sizes = convert_gold_files([path], output, lang, limit)
+    return sizes[0][0], sizes[0][1]
+
+
+def convert_gold_files(paths: List[Path], output: Path, lang: str, limit: int = 0, absent_labels: str = "outside") -> List[Tuple[int, int]]:
+    """Write the gold sentences of several CoNLL, WikiANN or .iob2 files as one DocBin (the first `limit` sentences of
+    the first file when given); returns (sentences, entities) per file.
+
+    Gold sets annotate different labels (CoNLL-2003 has MISC, Universal NER has not). A file's "O" is "not one of
+    my labels", so where another file has a label this one lacks, `absent_labels` says what its O words teach:
+    "outside" reads them as O; "capitalized-unknown" leaves its capitalized O words unannotated (no gradient),
+    since an entity of the absent label (a nationality, an event) would be capitalized there."""
+    if absent_labels not in ABSENT_LABEL_POLICIES:
+        raise ValueError(f"absent_labels {absent_labels!r}: expected one of {', '.join(ABSENT_LABEL_POLICIES)}")
+    from spacy.tokens import Span
+
+    files = []
+    for index, path in enumerate(paths):
+        sentences = read_gold_file(path)
+        if limit and index == 0:
+            sentences = sentences[:limit]
+        if not sentences:
+            raise ValueError(f"{path} holds no sentences")
+        files.append(sentences)
+    labels = [{label for _, spans in sentences for *_, label in spans} for sentences in files]
+    every_label = set().union(*labels)
+    vocab = spacy.blank(resolve_language(lang).spacy_lang).vocab
+    docs, sizes = [], []
+    for sentences, own_labels in zip(files, labels):
+        file_docs = sentences_to_docs(vocab, sentences)
+        if absent_labels == "capitalized-unknown" and every_label - own_labels:
+            for doc in file_docs:
+                unknown = [Span(doc, token.i, token.i + 1) for token in doc if token.ent_iob_ == "O" and token.text[:1].isupper()]
+                doc.set_ents(list(doc.ents), missing=unknown, default="unmodified")
+        docs.extend(file_docs)
+        sizes.append((len(file_docs), sum(len(doc.ents) for doc in file_docs)))
     atomic_write_bytes(Path(output), DocBin(docs=docs).to_bytes())
-    return len(docs), sum(len(doc.ents) for doc in docs)
+    return sizes
 
 
 def merge_docbins(paths: List[Path], output: Path) -> List[int]:

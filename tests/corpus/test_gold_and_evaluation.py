@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from spacy_xproj.cli import app
 from spacy_xproj.components.label_maps import ONTONOTES_TO_CONLL
 from spacy_xproj.corpus.conll import read_gold_file, score_entities
-from spacy_xproj.corpus.docbins import convert_gold_file, merge_docbins
+from spacy_xproj.corpus.docbins import convert_gold_file, convert_gold_files, merge_docbins
 from spacy_xproj.corpus.evaluation import evaluate_ner
 
 runner = CliRunner()
@@ -67,6 +67,28 @@ def test_convert_and_merge_docbins(tmp_path):
     assert [d.text for d in merged] == ["EU rejects German call ", "Peter Blackburn ", "Anton in Köln "]
     with pytest.raises(FileNotFoundError, match="nope.spacy"):
         merge_docbins([tmp_path / "nope.spacy"], tmp_path / "x.spacy")
+
+
+UNER_IOB2 = "# text = Ada speaks English in Paris\n1\tAda\tB-PER\t-\t-\n2\tspeaks\tO\t-\t-\n3\tEnglish\tO\t-\t-\n4\tin\tO\t-\t-\n5\tParis\tB-LOC\t-\t-\n"
+
+
+@pytest.mark.parametrize("policy,unknown", [("outside", []), ("capitalized-unknown", ["English"])])
+def test_gold_files_with_different_labels_join(tmp_path, policy, unknown):
+    """CoNLL teaches MISC, UNER has none: its capitalized O words ("English") are left unannotated when asked,
+    so they teach neither O nor MISC; the CoNLL sentences stay complete."""
+    (tmp_path / "eng.train").write_text(CONLL_IOB1, encoding="utf-8")
+    (tmp_path / "web.iob2").write_text(UNER_IOB2, encoding="utf-8")
+    sizes = convert_gold_files([tmp_path / "eng.train", tmp_path / "web.iob2"], tmp_path / "both.spacy", "en", absent_labels=policy)
+    assert sizes == [(2, 3), (1, 2)]
+    docs = list(DocBin().from_disk(tmp_path / "both.spacy").get_docs(spacy.blank("en").vocab))
+    assert [d.text for d in docs] == ["EU rejects German call ", "Peter Blackburn ", "Ada speaks English in Paris "]
+    assert [t.text for d in docs for t in d if t.ent_iob == 0] == unknown
+    assert [(e.text, e.label_) for e in docs[2].ents] == [("Ada", "PER"), ("Paris", "LOC")]
+    # one gold set alone has no absent label: nothing is left unannotated
+    convert_gold_files([tmp_path / "web.iob2"], tmp_path / "web.spacy", "en", absent_labels="capitalized-unknown")
+    assert all(t.ent_iob != 0 for d in DocBin().from_disk(tmp_path / "web.spacy").get_docs(spacy.blank("en").vocab) for t in d)
+    with pytest.raises(ValueError, match="absent_labels 'guess'"):
+        convert_gold_files([tmp_path / "web.iob2"], tmp_path / "x.spacy", "en", absent_labels="guess")
 
 
 def city_ruler():

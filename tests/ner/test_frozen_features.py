@@ -244,6 +244,17 @@ def test_train_teacher_takes_english_gold_in_the_wikiann_layout(tiny_model_dir, 
     # the index column is not read as a word: the words of the English gold are in the teacher's corpus
     first = next(iter(DocBin().from_disk(tmp_path / "teacher" / "corpus" / "train.spacy").get_docs(spacy.blank("en").vocab)))
     assert [t.text for t in first] == english[0][0]
+    # more gold beside it (CoNLL layout with the WikiANN file): both train the teacher, and teacher.json says so
+    write_conll(tmp_path / "eng.train", english[:40])
+    args = ["train-teacher", str(tmp_path / "train.conllu"), str(tmp_path / "val.conllu"), str(tmp_path / "both"), "--config",
+            str(ROOT / "configs" / "frozen_ner.cfg"), "--model", tiny_model_dir, "--max-epochs", "1", "--absent-labels", "capitalized-unknown"]
+    result = CliRunner().invoke(app, [*args, "--also-train", str(tmp_path / "eng.train")])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "both" / "teacher.json").read_text())
+    assert record["train_sentences"] == 80 and record["also_train"] == [str(tmp_path / "eng.train")] and record["absent_labels"] == "capitalized-unknown"
+    assert f"{tmp_path / 'eng.train'}: 40 sentences" in result.output
+    missing = CliRunner().invoke(app, [*args, "--also-train", str(tmp_path / "gone.train")])
+    assert missing.exit_code == 1 and f"English gold {tmp_path / 'gone.train'} (also trained on) not found" in missing.output
     # docs/results/teacher.md: the teacher's component sourced into a target-language pipeline tags as the teacher does
     from spacy_xproj.training.teacher import in_language
 
