@@ -50,7 +50,7 @@ def convert_gold_file(path: Path, output: Path, lang: str, limit: int = 0) -> Tu
     return sizes[0][0], sizes[0][1]
 
 
-def convert_gold_files(paths: List[Path], output: Path, lang: str, limit: int = 0, absent_labels: str = "outside") -> List[Tuple[int, int]]:
+def convert_gold_files(paths: List[Path], output: Path, lang: str, limit: int = 0, absent_labels: str = "capitalized-unknown") -> List[Tuple[int, int]]:
     """Write the gold sentences of several CoNLL, WikiANN or .iob2 files as one DocBin (the first `limit` sentences of
     the first file when given); returns (sentences, entities) per file.
 

@@ -36,7 +36,7 @@ def prepare_teacher(
     train_file: Path, dev_file: Path, output: Path, config: Path, encoder: str, fallback: str,
     overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print, train_limit: int = 0,
     shipped_gold: Optional[Tuple[Path, Path]] = None,
-    precision: Optional[str] = None, also_train: Sequence[Path] = (), absent_labels: str = "outside",
+    precision: Optional[str] = None, also_train: Sequence[Path] = (), absent_labels: str = "capitalized-unknown",
 ) -> Dict:
     """Train the English teacher on gold (CoNLL-2003 layout, WikiANN .conllu or Universal NER .iob2; its first
     `train_limit` sentences when given) into `output/model-best` and score it on the dev file. Without both gold
