@@ -491,7 +491,8 @@ def render_african_table(data: Dict) -> str:
               "same dev set it is reported on, so it is optimistic. The machine (2 cores) ran other work beside some of these runs: the minutes "
               "are inflated. projection-itermax's corpora were projected with IterMax, project-corpus's default extraction method when they "
               "were made (their recorded commands name no `--method`); projection-bisoftmax's with BiSoftmax, the default now, which projects "
-              "the teacher's entities better on the linked gold above. Both students are frozen-encoder NER (configs/frozen_ner.cfg)."]
+              "the teacher's entities better on the linked gold above; projection-bisoftmax-date's adds the dates of "
+              f"{DATE_TEACHER}. Every student is frozen-encoder NER (configs/frozen_ner.cfg)."]
     return "\n".join(lines) + "\n"
 
 
