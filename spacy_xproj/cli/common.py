@@ -7,6 +7,7 @@ from typing import List, NoReturn, Optional, Sequence, Union
 import typer
 
 from ..core.thresholds import confidence_threshold_error
+from ..corpus.docbins import ABSENT_LABEL_POLICIES
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
 
@@ -40,9 +41,8 @@ class Precision(str, Enum):
     auto = "auto"
 
 
-class AbsentLabels(str, Enum):
-    outside = "outside"
-    capitalized_unknown = "capitalized-unknown"
+# train-teacher --absent-labels: the policies convert_gold_files knows, the first its default
+AbsentLabels = Enum("AbsentLabels", {policy.replace("-", "_"): policy for policy in ABSENT_LABEL_POLICIES}, type=str)
 
 
 class OnIncomplete(str, Enum):
