@@ -7,7 +7,6 @@ from typing import List, NoReturn, Optional, Sequence, Union
 import typer
 
 from ..core.thresholds import confidence_threshold_error
-from ..corpus.docbins import ABSENT_LABEL_POLICIES
 from ..defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 
 
@@ -41,8 +40,9 @@ class Precision(str, Enum):
     auto = "auto"
 
 
-# train-teacher --absent-labels: the policies convert_gold_files knows, the first its default
-AbsentLabels = Enum("AbsentLabels", {policy.replace("-", "_"): policy for policy in ABSENT_LABEL_POLICIES}, type=str)
+class AbsentLabels(str, Enum):
+    outside = "outside"
+    capitalized_unknown = "capitalized-unknown"
 
 
 class OnIncomplete(str, Enum):

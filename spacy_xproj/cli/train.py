@@ -5,7 +5,6 @@ from typing import List, Optional
 import typer
 
 from .app import app
-from ..corpus.docbins import ABSENT_LABEL_POLICIES
 from .common import MODEL, AbsentLabels, Precision, check_language_or_exit, fail, log, outputs_apart_or_exit, training_overrides, writable_or_exit
 
 
@@ -66,7 +65,7 @@ def train_teacher(
     train_sentences: int = typer.Option(0, "--train-sentences", min=0, help="Train on the first N sentences of TRAIN only (0: all), e.g. for a weaker teacher."),
     precision: Optional[Precision] = typer.Option(None, "--precision", help="The frozen encoder's (default: the config's); auto is bfloat16 on a CPU with bfloat16 units (same F1, 26% less training time: docs/results/teacher.md), float32 elsewhere."),
     also_train: List[Path] = typer.Option([], "--also-train", help="More English gold to train on with TRAIN (repeat), e.g. assets/uner-ewt/en_ewt-ud-train.iob2 beside CoNLL-2003."),
-    absent_labels: AbsentLabels = typer.Option(AbsentLabels(ABSENT_LABEL_POLICIES[0]), "--absent-labels", help="What the O words of a gold file lacking another's label (UNER has no MISC) teach: capitalized-unknown (its capitalized O words unannotated: the better teacher on CoNLL-2003 and Europarl English), or outside (O: better on web text; docs/results/teacher.md)."),
+    absent_labels: AbsentLabels = typer.Option(AbsentLabels.capitalized_unknown, "--absent-labels", help="What the O words of a gold file lacking another's label (UNER has no MISC) teach: capitalized-unknown (its capitalized O words unannotated: the better teacher on CoNLL-2003 and Europarl English), or outside (O: better on web text; docs/results/teacher.md)."),
 ) -> None:
     """Train the English teacher on gold with the frozen encoder; without the gold files, train it on the shipped English gold (or use --fallback) and say so."""
     import json

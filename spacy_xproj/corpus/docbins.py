@@ -41,8 +41,7 @@ def read_docbin(path: Path) -> DocBin:
         raise DocBinError(f"{path} is not a DocBin (spaCy's .spacy format) or is truncated ({reason})") from None
 
 
-# what the O words of a gold file teach about a label another file has (convert_gold_files); the first is the default
-ABSENT_LABEL_POLICIES = ("capitalized-unknown", "outside")
+ABSENT_LABEL_POLICIES = ("outside", "capitalized-unknown")
 
 
 def convert_gold_file(path: Path, output: Path, lang: str, limit: int = 0) -> Tuple[int, int]:
@@ -51,7 +50,7 @@ def convert_gold_file(path: Path, output: Path, lang: str, limit: int = 0) -> Tu
     return sizes[0][0], sizes[0][1]
 
 
-def convert_gold_files(paths: List[Path], output: Path, lang: str, limit: int = 0, absent_labels: str = ABSENT_LABEL_POLICIES[0]) -> List[Tuple[int, int]]:
+def convert_gold_files(paths: List[Path], output: Path, lang: str, limit: int = 0, absent_labels: str = "capitalized-unknown") -> List[Tuple[int, int]]:
     """Write the gold sentences of several CoNLL, WikiANN or .iob2 files as one DocBin (the first `limit` sentences of
     the first file when given); returns (sentences, entities) per file.
 

@@ -8,7 +8,6 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 from spacy.language import Language
 
 from ..components.label_maps import ner_labels
-from ..corpus.docbins import ABSENT_LABEL_POLICIES
 from ..files import atomic_write_bytes
 from .ner_runs import FROZEN_TOK2VEC, is_frozen_config, train_ner
 
@@ -37,7 +36,7 @@ def prepare_teacher(
     train_file: Path, dev_file: Path, output: Path, config: Path, encoder: str, fallback: str,
     overrides: Optional[Dict[str, object]] = None, log: Callable[[str], None] = print, train_limit: int = 0,
     shipped_gold: Optional[Tuple[Path, Path]] = None,
-    precision: Optional[str] = None, also_train: Sequence[Path] = (), absent_labels: str = ABSENT_LABEL_POLICIES[0],
+    precision: Optional[str] = None, also_train: Sequence[Path] = (), absent_labels: str = "capitalized-unknown",
 ) -> Dict:
     """Train the English teacher on gold (CoNLL-2003 layout, WikiANN .conllu or Universal NER .iob2; its first
     `train_limit` sentences when given) into `output/model-best` and score it on the dev file. Without both gold
