@@ -51,6 +51,7 @@ class ScaleSettings:
     one_pass_teacher: str = ""  # a frozen-encoder teacher on --model (train-teacher's model-best) for the one_pass rows; "": none
     one_pass_pairs: int = 1997  # the first N pairs of NTREX English-isiZulu (all of it)
     core_pairs: int = 0  # the WMT en-de pairs of the per-core rows (0: none)
+    ceiling_seconds: float = 30.0  # how long each process of the ceiling rows computes
 
 
 def write_corpus(settings: ScaleSettings, pairs: int) -> Tuple[Path, Path]:
@@ -232,10 +233,69 @@ def run_core_rows(settings: ScaleSettings, results: Results, log: Callable[[str]
         log(f"{key}: {rows[key]['pairs_per_second']} pairs/s")
 
 
-def cores_summary(rows: Dict[str, Dict]) -> Dict:
-    """`cores`: the ratios the per-core rows are for, where both rows are measured."""
+def matmul_rate(seconds: float, start, rates) -> None:
+    """In a process of its own, on one torch thread: bfloat16 products of the encoder's feed-forward shape (a batch
+    of 1,024 subwords, 384 -> 1,536) for `seconds` after every process is ready (`start`, a barrier); puts
+    products per second on `rates`."""
+    import torch
+
+    torch.set_num_threads(1)
+    vectors, weights = torch.randn(1024, 384, dtype=torch.bfloat16), torch.randn(384, 1536, dtype=torch.bfloat16)
+    for _ in range(20):  # warm up
+        vectors @ weights
+    start.wait()
+    began, products = time.perf_counter(), 0
+    while time.perf_counter() - began < seconds:
+        vectors @ weights
+        products += 1
+    rates.put(products / (time.perf_counter() - began))
+
+
+def compute_ceiling(processes: int, seconds: float = 30.0) -> Dict:
+    """What `processes` processes of one thread each compute together (`matmul_rate`, run side by side): the most a
+    second worker can add on this machine when nothing but arithmetic is shared."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start, rates = context.Barrier(processes), context.Queue()
+    children = [context.Process(target=matmul_rate, args=(seconds, start, rates)) for _ in range(processes)]
+    for child in children:
+        child.start()
+    per_process = [rates.get() for _ in children]
+    for child in children:
+        child.join()
+    return {"processes": processes, "seconds": seconds, "products_per_second": round(sum(per_process), 1),
+            "per_process": [round(rate, 1) for rate in per_process]}
+
+
+def run_ceiling_rows(results: Results, seconds: float, log: Callable[[str], None]) -> None:
+    """`ceiling/1` and `ceiling/2`: one and two processes of bfloat16 products, the machine's own 2-worker ratio."""
+    for processes in (1, 2):
+        key = f"ceiling/{processes}"
+        if not results.has(key):
+            results.put(key, compute_ceiling(processes, seconds))
+        log(f"{key}: {results.data['rows'][key]['products_per_second']} products/s")
+
+
+def steady_pairs_per_second(row: Dict, workers: int, shard_size: int) -> Optional[float]:
+    """Pairs per second once every worker is running: from the row's trace (a sample every 10 s of the shards
+    written), between the first sample with a shard per worker and the last; None when the trace is too short."""
+    trace = row.get("rss_trace", [])
+    started = next((sample for sample in trace if sample[1] >= workers), None)
+    if started is None or trace[-1][0] <= started[0] or trace[-1][1] <= started[1]:
+        return None
+    return round((trace[-1][1] - started[1]) * shard_size / (trace[-1][0] - started[0]), 1)
+
+
+def cores_summary(rows: Dict[str, Dict], shard_size: int) -> Dict:
+    """`cores`: the ratios the per-core rows are for, where both rows are measured, end to end (`ratios`) and once
+    every worker runs (`steady_ratios`, from the rows' traces: start-up left out)."""
     def rate(engine: str, workers: int, threads: int, nodes: int) -> Optional[float]:
         return rows.get(core_row_key(engine, workers, threads, nodes), {}).get("pairs_per_second")
+
+    def steady(engine: str, workers: int, threads: int, nodes: int) -> Optional[float]:
+        row = rows.get(core_row_key(engine, workers, threads, nodes))
+        return steady_pairs_per_second(row, workers, shard_size) if row else None
 
     ratios = {"local 2x1 / local 1x1": (("local", 2, 1, 1), ("local", 1, 1, 1)),
               "ray 2 nodes / ray 1 node": (("ray", 2, 1, 2), ("ray", 1, 1, 1)),
@@ -245,11 +305,12 @@ def cores_summary(rows: Dict[str, Dict]) -> Dict:
     if not measured:
         return {}
     reference = rows.get(core_row_key(*CORE_ROWS[0]), {}).get("shard_sha256")
-    return {
-        "pairs": rows[measured[0]]["pairs"],
-        "ratios": {name: round(rate(*a) / rate(*b), 2) for name, (a, b) in ratios.items() if rate(*a) and rate(*b)},
-        "identical": {key: rows[key]["shard_sha256"] == reference for key in measured},
-    }
+    found = {name: round(rate(*a) / rate(*b), 2) for name, (a, b) in ratios.items() if rate(*a) and rate(*b)}
+    if "ceiling/1" in rows and "ceiling/2" in rows:
+        found["ceiling: 2 processes of arithmetic / 1"] = round(rows["ceiling/2"]["products_per_second"] / rows["ceiling/1"]["products_per_second"], 2)
+    steady_found = {name: round(steady(*a) / steady(*b), 2) for name, (a, b) in ratios.items() if steady(*a) and steady(*b)}
+    return {"pairs": rows[measured[0]]["pairs"], "ratios": found, "steady_ratios": steady_found,
+            "identical": {key: rows[key]["shard_sha256"] == reference for key in measured}}
 
 
 def one_pass_summary(rows: Dict[str, Dict]) -> Dict:
@@ -307,7 +368,7 @@ def run_scale_benchmark(settings: ScaleSettings, output: Path, sizes: Sequence[i
     results = Results(output, fresh)
     settings = ScaleSettings(**{**asdict(settings), "precision": resolve_precision(settings.precision)})
     # the one_pass rows record their teacher and corpus themselves
-    setup = {k: str(v) for k, v in asdict(settings).items() if k not in ("shared_data", "work_dir", "one_pass_teacher", "one_pass_pairs", "core_pairs")}
+    setup = {k: str(v) for k, v in asdict(settings).items() if k not in ("shared_data", "work_dir", "one_pass_teacher", "one_pass_pairs", "core_pairs", "ceiling_seconds")}
     results.use_setup(setup, measured_with=list(setup), defaults={})
     rows = results.data["rows"]
     for engine, workers in engines:
@@ -330,11 +391,12 @@ def run_scale_benchmark(settings: ScaleSettings, output: Path, sizes: Sequence[i
         run_one_pass(settings, results, log)
     if settings.core_pairs:
         run_core_rows(settings, results, log)
+        run_ceiling_rows(results, settings.ceiling_seconds, log)
     results.data.update(summary(results.data["rows"], settings.pairs))
     one_pass = one_pass_summary(results.data["rows"])
     if one_pass:
         results.data["one_pass"] = one_pass
-    cores = cores_summary(results.data["rows"])
+    cores = cores_summary(results.data["rows"], settings.shard_size)
     if cores:
         results.data["cores"] = cores
     results.save()
@@ -407,7 +469,9 @@ def render_cores(data: Dict) -> List[str]:
                 f"same entities and links; scores within {row['largest_link_score_difference']}" if row.get("same_entities_and_links") else "differs")
             lines.append(f"| {engine} | {workers}x{threads} | {nodes} | {row['seconds']} | {row['pairs_per_second']} | {ratio} | "
                          f"{row['peak_rss_mb_per_worker']} | {row.get('first_shard_seconds')} | {same} |")
-    lines += ["", "| ratio | measured |", "|---|---|"] + [f"| {name} | {value:.2f}x |" for name, value in cores["ratios"].items()]
+    steady = cores.get("steady_ratios", {})
+    lines += ["", "| ratio | end to end | once every worker runs (from the 10-s trace) |", "|---|---|---|"] + [
+        f"| {name} | {value:.2f}x | " + (f"{steady[name]:.2f}x" if name in steady else "") + " |" for name, value in cores["ratios"].items()]
     return lines
 
 

