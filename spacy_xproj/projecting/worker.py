@@ -2,6 +2,8 @@
 projects; its train and dev DocBins are written first and its report last, each atomically, so an interrupted run
 (even `kill -9`) leaves whole shards or none. A teacher on a frozen encoder that reads as the aligner's does reads the
 source side in one pass for both (`shared_source_encoder`): the same output, the source side encoded once."""
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -31,6 +33,18 @@ from .shards import ParallelInput, ShardSpec, read_shard
 
 # set to anything but "" or "0": the teacher and the aligner each read the source side (the benchmark's and tests' "before")
 TWO_PASSES_ENV = "SPACY_XPROJ_TWO_PASSES"
+
+
+def return_freed_memory() -> bool:
+    """Hand the heap pages freed since the last call back to the system (glibc's `malloc_trim`); False where the C
+    library has no such call. glibc keeps freed pages of its heaps mapped, so without this a worker's resident memory
+    creeps up over a long run to what its largest shards once needed rather than what it holds now."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 def build_pipelines(settings: CorpusSettings) -> tuple:
@@ -229,4 +243,6 @@ class ShardProjector:
             report[f"{split}_docs"], report[f"{split}_sha256"] = len(docs), hashlib.sha256(data).hexdigest()
         report["seconds"]["write"] = time.perf_counter() - start
         atomic_write_bytes(shard_file(self.output_dir, "report", spec.index), json.dumps(report, indent=2).encode())
+        del result, splits
+        return_freed_memory()
         return report

@@ -1,7 +1,11 @@
 """A shard's pairs through the teachers: an extra teacher's entities fill only where the teacher found none."""
+import os
+import sys
+
+import pytest
 import spacy
 
-from spacy_xproj.projecting.worker import add_extra_entities
+from spacy_xproj.projecting.worker import add_extra_entities, return_freed_memory
 
 
 def test_extra_entities_are_added_where_the_teacher_found_none():
@@ -12,3 +16,19 @@ def test_extra_entities_are_added_where_the_teacher_found_none():
                                                  {"label": "GPE", "pattern": "Lagos"}])
     docs = list(teacher.pipe(["Ada joined the Monday Club in Lagos last year ."]))
     assert add_extra_entities(docs, extra, ["DATE"]) == [[(0, 1, "PER"), (3, 5, "MISC"), (7, 9, "DATE")]]  # Monday overlaps; GPE not asked for
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm; malloc_trim is glibc's")
+def test_freed_heap_pages_go_back_to_the_system_after_a_shard():
+    """A worker frees a shard's Docs and tensors; glibc keeps those heap pages resident (the block allocated after them
+    pins the heap's top) until return_freed_memory hands them back."""
+    def resident_mib():
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    blocks = [b"x" * 65536 for _ in range(3000)]  # 188 MiB of heap blocks, each below glibc's mmap threshold
+    pinned = b"y" * 65536
+    del blocks
+    freed = resident_mib()
+    assert return_freed_memory()
+    assert freed - resident_mib() > 150 and len(pinned) == 65536
