@@ -4,6 +4,7 @@ projects; its train and dev DocBins are written first and its report last, each 
 source side in one pass for both (`shared_source_encoder`): the same output, the source side encoded once."""
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import json
 import os
@@ -11,7 +12,7 @@ import time
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 import spacy
@@ -35,12 +36,18 @@ from .shards import ParallelInput, ShardSpec, read_shard
 TWO_PASSES_ENV = "SPACY_XPROJ_TWO_PASSES"
 
 
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Optional[Callable[[int], int]]:
+    """glibc's `malloc_trim`, looked up once per process (find_library runs ldconfig); None elsewhere."""
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+
+
 def return_freed_memory() -> bool:
     """Hand the heap pages freed since the last call back to the system (glibc's `malloc_trim`); False where the C
     library has no such call. glibc keeps freed pages of its heaps mapped, so without this a worker's resident memory
     creeps up over a long run to what its largest shards once needed rather than what it holds now."""
-    name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    trim = _malloc_trim()
     if trim is None:
         return False
     trim(0)
