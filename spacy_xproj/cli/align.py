@@ -175,7 +175,7 @@ def project_corpus(
     engine: EngineName = typer.Option(EngineName.local, "--engine", help="local: this machine; ray: Ray Data, on a local cluster or the one at --ray-address (pip install 'spacy_xproj[ray]')."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (local) or actors (ray), each loading the models once."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (e.g. ray://head:10001 or auto) instead of starting a local one."),
-    threads: int = typer.Option(0, "--threads", min=0, help="Torch threads per worker (0: this machine's cores split between the workers)."),
+    threads: int = typer.Option(0, "--threads", min=0, help="Threads per worker, of torch and of numpy's and scipy's BLAS (0: this machine's cores split between the workers)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", min=-1, help="Run teacher and aligner on this CUDA GPU (-1: CPU); with --engine ray, one GPU per actor."),
     encoding: str = ENCODING,
 ) -> None:

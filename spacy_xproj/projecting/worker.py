@@ -211,11 +211,23 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
             "long_pairs": long_pairs, "source_passes": 1 if shared is not None else 2}
 
 
+def limit_threads(threads: int) -> None:
+    """This process's torch threads and those of every BLAS and OpenMP library loaded (threadpoolctl) set to
+    `threads`: numpy's and scipy's OpenBLAS start a thread per core of their own, so workers sharing a machine
+    would run more threads than it has cores, each spinning while it waits."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
 class ShardProjector:
     """Projects shards of one corpus and writes each shard's files; the teacher and aligner are loaded once,
     at the first shard, so an engine builds one per worker process.
 
-    threads (int): torch threads for this worker (0: torch's default); workers sharing a machine split its cores.
+    threads (int): threads of torch and of numpy's and scipy's BLAS for this worker (0: their defaults); workers
+        sharing a machine split its cores.
     gpu_id (int): the CUDA GPU teacher and aligner run on (`spacy.require_gpu`), -1 for the CPU.
     """
 
@@ -227,9 +239,7 @@ class ShardProjector:
         """Project one shard; its DocBins (train and dev) are written first, its report last, all atomically."""
         if self.pipelines is None:
             if self.threads:
-                import torch
-
-                torch.set_num_threads(self.threads)
+                limit_threads(self.threads)
             if self.gpu_id >= 0:
                 spacy.require_gpu(self.gpu_id)  # the teacher's thinc models and the aligner's encoder follow it
             self.pipelines = build_pipelines(self.settings)
