@@ -32,7 +32,7 @@ STAGES = ("read", "teacher", "align", "project", "write")
 # the one_pass rows: English-isiZulu NTREX-128 news (the English source and its isiZulu reference), in this order, twice
 NTREX_ZULU = ("ntrex128", "newstest2019-src.eng.txt", "newstest2019-ref.zul.txt")
 ONE_PASS_RUNS = (("1", "two_passes"), ("1", "one_pass"), ("2", "two_passes"), ("2", "one_pass"))
-# the per-core rows, (engine, workers, torch threads per worker, Ray nodes), each worker on its own cores: one
+# the per-core rows, (engine, workers, threads per worker, Ray nodes), each worker on its own cores: one
 # process against two on this machine, and Ray on one node against two nodes of one CPU each made on this machine
 # (two raylets and two object stores, as on two machines); then the default, one process on both cores
 CORE_ROWS = (("local", 1, 1, 1), ("local", 2, 1, 1), ("ray", 1, 1, 1), ("ray", 2, 1, 2), ("local", 1, 2, 1))
@@ -112,7 +112,7 @@ def peak_tree_rss(process, stop: threading.Event, into: Dict, output: Path, clus
         if not trace or elapsed - trace[-1][0] >= 10:
             trace.append([round(elapsed, 1), shards, round(total / 2**20, 1)])
         stop.wait(0.2)
-    into["peak_rss_mb"], into["rss_trace"], into["first_shard_seconds"] = round(peak / 2**20, 1), trace, first_shard
+    into["peak_rss_mib"], into["rss_trace"], into["first_shard_seconds"] = round(peak / 2**20, 1), trace, first_shard
 
 
 def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, log: Callable[[str], None], name: str, precision: str = "",
@@ -147,7 +147,7 @@ def run_command(settings: ScaleSettings, pairs: int, engine: str, workers: int, 
     manifest = json.loads((output / "manifest.json").read_text())
     return {
         "pairs": pairs, "engine": engine, "workers": workers, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
-        "pairs_per_second": round(pairs / seconds, 2), "peak_rss_mb": memory["peak_rss_mb"], "rss_trace": memory["rss_trace"],
+        "pairs_per_second": round(pairs / seconds, 2), "peak_rss_mib": memory["peak_rss_mib"], "rss_trace": memory["rss_trace"],
         "first_shard_seconds": memory["first_shard_seconds"], "counts": report["counts"],
         "stage_seconds": {stage: report["seconds"].get(stage, 0.0) for stage in STAGES},
         "shard_sha256": [[f["sha256"] for f in shard["files"].values()] for shard in manifest["shards"]],
@@ -226,9 +226,11 @@ def run_core_rows(settings: ScaleSettings, results: Results, log: Callable[[str]
                     row = run_command(settings, settings.core_pairs, engine, workers, log, name, extra=(*extra, "--ray-address", cluster.address))
             else:
                 row = run_command(settings, settings.core_pairs, engine, workers, log, name, extra=extra)
-            row.update(threads=threads, nodes=nodes, peak_rss_mb_per_worker=round(row["peak_rss_mb"] / workers, 1))
+            row.update(threads=threads, nodes=nodes, peak_rss_mib_per_worker=round(row["peak_rss_mib"] / workers, 1))
             if key != reference and reference in rows:
                 row.update(compare_outputs(settings, rows[reference]["output"], row["output"]))
+            # every shard DocBin the same bytes as the first row's (the first row: itself)
+            row["identical"] = key == reference or (reference in rows and row["shard_sha256"] == rows[reference]["shard_sha256"])
             results.put(key, row)
         log(f"{key}: {rows[key]['pairs_per_second']} pairs/s")
 
@@ -322,13 +324,13 @@ def one_pass_summary(rows: Dict[str, Dict]) -> Dict:
         return {}
     before, after = (round(sum(r["seconds"] for r in runs[m]) / len(runs[m]), 1) for m in ("two_passes", "one_pass"))
     cpu_before, cpu_after = (round(sum(r["cpu_seconds"] for r in runs[m]) / len(runs[m]), 1) for m in ("two_passes", "one_pass"))
-    rss_before, rss_after = (max(r["peak_rss_mb"] for r in runs[m]) for m in ("two_passes", "one_pass"))
+    rss_before, rss_after = (max(r["peak_rss_mib"] for r in runs[m]) for m in ("two_passes", "one_pass"))
     everything = runs["two_passes"] + runs["one_pass"]
     return {
         "pairs": everything[0]["pairs"], "teacher": everything[0]["teacher"], "runs": len(everything),
         "before_seconds": before, "after_seconds": after, "ratio": round(after / before, 3),
         "before_cpu_seconds": cpu_before, "after_cpu_seconds": cpu_after, "cpu_ratio": round(cpu_after / cpu_before, 3),
-        "before_peak_rss_mb": rss_before, "after_peak_rss_mb": rss_after,
+        "before_peak_rss_mib": rss_before, "after_peak_rss_mib": rss_after,
         "stage_seconds": {mode: {stage: round(sum(r["stage_seconds"][stage] for r in rs) / len(rs), 2) for stage in STAGES} for mode, rs in
                           (("before", runs["two_passes"]), ("after", runs["one_pass"]))},
         "identical": all(r["shard_sha256"] == everything[0]["shard_sha256"] for r in everything),
@@ -386,7 +388,7 @@ def run_scale_benchmark(settings: ScaleSettings, output: Path, sizes: Sequence[i
         key = f"memory/{size}"
         if not results.has(key):
             results.put(key, run_command(settings, size, "local", 1, log, f"out-memory-{size}"))
-        log(f"{key}: {rows[key]['peak_rss_mb']} MiB")
+        log(f"{key}: {rows[key]['peak_rss_mib']} MiB")
     if settings.one_pass_teacher:
         run_one_pass(settings, results, log)
     if settings.core_pairs:
@@ -413,7 +415,7 @@ def summary(rows: Dict[str, Dict], pairs: int) -> Dict:
     stage = rows.get("engine/local/1")
     return {
         "pairs_per_second": pairs_per_second,
-        "peak_rss_mb": {key.split("/")[1]: row["peak_rss_mb"] for key, row in rows.items() if key.startswith("memory/")},
+        "peak_rss_mib": {key.split("/")[1]: row["peak_rss_mib"] for key, row in rows.items() if key.startswith("memory/")},
         "identical_outputs": bool(reference) and all(row["shard_sha256"] == reference for row in engine_rows),
         "same_entities_and_links": bool(reference) and all(row.get("same_entities_and_links", True) for row in engine_rows),
         "stage_seconds_per_1000_pairs": {s: round(stage["stage_seconds"][s] * 1000 / pairs, 2) for s in STAGES} if stage else {},
@@ -438,10 +440,10 @@ def render_table(data: Dict) -> str:
                 same = f"same Docs, entities and links; link scores within {row['largest_link_score_difference']}"
             else:
                 same = "differs"
-            lines.append(f"| {engine} | {workers} | {row['pairs']:,} | {row['seconds']} | {row['pairs_per_second']} | {ratio} | {row['peak_rss_mb']} | {same} |")
+            lines.append(f"| {engine} | {workers} | {row['pairs']:,} | {row['seconds']} | {row['pairs_per_second']} | {ratio} | {row['peak_rss_mib']} | {same} |")
     lines += ["", "| pairs (local, 1 worker) | seconds | pairs/s | peak memory (MiB, all processes) |", "|---|---|---|---|"]
     for key, row in sorted(((k, r) for k, r in rows.items() if k.startswith("memory/")), key=lambda kv: kv[1]["pairs"]):
-        lines.append(f"| {row['pairs']:,} | {row['seconds']} | {row['pairs_per_second']} | {row['peak_rss_mb']} |")
+        lines.append(f"| {row['pairs']:,} | {row['seconds']} | {row['pairs_per_second']} | {row['peak_rss_mib']} |")
     runs = [(precision, one)] + ([("float32", rows["precision/float32"])] if "precision/float32" in rows else [])
     if one:
         lines += ["", "| stage, seconds per 1,000 pairs (local, 1 worker) | " + " | ".join(name for name, _ in runs) + " |",
@@ -468,7 +470,7 @@ def render_cores(data: Dict) -> List[str]:
             same = "(itself)" if row is one else "identical bytes" if cores["identical"].get(core_row_key(*spec)) else (
                 f"same entities and links; scores within {row['largest_link_score_difference']}" if row.get("same_entities_and_links") else "differs")
             lines.append(f"| {engine} | {workers}x{threads} | {nodes} | {row['seconds']} | {row['pairs_per_second']} | {ratio} | "
-                         f"{row['peak_rss_mb_per_worker']} | {row.get('first_shard_seconds')} | {same} |")
+                         f"{row['peak_rss_mib_per_worker']} | {row.get('first_shard_seconds')} | {same} |")
     steady = cores.get("steady_ratios", {})
     lines += ["", "| ratio | end to end | once every worker runs (from the 10-s trace) |", "|---|---|---|"] + [
         f"| {name} | {value:.2f}x | " + (f"{steady[name]:.2f}x" if name in steady else "") + " |" for name, value in cores["ratios"].items()]
@@ -488,13 +490,13 @@ def render_one_pass(data: Dict) -> List[str]:
         same = "(itself)" if row is first else "identical bytes" if row["shard_sha256"] == first["shard_sha256"] else "differs"
         name = "two passes over the English side (before)" if mode == "two_passes" else "one pass for teacher and aligner (after)"
         lines.append(f"| {name} | {repeat} | {row['seconds']} | {row['cpu_seconds']} | {row['stage_seconds']['teacher']} | "
-                     f"{row['stage_seconds']['align']} | {row['peak_rss_mb']} | {same} |")
+                     f"{row['stage_seconds']['align']} | {row['peak_rss_mib']} | {same} |")
     stages = one_pass["stage_seconds"]
     lines += ["", "| mean of 2 runs | before | after | after / before |", "|---|---|---|---|",
               f"| seconds, end to end | {one_pass['before_seconds']} | {one_pass['after_seconds']} | {one_pass['ratio']:.2f} |",
               f"| CPU seconds, end to end | {one_pass['before_cpu_seconds']} | {one_pass['after_cpu_seconds']} | {one_pass['cpu_ratio']:.2f} |",
-              f"| peak memory (MiB, the larger of 2 runs) | {one_pass['before_peak_rss_mb']} | {one_pass['after_peak_rss_mb']} | "
-              f"{one_pass['after_peak_rss_mb'] / one_pass['before_peak_rss_mb']:.2f} |"]
+              f"| peak memory (MiB, the larger of 2 runs) | {one_pass['before_peak_rss_mib']} | {one_pass['after_peak_rss_mib']} | "
+              f"{one_pass['after_peak_rss_mib'] / one_pass['before_peak_rss_mib']:.2f} |"]
     lines += [f"| {stage} (s) | {stages['before'][stage]} | {stages['after'][stage]} | "
               f"{stages['after'][stage] / stages['before'][stage]:.2f} |" for stage in ("teacher", "align") if stages["before"][stage]]
     return lines
@@ -514,10 +516,11 @@ def render_summary(data: Dict) -> str:
                 f"same entities and links, scores within {row['largest_link_score_difference']}" if row.get("same_entities_and_links") else "differs")
             lines.append(f"| {engine}, {workers} | {row['pairs_per_second']} | {row['pairs_per_second'] / one['pairs_per_second']:.2f}x | {same} |")
     memory = sorted((r for k, r in rows.items() if k.startswith("memory/")), key=lambda r: r["pairs"])
-    best = max(r["pairs_per_second"] for k, r in rows.items() if k.startswith("engine/local/"))
+    # the engine rows (default threads) and the per-core rows (local/<workers>x<threads>/1)
+    best = max(r["pairs_per_second"] for k, r in rows.items() if k.startswith(("engine/local/", "local/")))
     lines.append("")
     if memory:
-        lines.append("Peak memory of all processes, one worker: " + ", ".join(f"{r['peak_rss_mb']:,.0f} MiB for {r['pairs']:,} pairs" for r in memory) + ".")
+        lines.append("Peak memory of all processes, one worker: " + ", ".join(f"{r['peak_rss_mib']:,.0f} MiB for {r['pairs']:,} pairs" for r in memory) + ".")
     lines.append(f"At the best local rate measured here ({best} pairs/s on this 2-core machine), ten million pairs take "
                  f"{10_000_000 / best / 3600:.0f} hours on one such machine, and about {10_000_000 / best / 3600 / 10:.1f} hours on ten "
                  "(an estimate that assumes shards spread evenly and a shared filesystem keeps up; not measured on a cluster).")

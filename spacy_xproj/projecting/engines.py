@@ -19,14 +19,14 @@ class Engine(Protocol):
 
 
 def threads_per_worker(workers: int) -> int:
-    """Workers on one machine split its cores: more torch threads than cores only adds contention."""
+    """Workers on one machine split its cores: more threads than cores only adds contention."""
     return max(1, (os.cpu_count() or 1) // workers)
 
 
 class InProcess:
     """One worker, in this process: the default, and the fastest start for small corpora.
 
-    threads (int): torch threads (0: torch's default).
+    threads (int): threads of torch and of numpy's and scipy's BLAS (0: their defaults).
     gpu_id (int): the CUDA GPU to run on (-1: the CPU).
     """
 
@@ -56,7 +56,7 @@ def _run_in_process_worker(spec: ShardSpec) -> Dict:
 class LocalProcesses:
     """`workers` processes on this machine (started fresh: a forked copy of a process holding torch can hang).
 
-    threads (int): torch threads per process; 0: this machine's cores split between the workers.
+    threads (int): torch and BLAS threads per process; 0: this machine's cores split between the workers.
     gpu_id (int): the CUDA GPU every worker runs on (-1: the CPU).
     """
 
@@ -98,7 +98,7 @@ class RayData:
     """Ray Data across a cluster: `map_batches` with an actor pool of `workers` actors, one shard a batch.
 
     address (Optional[str]): an existing cluster to join (`ray start --head` prints it); None starts a local one.
-    threads (int): CPUs (torch threads) per actor; 0: this machine's cores split between the workers.
+    threads (int): CPUs (torch and BLAS threads) per actor; 0: this machine's cores split between the workers.
     gpus (float): GPUs per actor (0: the CPU).
     retries (int): times a shard that raised is run again (Ray Data's `max_map_retries`; a shard's files are
         written atomically under its own name, so a retry replaces, never duplicates).

@@ -18,7 +18,7 @@ def test_bench_scale_measures_each_engine_and_size_and_resumes(shared_data, tiny
     assert data["same_entities_and_links"] is True and set(data["pairs_per_second"]["local"]) == {"1", "2"}
     assert rows["engine/local/1"]["precision"] == "bfloat16" and rows["precision/float32"]["precision"] == "float32"
     assert "--precision float32" in rows["precision/float32"]["command"]
-    assert all(rows[k]["peak_rss_mb"] > 50 for k in rows)  # a Python process with spaCy and torch
+    assert all(rows[k]["peak_rss_mib"] > 50 for k in rows)  # a Python process with spaCy and torch
     assert all(rows[k]["rss_trace"][0][0] == 0 and rows[k]["rss_trace"][-1][1] <= 6 for k in rows)  # [seconds, shards written, MiB]
     assert set(data["stage_seconds_per_1000_pairs"]) == {"read", "teacher", "align", "project", "write"}
     assert (tmp_path / "work" / "wmt-24.en").read_text(encoding="utf-8").count("\n") == 24
@@ -74,8 +74,9 @@ def test_core_rows_run_local_workers_and_ray_on_one_and_two_local_nodes_with_the
     assert all(f"--threads {row['threads']}" in row["command"] for row in rows.values())
     assert "--ray-address" in rows["ray/2x1/2"]["command"] and "--ray-address" not in rows["local/2x1/1"]["command"]
     assert all(row["counts"]["read"] == 12 and row["first_shard_seconds"] is not None and row["first_shard_seconds"] <= row["seconds"] for row in rows.values())
-    assert rows["local/2x1/1"]["peak_rss_mb_per_worker"] == round(rows["local/2x1/1"]["peak_rss_mb"] / 2, 1)
+    assert rows["local/2x1/1"]["peak_rss_mib_per_worker"] == round(rows["local/2x1/1"]["peak_rss_mib"] / 2, 1)
     assert all(data["cores"]["identical"].values()) and data["cores"]["pairs"] == 12
+    assert all(row["identical"] is True and row["pairs_per_second"] > 0 and row["peak_rss_mib"] > 50 for row in rows.values())
     assert set(data["cores"]["ratios"]) == {"local 2x1 / local 1x1", "ray 2 nodes / ray 1 node", "ray 1 node / local 1x1", "local 1x2 / local 1x1",
                                             "ceiling: 2 processes of arithmetic / 1"}
     table = render_table(data)
