@@ -580,7 +580,7 @@ def main(
     table_only: bool = typer.Option(False, "--table-only", help="Measure nothing: write the summary (into --output) and the table from the rows measured so far."),
     fresh: bool = typer.Option(False, "--fresh", help="Measure every row again."),
 ) -> None:
-    """The English teacher zero-shot against frozen-encoder students on NTREX-128 + MAFAND-MT projected by IterMax and BiSoftmax, on MasakhaNER 2.0 dev (PER/ORG/LOC); resumable."""
+    """The English teacher zero-shot against students of NTREX-128 + MAFAND-MT projected by IterMax and BiSoftmax (frozen-encoder; fine-tuned, combined with English gold, with DATE when asked), on MasakhaNER 2.0 dev (PER/ORG/LOC); resumable."""
     settings = AfricanSettings(shared_data=shared_data, work_dir=work_dir, teacher=teacher, mafand_pairs=mafand_pairs, max_epochs=max_epochs,
                                english_sentences=english_sentences, fine_tuned_steps=fine_tuned_steps, threads=threads)
     # the options that differ from their defaults, so the recorded command reruns what ran
