@@ -129,11 +129,14 @@ def test_all_trains_evaluates_and_packages_a_target_pipeline(project, tiny_model
     assert len(spacy.tokens.DocBin().from_disk(project / "corpus/de/self-labelled.spacy")) == 48  # vars.raw_text: the joined corpus's target side
     assert json.loads((project / "metrics/de-student.json").read_text())["gold"]["test"]["sentences"] == 12
 
+    # vars.package_build "none": a folder pip installs, without the minutes a gzipped sdist of the weights takes
     package_dir = project / "packages/de_xproj_ner_de-0.1.0"
-    assert (package_dir / "dist/de_xproj_ner_de-0.1.0.tar.gz").is_file()
-    meta = json.loads(next(package_dir.glob("de_xproj_ner_de/de_xproj_ner_de-0.1.0/meta.json")).read_text())
+    assert (package_dir / "setup.py").is_file() and not (package_dir / "dist").exists()
+    meta = json.loads((package_dir / "de_xproj_ner_de/de_xproj_ner_de-0.1.0/meta.json").read_text())
     assert meta["lang"] == "de" and meta["pipeline"] == ["transformer", "token_ner"]
-    # token_ner is spacy_xproj's: the package says so, so pip installs it into a user's environment
+    # token_ner is spacy_xproj's: the package's setup.py reads its requirements from the folder's meta.json, so pip
+    # installs spacy_xproj into a user's environment
+    meta = json.loads((package_dir / "meta.json").read_text())
     assert any(r.replace("-", "_").startswith("spacy_xproj") for r in meta["requirements"]), meta["requirements"]
 
 
@@ -272,7 +275,7 @@ def test_a_language_spacy_lacks_runs_all_from_its_ntrex_file_found_by_code(proje
     assert metrics["gold"]["test"]["labels"] == ["LOC", "ORG", "PER"] and metrics["gold"]["test"]["left_out"] == []
     assert metrics["not_found"] == ["../shared/data/masakhaner/mn2/zul/dev.txt"]
     # spaCy prefixes the package with the pipeline's language, xx: the name still says which language it is
-    assert (project / "packages/xx_xproj_ner_zu-0.1.0/dist/xx_xproj_ner_zu-0.1.0.tar.gz").is_file()
+    assert (project / "packages/xx_xproj_ner_zu-0.1.0/xx_xproj_ner_zu/xx_xproj_ner_zu-0.1.0/meta.json").is_file()
 
 
 def test_a_missing_ntrex_file_or_an_unknown_language_stops_naming_it(project, tiny_model_dir):
