@@ -228,13 +228,13 @@ def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int
     training; a combined system's on English gold and `corpus_dir`'s sentences; a fine-tuned system's with
     FINE_TUNED_CONFIG for `fine_tuned_steps` steps): its pipeline, training seconds and commands."""
     output = settings.work_dir / lang / f"{system}-seed{seed}"
-    train, commands, fine_tuned = corpus_dir / "train", [], PROJECTION_SYSTEMS[system].fine_tuned
-    if PROJECTION_SYSTEMS[system].english_gold:
+    train, commands, student = corpus_dir / "train", [], PROJECTION_SYSTEMS[system]
+    if student.english_gold:
         train, merge_command = combined_training_corpus(settings, corpus_dir, log)
         commands.append(merge_command)
-    args = ["train-ner", str(FINE_TUNED_CONFIG if fine_tuned else FROZEN_CONFIG), str(output), "--train", str(train), "--dev", str(corpus_dir / "dev"),
+    args = ["train-ner", str(FINE_TUNED_CONFIG if student.fine_tuned else FROZEN_CONFIG), str(output), "--train", str(train), "--dev", str(corpus_dir / "dev"),
             "--lang", spacy_lang(lang), "--model", settings.encoder, "--seed", str(seed)]
-    if fine_tuned:
+    if student.fine_tuned:
         args += ["--max-steps", str(settings.fine_tuned_steps)]
     if settings.max_epochs:
         args += ["--max-epochs", str(settings.max_epochs)]
