@@ -45,7 +45,7 @@ def test_every_registered_name_of_the_package_has_an_entry_point():
         imported(target)  # importing every module registers every decorated function
     registered = {name for registry_name in set(ENTRY_POINT_REGISTRIES.values()) - {None}
                   for name in getattr(registry, registry_name).get_all() if name.startswith("spacy-xproj.")}
-    factories = {name for name in ("xlmr_aligner", "entity_projector", "token_ner")}
+    factories = {name for name in ("xlmr_aligner", "entity_projector", "entity_filler", "token_ner")}
     assert registered | factories == listed
 
 

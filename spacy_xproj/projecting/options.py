@@ -152,7 +152,7 @@ def resolve_projection(
     extra_labels = tuple(settings.get("extra_labels") or ())
     if bool(settings.get("extra_teacher")) != bool(extra_labels):
         raise ProjectionOptionError("--extra-labels", "--extra-teacher and --extra-labels go together: which pipeline, and which of its labels")
-    if extra_labels:  # the extra teacher's labels are projected as they are
+    if extra_labels:  # projected under these names (entity_filler finds the extra teacher's labels that give them)
         mapping = {**(ONTONOTES_TO_CONLL if mapping is None else mapping), **{label: label for label in extra_labels}}
         settings["extra_labels"] = extra_labels
     resolved, why = resolve_aligner_precision(precision, gpu_id)

@@ -21,6 +21,7 @@ from spacy.tokens import Doc, DocBin
 from thinc.api import Model
 
 from ..components.aligner import LongPairWarning, XLMRAligner
+from ..components.entity_filler import EntityFiller
 from ..files import atomic_write_bytes
 from ..ner.frozen_encoder import FrozenEncoder
 from ..ner.frozen_features import frozen_encoders
@@ -57,7 +58,9 @@ def return_freed_memory() -> bool:
 def build_pipelines(settings: CorpusSettings) -> tuple:
     """The teacher, the target pipeline (aligner and projector) and the extra teacher (None without one)."""
     teacher = spacy.load(settings.teacher)
-    extra = spacy.load(settings.extra_teacher) if settings.extra_teacher else None
+    extra = EntityFiller(teacher.vocab, "extra_teacher", pipeline=settings.extra_teacher, labels=settings.extra_labels) if settings.extra_teacher else None
+    if extra is not None:
+        extra.initialize()  # loads it: a pipeline without the labels asked for stops here, before any pair
     target = blank_pipeline(settings.target_lang)
     target.add_pipe("xlmr_aligner", config={"model": settings.model, "method": {"@misc": settings.method}, "layer": settings.layer, "precision": settings.precision})
     target.add_pipe("entity_projector", config=projector_config(settings))
@@ -118,21 +121,8 @@ def mask_doubted_words(doc: Doc, doubted_source: Sequence[int]) -> int:
     return len(masked)
 
 
-def add_extra_entities(source_docs: Sequence[Doc], extra: Language, labels: Sequence[str]) -> List[List[Tuple[int, int, str]]]:
-    """Per source Doc, its entities plus the extra teacher's entities of `labels` that overlap none of them; the
-    extra teacher reads the same words, so the spans index the teacher's tokens."""
-    words = (Doc(extra.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]) for doc in source_docs)
-    merged = []
-    for doc, extra_doc in zip(source_docs, extra.pipe(words)):
-        ents = [(e.start, e.end, e.label_) for e in doc.ents]
-        taken = {i for start, end, _ in ents for i in range(start, end)}
-        ents += [(e.start, e.end, e.label_) for e in extra_doc.ents if e.label_ in labels and not taken & set(range(e.start, e.end))]
-        merged.append(sorted(ents))
-    return merged
-
-
-def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language, extra: Optional[Language] = None,
-                  extra_labels: Sequence[str] = (), teacher_confidence: float = 0.0,
+def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Language, target: Language, extra: Optional[EntityFiller] = None,
+                  teacher_confidence: float = 0.0,
                   teacher_weights: bool = False) -> Dict:
     """Teacher-tag, align and project some pairs; returns its Docs (by index) and counts."""
     counts: Dict[str, int] = {"read": len(lines), "complete": 0, "partial": 0, "dropped": 0, "empty": 0, "failed": 0}
@@ -156,7 +146,7 @@ def project_pairs(lines: Sequence[ParallelLine], first_index: int, teacher: Lang
     if shared is not None:
         shared.forget_ahead()
     confidences_of = {index: c for (index, _), c in zip(usable, source_confidences or ())}
-    source_ents = add_extra_entities(source_docs, extra, extra_labels) if extra is not None else [[(e.start, e.end, e.label_) for e in d.ents] for d in source_docs]
+    source_ents = extra.filled(source_docs) if extra is not None else [[(e.start, e.end, e.label_) for e in d.ents] for d in source_docs]
     seconds["teacher"] = time.perf_counter() - start
     docs: List[Doc] = []
     indices: List[int] = []
@@ -245,7 +235,7 @@ class ShardProjector:
             self.pipelines = build_pipelines(self.settings)
         start = time.perf_counter()
         lines = read_shard(self.corpus, spec)
-        result = project_pairs(lines, spec.first_pair, *self.pipelines, extra_labels=self.settings.extra_labels, teacher_confidence=self.settings.teacher_confidence,
+        result = project_pairs(lines, spec.first_pair, *self.pipelines, teacher_confidence=self.settings.teacher_confidence,
                                teacher_weights=self.settings.teacher_weights)
         result["seconds"]["read"] = time.perf_counter() - start - sum(result["seconds"].values())
         start = time.perf_counter()
