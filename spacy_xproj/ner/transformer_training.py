@@ -8,10 +8,19 @@ import torch
 from spacy.language import Language
 from spacy.util import registry
 from thinc.api import PyTorchShim
+from wasabi import msg
 
 from .layer_mix import route_gradients_to_all_layers
 
-AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
+AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "auto": None}
+
+
+def resolve_autocast(autocast: str) -> str:
+    """"auto": bfloat16 on a CPU with bfloat16 units, float32 elsewhere. Without them torch computes bfloat16
+    products in a slow fallback: on an AVX2 CPU a student's 200 steps ran for hours (docs/training.md)."""
+    from ..encoders.subword_encoder import resolve_precision
+
+    return resolve_precision(autocast, "cpu")
 
 
 def hf_transformer(nlp: Language, component: str) -> torch.nn.Module:
@@ -127,7 +136,7 @@ def make_transformer_training(
     component: str = "transformer",
     freeze_embeddings: bool = True,
     freeze_layers: int = 0,
-    autocast: str = "bfloat16",
+    autocast: str = "auto",
     learn_rate_scale: float = 1.0,
     initial_weights: Optional[str] = None,
 ) -> Callable[[Language], Language]:
@@ -136,7 +145,8 @@ def make_transformer_training(
     component (str): name of the spacy-transformers component.
     freeze_embeddings (bool): freeze the input word-embedding matrix (96M of e5-small's 118M parameters).
     freeze_layers (int): number of lowest encoder layers to freeze as well.
-    autocast (str): "bfloat16" computes the forward pass in bfloat16 (CPUs with AMX/AVX512-BF16), "float32" does not.
+    autocast (str): "bfloat16" computes the forward pass in bfloat16 (CPUs with AMX/AVX512-BF16), "float32" does not,
+        "auto" picks bfloat16 where the CPU has bfloat16 units and float32 elsewhere (`resolve_autocast`).
     learn_rate_scale (float): the transformer's learning rate as a multiple of `[training.optimizer.learn_rate]`.
     initial_weights (Optional[str]): a trained pipeline whose components (same names, same labels) give
         their weights to this one before training: a target-language student starts from the English
@@ -156,8 +166,12 @@ def make_transformer_training(
         transformer = hf_transformer(nlp, component)
         route_gradients_to_all_layers(nlp, component)
         freeze_parameters(transformer, freeze_embeddings, freeze_layers)
-        if AUTOCAST_DTYPES[autocast] is not None:
-            autocast_forward(transformer, AUTOCAST_DTYPES[autocast])
+        resolved = resolve_autocast(autocast)
+        if autocast == "auto":
+            msg.info(f"transformer forward pass in {resolved} (autocast auto: "
+                     f"{'this CPU has bfloat16 units' if resolved == 'bfloat16' else 'this CPU lacks bfloat16 units'})")
+        if AUTOCAST_DTYPES[resolved] is not None:
+            autocast_forward(transformer, AUTOCAST_DTYPES[resolved])
         if learn_rate_scale != 1.0:
             scale_learning_rate(nlp, component, learn_rate_scale)
         return nlp

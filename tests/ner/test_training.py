@@ -3,7 +3,7 @@ import pytest
 import spacy
 import torch
 
-from spacy_xproj.ner.transformer_training import freeze_parameters, make_transformer_training
+from spacy_xproj.ner.transformer_training import freeze_parameters, make_transformer_training, resolve_autocast
 
 
 def transformer_pipeline(model_dir: str):
@@ -48,6 +48,18 @@ def test_training_callback_freezes_and_autocasts_with_float32_outputs(tiny_model
     assert transformer.get_input_embeddings().weight.dtype == torch.float32
     # the weights stay float32 and the pipeline saves and reloads as usual
     assert nlp.from_bytes(nlp.to_bytes()).get_pipe("transformer").model.transformer.get_input_embeddings().weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize("units,expected", [({"avx2": True, "avx512_bf16": True}, "bfloat16"), ({"avx2": True}, "float32")])
+def test_autocast_auto_uses_bfloat16_only_on_a_cpu_with_bfloat16_units(tiny_model_dir, monkeypatch, capsys, units, expected):
+    """Without bfloat16 units torch's bfloat16 products take a slow fallback: "auto" trains in float32 there."""
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: units)
+    assert resolve_autocast("auto") == expected and resolve_autocast("float32") == "float32" and resolve_autocast("bfloat16") == "bfloat16"
+    nlp = transformer_pipeline(tiny_model_dir)
+    transformer = nlp.get_pipe("transformer").model.transformer
+    make_transformer_training(autocast="auto")(nlp)
+    assert ("forward" in vars(transformer)) == (expected == "bfloat16")  # autocast replaces the instance's forward
+    assert f"transformer forward pass in {expected} (autocast auto" in capsys.readouterr().out
 
 
 def test_training_callback_rejects_bad_settings(tiny_model_dir):
