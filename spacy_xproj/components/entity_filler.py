@@ -2,7 +2,7 @@
 
 The teacher trained on the shipped web-text gold (Universal NER English-EWT) has no MISC and misses the ORG of news
 and parliament text; the shipped OntoNotes pipeline (en_core_web_sm) has both. Filled from it, that teacher scores
-62.6 on Europarl English against 41.7 alone and 52.5 for the OntoNotes pipeline alone (docs/results/teacher.md).
+62.6 on Europarl English against 52.5 for the OntoNotes pipeline alone (docs/results/teacher.md).
 """
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
