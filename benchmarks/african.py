@@ -15,7 +15,9 @@ Systems, for hau ibo nya sna swa xho yor zul (the published comparison) and lug 
   own training corpus (its MISC kept, as `train-combined` keeps it) before projection-bisoftmax's corpus;
 - projection-bisoftmax-fine-tuned: the student the `all` workflow trains (configs/token_ner_layer_mix.cfg: the
   encoder fine-tuned, all its layers mixed, the reverse focal loss) on projection-bisoftmax's corpus, for
-  `fine_tuned_steps` steps (`all`'s train_steps).
+  `fine_tuned_steps` steps (`all`'s train_steps);
+- projection-bisoftmax-fine-tuned-combined: the fine-tuned student on the combined system's corpus (English gold,
+  then projection-bisoftmax's sentences).
 
 All are scored on MasakhaNER 2.0 dev on PER/ORG/LOC only: its DATE entities are dropped from the gold and
 the predictions are restricted to PER/ORG/LOC (`evaluate_ner(labels=...)`), as the T-Projection paper
@@ -70,6 +72,7 @@ PROJECTION_SYSTEMS = {
     "projection-bisoftmax-date": StudentSystem(dates=True),
     "projection-bisoftmax-combined": StudentSystem(english_gold=True, corpus_of="projection-bisoftmax"),
     "projection-bisoftmax-fine-tuned": StudentSystem(fine_tuned=True, corpus_of="projection-bisoftmax"),
+    "projection-bisoftmax-fine-tuned-combined": StudentSystem(english_gold=True, fine_tuned=True, corpus_of="projection-bisoftmax"),
 }
 SYSTEMS = ("zero-shot", *PROJECTION_SYSTEMS)
 DEFAULT_SYSTEMS = ("zero-shot", "projection-itermax", "projection-bisoftmax")  # the DATE, combined and fine-tuned students when asked
@@ -86,7 +89,9 @@ LINKED = {"ibo": "mn1", "yor": "mn1", "lug": "mn2", "luo": "mn2", "pcm": "mn2", 
 # "adapted": bisoftmax with the encoder `train-aligner` adapts on the language's parallel text; "none": no links
 LINKED_METHODS = ("argmax", "itermax", "bisoftmax", "match", "adapted", "eflomal", "none")
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
-MEASURED_WITH = ("teacher", "encoder", "mafand_pairs", "labels", "max_epochs")
+# (teacher_trained: the teacher's training record, so a teacher trained again in the same folder starts another file)
+MEASURED_WITH = ("teacher", "teacher_trained", "encoder", "mafand_pairs", "labels", "max_epochs")
+TEACHER_IDENTITY = ("f", "train_seconds")  # of teacher.json: a new training of the teacher changes them
 # MasakhaNER 2.0 TEST, PER/ORG/LOC, mDeBERTa-v3 (~280M parameters) trained on English CoNLL-2003:
 # 8-language (hau ibo nya sna swa xho yor zul) averages of the T-Projection paper, table 3
 PUBLISHED = {"zero-shot": 54.7, "awesome-align projection": 66.5, "EasyProject": 66.7, "T-Projection": 70.3}
@@ -103,6 +108,17 @@ class AfricanSettings:
     english_sentences: int = 4000  # the combined students' English gold: the first N sentences of the teacher's corpus
     fine_tuned_steps: int = 200  # the fine-tuned students' training.max_steps: the `all` workflow's train_steps
     threads: int = 0  # torch threads of every step (0: the package's defaults)
+
+
+def cpu_description() -> str:
+    """The CPU the minutes were measured on: its core count and whether it has bfloat16 units (the students'
+    and the aligner's precision follow it)."""
+    import os
+
+    from spacy_xproj.encoders.subword_encoder import resolve_precision
+
+    units = "with bfloat16 units" if resolve_precision("auto") == "bfloat16" else "without bfloat16 units (float32)"
+    return f"{os.cpu_count()} cores, {units}"
 
 
 def spacy_lang(lang: str) -> str:
@@ -307,10 +323,12 @@ def run_african_benchmark(
 
         torch.set_num_threads(settings.threads)
     results = Results(output, fresh)
-    setup = {"teacher": str(settings.teacher), "encoder": settings.encoder, "mafand_pairs": settings.mafand_pairs, "labels": list(LABELS),
+    recorded_teacher = results.data.get("teacher", {})  # files older than teacher_trained: their teacher's record
+    setup = {"teacher": str(settings.teacher), "teacher_trained": {key: teacher[key] for key in TEACHER_IDENTITY}, "cpu": cpu_description(),
+             "encoder": settings.encoder, "mafand_pairs": settings.mafand_pairs, "labels": list(LABELS),
              "max_epochs": settings.max_epochs, "fine_tuned_steps": settings.fine_tuned_steps, "threads": settings.threads, "label_map": LABEL_MAP, "gold": MASAKHANER_DEV, "config": str(FROZEN_CONFIG.relative_to(ROOT)),
              "scoring": "entity P/R/F1 (exact span and label) on PER/ORG/LOC only: DATE dropped from the gold, predictions restricted to PER/ORG/LOC"}
-    results.use_setup(setup, MEASURED_WITH, {})
+    results.use_setup(setup, MEASURED_WITH, {"teacher_trained": {key: recorded_teacher.get(key) for key in TEACHER_IDENTITY}})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
     if command and command not in results.data.setdefault("runs", []):
         results.data["runs"].append(command)
@@ -557,14 +575,16 @@ def render_african_table(data: Dict) -> str:
               f"trained in {teacher.get('train_seconds', 0) / 60:.1f} min. Parallel text: NTREX-128 (1,997 pairs) plus the first "
               f"{setup.get('mafand_pairs', 0):,} pairs of MAFAND-MT train where it has the language (hau ibo swa yor zul; zul has 3,500); lug luo pcm twi "
               "have MAFAND-MT alone, tsn both (MAFAND-MT has 2,099 en-tsn pairs, 2,017 en-twi). Best by dev is chosen on the "
-              "same dev set it is reported on, so it is optimistic. The machine (2 cores) ran other work beside some of these runs: the minutes "
-              "are inflated. projection-itermax's corpora were projected with IterMax, project-corpus's default extraction method when they "
+              "same dev set it is reported on, so it is optimistic. "
+              + (f"Minutes on {setup['cpu']}. " if "cpu" in setup else "The machine (2 cores) ran other work beside some of these runs: the minutes are inflated. ")
+              + "projection-itermax's corpora were projected with IterMax, project-corpus's default extraction method when they "
               "were made (their recorded commands name no `--method`); projection-bisoftmax's with BiSoftmax, the default now, which projects "
               "the teacher's entities better on the linked gold above; projection-bisoftmax-date's adds the dates of "
               f"{DATE_TEACHER}; projection-bisoftmax-combined's student learns from English gold (the first sentences of the teacher's "
               "training corpus, MISC kept) followed by projection-bisoftmax's corpus. Every student is frozen-encoder NER (configs/frozen_ner.cfg) "
               "but projection-bisoftmax-fine-tuned's, the `all` workflow's student (configs/token_ner_layer_mix.cfg, the encoder fine-tuned, "
-              f"{setup.get('fine_tuned_steps', 200)} steps) on projection-bisoftmax's corpus."]
+              f"{setup.get('fine_tuned_steps', 200)} steps) on projection-bisoftmax's corpus, and projection-bisoftmax-fine-tuned-combined's, "
+              "the same on projection-bisoftmax-combined's corpus."]
     return "\n".join(lines) + "\n"
 
 

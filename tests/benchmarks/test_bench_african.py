@@ -162,3 +162,58 @@ def test_fine_tuned_students_train_the_all_workflows_config_for_its_steps_on_the
     assert commands[1][1] == str(african.ROOT / "configs/frozen_ner.cfg") and "--max-steps" not in commands[1]
     # a finished training is not run again; its command is still recorded
     assert african.trained_student(settings, "zul", "projection-bisoftmax-fine-tuned", 1, corpus, log=lambda line: None)[2] == recorded and len(commands) == 2
+
+
+def test_rows_of_a_teacher_trained_again_are_not_mixed_with_the_old_ones(tmp_path, monkeypatch):
+    """A results file whose rows came from one training of the teacher refuses a teacher trained again in the
+    same folder (its record's F1 and minutes differ), also when the file predates the recorded identity."""
+    import benchmarks.african as african
+
+    teacher = {"trained": True, "p": 92.0, "r": 92.0, "f": 92.0, "train_seconds": 600.0, "dev": "eng.testa", "config": "frozen_ner.cfg"}
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "teacher.json").write_text(json.dumps(teacher))
+    monkeypatch.setattr(african, "zero_shot_row", lambda settings, lang, record: row(40.0))
+    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher")
+    output = tmp_path / "out.json"
+    data = run_african_benchmark(settings, output, ["zul"], [0], systems=["zero-shot"], log=lambda line: None)
+    assert data["setup"]["teacher_trained"] == {"f": 92.0, "train_seconds": 600.0} and "cores" in data["setup"]["cpu"]
+    # the same teacher resumes (nothing measured again)
+    monkeypatch.setattr(african, "zero_shot_row", lambda settings, lang, record: pytest.fail("measured again"))
+    run_african_benchmark(settings, output, ["zul"], [0], systems=["zero-shot"], log=lambda line: None)
+    (tmp_path / "teacher" / "teacher.json").write_text(json.dumps({**teacher, "f": 91.5, "train_seconds": 480.0}))
+    with pytest.raises(ValueError, match="teacher_trained"):
+        run_african_benchmark(settings, output, ["yor"], [0], systems=["zero-shot"], log=lambda line: None)
+    # a file written before the identity was recorded: its teacher record stands for it
+    older = json.loads(output.read_text())
+    del older["setup"]["teacher_trained"]
+    output.write_text(json.dumps(older))
+    with pytest.raises(ValueError, match="teacher_trained"):
+        run_african_benchmark(settings, output, ["yor"], [0], systems=["zero-shot"], log=lambda line: None)
+
+
+def test_fine_tuned_combined_students_fine_tune_on_english_gold_and_the_bisoftmax_corpus(tmp_path, monkeypatch):
+    import benchmarks.african as african
+    from spacy.tokens import DocBin
+
+    import spacy
+
+    student = african.PROJECTION_SYSTEMS["projection-bisoftmax-fine-tuned-combined"]
+    assert student.fine_tuned and student.english_gold and student.corpus_of == "projection-bisoftmax"
+    commands = []
+
+    def fake_run(args, log, threads=0):
+        commands.append(args)
+        if args[0] == "train-ner":
+            Path(args[2]).mkdir(parents=True)
+            (Path(args[2]) / "training.json").write_text('{"seconds": 30.0}')
+        return african.command_line(args, threads)
+
+    monkeypatch.setattr(african, "run_command", fake_run)
+    (tmp_path / "teacher" / "corpus").mkdir(parents=True)
+    DocBin(docs=[spacy.blank("en")("An English sentence .")]).to_disk(tmp_path / "teacher" / "corpus" / "train.spacy")
+    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher", english_sentences=1)
+    african.trained_student(settings, "zul", "projection-bisoftmax-fine-tuned-combined", 0, tmp_path / "work" / "en-zul-bisoftmax", log=lambda line: None)
+    merge, train = commands
+    assert merge[0] == "merge-docbins" and merge[-1] == str(tmp_path / "work" / "en+zul-bisoftmax" / "train-1.spacy")
+    assert train[1] == str(african.ROOT / "configs/token_ner_layer_mix.cfg") and train[train.index("--train") + 1] == merge[-1]
+    assert train[-2:] == ["--max-steps", "200"]
