@@ -579,7 +579,7 @@ def render_african_table(data: Dict) -> str:
               + (f"Minutes on {setup['cpu']}. " if "cpu" in setup else "The machine (2 cores) ran other work beside some of these runs: the minutes are inflated. ")
               + "projection-itermax's corpora were projected with IterMax, project-corpus's default extraction method when they "
               "were made (their recorded commands name no `--method`); projection-bisoftmax's with BiSoftmax, the default now, which projects "
-              "the teacher's entities better on the linked gold above; projection-bisoftmax-date's adds the dates of "
+              f"the teacher's entities better on the linked gold ({'above' if projection else 'the projection table of african.md'}); projection-bisoftmax-date's adds the dates of "
               f"{DATE_TEACHER}; projection-bisoftmax-combined's student learns from English gold (the first sentences of the teacher's "
               "training corpus, MISC kept) followed by projection-bisoftmax's corpus. Every student is frozen-encoder NER (configs/frozen_ner.cfg) "
               "but projection-bisoftmax-fine-tuned's, the `all` workflow's student (configs/token_ner_layer_mix.cfg, the encoder fine-tuned, "
