@@ -90,7 +90,8 @@ LINKED = {"ibo": "mn1", "yor": "mn1", "lug": "mn2", "luo": "mn2", "pcm": "mn2", 
 LINKED_METHODS = ("argmax", "itermax", "bisoftmax", "match", "adapted", "eflomal", "none")
 # the setup entries that decide the measured values: rows measured under other ones are not mixed in
 # (teacher_trained: the teacher's training record, so a teacher trained again in the same folder starts another file)
-MEASURED_WITH = ("teacher", "teacher_trained", "encoder", "mafand_pairs", "labels", "max_epochs")
+# fine_tuned_freeze_layers: FINE_TUNED_CONFIG's lowest encoder layers left frozen (0 in files older than the field)
+MEASURED_WITH = ("teacher", "teacher_trained", "encoder", "mafand_pairs", "labels", "max_epochs", "fine_tuned_freeze_layers")
 TEACHER_IDENTITY = ("f", "train_seconds")  # of teacher.json: a new training of the teacher changes them
 # MasakhaNER 2.0 TEST, PER/ORG/LOC, mDeBERTa-v3 (~280M parameters) trained on English CoNLL-2003:
 # 8-language (hau ibo nya sna swa xho yor zul) averages of the T-Projection paper, table 3
@@ -119,6 +120,20 @@ def cpu_description() -> str:
 
     units = "with bfloat16 units" if resolve_precision("auto") == "bfloat16" else "without bfloat16 units (float32)"
     return f"{os.cpu_count()} cores, {units}"
+
+
+def fine_tuned_freeze_layers() -> int:
+    """The lowest encoder layers FINE_TUNED_CONFIG leaves frozen (`[initialize.after_init] freeze_layers`)."""
+    from spacy.util import load_config
+
+    return int(load_config(FINE_TUNED_CONFIG)["initialize"]["after_init"].get("freeze_layers", 0))
+
+
+def student_dir(settings: AfricanSettings, lang: str, system: str, seed: int) -> Path:
+    """Where the student of `system`, `lang` and `seed` is trained; a fine-tuned student with frozen lower layers
+    gets a folder of its own, so one trained with every layer learning is not taken for it."""
+    frozen = fine_tuned_freeze_layers() if PROJECTION_SYSTEMS[system].fine_tuned else 0
+    return settings.work_dir / lang / (f"{system}-freeze{frozen}-seed{seed}" if frozen else f"{system}-seed{seed}")
 
 
 def spacy_lang(lang: str) -> str:
@@ -243,7 +258,7 @@ def trained_student(settings: AfricanSettings, lang: str, system: str, seed: int
     """The student of `system`, `lang` and `seed` (`train-ner`; trained unless its folder holds a finished
     training; a combined system's on English gold and `corpus_dir`'s sentences; a fine-tuned system's with
     FINE_TUNED_CONFIG for `fine_tuned_steps` steps): its pipeline, training seconds and commands."""
-    output = settings.work_dir / lang / f"{system}-seed{seed}"
+    output = student_dir(settings, lang, system, seed)
     train, commands, student = corpus_dir / "train", [], PROJECTION_SYSTEMS[system]
     if student.english_gold:
         train, merge_command = combined_training_corpus(settings, corpus_dir, log)
@@ -326,9 +341,10 @@ def run_african_benchmark(
     recorded_teacher = results.data.get("teacher", {})  # files older than teacher_trained: their teacher's record
     setup = {"teacher": str(settings.teacher), "teacher_trained": {key: teacher[key] for key in TEACHER_IDENTITY}, "cpu": cpu_description(),
              "encoder": settings.encoder, "mafand_pairs": settings.mafand_pairs, "labels": list(LABELS),
-             "max_epochs": settings.max_epochs, "fine_tuned_steps": settings.fine_tuned_steps, "threads": settings.threads, "label_map": LABEL_MAP, "gold": MASAKHANER_DEV, "config": str(FROZEN_CONFIG.relative_to(ROOT)),
+             "max_epochs": settings.max_epochs, "fine_tuned_steps": settings.fine_tuned_steps,
+             "fine_tuned_freeze_layers": fine_tuned_freeze_layers(), "threads": settings.threads, "label_map": LABEL_MAP, "gold": MASAKHANER_DEV, "config": str(FROZEN_CONFIG.relative_to(ROOT)),
              "scoring": "entity P/R/F1 (exact span and label) on PER/ORG/LOC only: DATE dropped from the gold, predictions restricted to PER/ORG/LOC"}
-    results.use_setup(setup, MEASURED_WITH, {"teacher_trained": {key: recorded_teacher.get(key) for key in TEACHER_IDENTITY}})
+    results.use_setup(setup, MEASURED_WITH, {"teacher_trained": {key: recorded_teacher.get(key) for key in TEACHER_IDENTITY}, "fine_tuned_freeze_layers": 0})
     results.data["teacher"] = {k: teacher[k] for k in ("p", "r", "f", "train_seconds", "dev", "config")}
     if command and command not in results.data.setdefault("runs", []):
         results.data["runs"].append(command)
@@ -582,8 +598,9 @@ def render_african_table(data: Dict) -> str:
               f"the teacher's entities better on the linked gold ({'above' if projection else 'the projection table of african.md'}); projection-bisoftmax-date's adds the dates of "
               f"{DATE_TEACHER}; projection-bisoftmax-combined's student learns from English gold (the first sentences of the teacher's "
               "training corpus, MISC kept) followed by projection-bisoftmax's corpus. Every student is frozen-encoder NER (configs/frozen_ner.cfg) "
-              "but projection-bisoftmax-fine-tuned's, the `all` workflow's student (configs/token_ner_layer_mix.cfg, the encoder fine-tuned, "
-              f"{setup.get('fine_tuned_steps', 200)} steps) on projection-bisoftmax's corpus, and projection-bisoftmax-fine-tuned-combined's, "
+              "but projection-bisoftmax-fine-tuned's, the `all` workflow's student (configs/token_ner_layer_mix.cfg, the encoder fine-tuned"
+              + (f" above its lowest {setup['fine_tuned_freeze_layers']} layers, which stay frozen" if setup.get("fine_tuned_freeze_layers") else ", every layer learning")
+              + f", {setup.get('fine_tuned_steps', 200)} steps) on projection-bisoftmax's corpus, and projection-bisoftmax-fine-tuned-combined's, "
               "the same on projection-bisoftmax-combined's corpus."]
     return "\n".join(lines) + "\n"
 

@@ -40,14 +40,20 @@ def hf_transformer(nlp: Language, component: str) -> torch.nn.Module:
 def freeze_parameters(transformer: torch.nn.Module, embeddings: bool, layers: int) -> int:
     """Stop gradients into the word embeddings and the lowest `layers` encoder layers; returns how many
     parameters were frozen. Thinc's PyTorch shim only updates parameters that received a gradient, so
-    frozen ones also skip the optimizer."""
+    frozen ones also skip the optimizer.
+
+    With `embeddings` and `layers` > 0 the whole embedding block is frozen (position and token-type
+    embeddings and their LayerNorm too): while any parameter below the lowest trained layer still learns,
+    the backward pass runs through every frozen layer to reach it, and freezing saves no time."""
     frozen = []
     if embeddings:
-        frozen.append(transformer.get_input_embeddings())
+        block = getattr(transformer, "embeddings", None) if layers else None
+        frozen.append(block if block is not None else transformer.get_input_embeddings())
     if layers:
         encoder_layers = transformer.encoder.layer
         if layers > len(encoder_layers):
-            raise ValueError(f"transformer_training: freeze_layers={layers} but the model has {len(encoder_layers)} layers")
+            raise ValueError(f"transformer_training: freeze_layers={layers} but the model has {len(encoder_layers)} layers: "
+                             "lower [initialize.after_init] freeze_layers in the config")
         frozen.extend(encoder_layers[:layers])
     count = 0
     for module in frozen:

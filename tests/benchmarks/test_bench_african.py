@@ -1,6 +1,7 @@
 """The African-languages benchmark's bookkeeping: the MAFAND cap, its refusals, its summary and table (the
 measuring itself is the benchmark's job, not a test's)."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,7 @@ def test_fine_tuned_students_train_the_all_workflows_config_for_its_steps_on_the
         return african.command_line(args, threads)
 
     monkeypatch.setattr(african, "run_command", fake_run)
+    monkeypatch.setattr(african, "fine_tuned_freeze_layers", lambda: 0)
     settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher", fine_tuned_steps=7)
     corpus = tmp_path / "work" / "en-zul-bisoftmax"
     model, seconds, recorded = african.trained_student(settings, "zul", "projection-bisoftmax-fine-tuned", 1, corpus, log=lambda line: None)
@@ -162,6 +164,35 @@ def test_fine_tuned_students_train_the_all_workflows_config_for_its_steps_on_the
     assert commands[1][1] == str(african.ROOT / "configs/frozen_ner.cfg") and "--max-steps" not in commands[1]
     # a finished training is not run again; its command is still recorded
     assert african.trained_student(settings, "zul", "projection-bisoftmax-fine-tuned", 1, corpus, log=lambda line: None)[2] == recorded and len(commands) == 2
+    # with the config's lowest layers frozen the fine-tuned student is another one: trained in a folder of its own
+    monkeypatch.setattr(african, "fine_tuned_freeze_layers", lambda: 6)
+    model, _, _ = african.trained_student(settings, "zul", "projection-bisoftmax-fine-tuned", 1, corpus, log=lambda line: None)
+    assert model == tmp_path / "work" / "zul" / "projection-bisoftmax-fine-tuned-freeze6-seed1" / "model-best" and len(commands) == 3
+    assert african.student_dir(settings, "zul", "projection-bisoftmax", 1) == tmp_path / "work" / "zul" / "projection-bisoftmax-seed1"
+
+
+def test_the_fine_tuned_configs_frozen_layers_are_read_from_it_and_rows_of_other_ones_are_not_mixed_in(tmp_path, monkeypatch):
+    import benchmarks.african as african
+
+    config = african.FINE_TUNED_CONFIG.read_text()
+    assert "\nfreeze_layers = " in config
+    monkeypatch.setattr(african, "FINE_TUNED_CONFIG", tmp_path / "layer_mix.cfg")
+    african.FINE_TUNED_CONFIG.write_text(re.sub(r"\nfreeze_layers = \d+", "\nfreeze_layers = 3", config))
+    assert african.fine_tuned_freeze_layers() == 3
+
+    teacher = {"trained": True, "p": 92.0, "r": 92.0, "f": 92.0, "train_seconds": 600.0, "dev": "eng.testa", "config": "frozen_ner.cfg"}
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "teacher.json").write_text(json.dumps(teacher))
+    monkeypatch.setattr(african, "zero_shot_row", lambda settings, lang, record: row(40.0))
+    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher")
+    output = tmp_path / "out.json"
+    assert run_african_benchmark(settings, output, ["zul"], [0], systems=["zero-shot"], log=lambda line: None)["setup"]["fine_tuned_freeze_layers"] == 3
+    # a file older than the field was measured with every layer learning
+    older = json.loads(output.read_text())
+    del older["setup"]["fine_tuned_freeze_layers"]
+    output.write_text(json.dumps(older))
+    with pytest.raises(ValueError, match="fine_tuned_freeze_layers 0 \\(now 3\\)"):
+        run_african_benchmark(settings, output, ["yor"], [0], systems=["zero-shot"], log=lambda line: None)
 
 
 def test_rows_of_a_teacher_trained_again_are_not_mixed_with_the_old_ones(tmp_path, monkeypatch):

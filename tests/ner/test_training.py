@@ -17,18 +17,31 @@ def test_freezing_stops_gradients_into_embeddings_and_lowest_layers(tiny_model_d
     nlp = transformer_pipeline(tiny_model_dir)
     transformer = nlp.get_pipe("transformer").model.transformer
     frozen = freeze_parameters(transformer, embeddings=True, layers=1)
-    embedding_size = transformer.get_input_embeddings().weight.numel()
+    # below a frozen layer the whole embedding block freezes (position embeddings and LayerNorm too)
+    embedding_block_size = sum(p.numel() for p in transformer.embeddings.parameters())
+    assert embedding_block_size > transformer.get_input_embeddings().weight.numel()
     first_layer_size = sum(p.numel() for p in transformer.encoder.layer[0].parameters())
-    assert frozen == embedding_size + first_layer_size
-    assert not transformer.get_input_embeddings().weight.requires_grad
+    assert frozen == embedding_block_size + first_layer_size
+    assert all(not p.requires_grad for p in transformer.embeddings.parameters())
     assert all(not p.requires_grad for p in transformer.encoder.layer[0].parameters())
     assert all(p.requires_grad for p in transformer.encoder.layer[1].parameters())
 
-    # a backward pass leaves no gradient on frozen weights, so thinc's optimizer skips them
+    # a backward pass leaves no gradient on frozen weights, so thinc's optimizer skips them, and it stops
+    # at the lowest trained layer: what that layer receives needs no gradient
     ids = torch.tensor([[0, 5, 6, 2]])
-    transformer(input_ids=ids).last_hidden_state.sum().backward()
+    output = transformer(input_ids=ids, output_hidden_states=True)
+    assert not output.hidden_states[1].requires_grad and output.hidden_states[2].requires_grad
+    output.last_hidden_state.sum().backward()
     assert transformer.get_input_embeddings().weight.grad is None
     assert transformer.encoder.layer[1].attention.self.query.weight.grad is not None
+
+
+def test_freezing_only_the_word_embeddings_keeps_the_rest_of_the_embedding_block_learning(tiny_model_dir):
+    nlp = transformer_pipeline(tiny_model_dir)
+    transformer = nlp.get_pipe("transformer").model.transformer
+    frozen = freeze_parameters(transformer, embeddings=True, layers=0)
+    assert frozen == transformer.get_input_embeddings().weight.numel()
+    assert transformer.embeddings.LayerNorm.weight.requires_grad
 
 
 def test_training_callback_freezes_and_autocasts_with_float32_outputs(tiny_model_dir):
