@@ -587,7 +587,7 @@ def render_african_table(data: Dict) -> str:
               "about 13x the encoder here) trained on English CoNLL-2003, average of the same 8 languages (T-Projection paper, table 3): "
               + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + ".", "",
               f"Our figures are MasakhaNER 2.0 **dev** (the test splits are kept aside), PER/ORG/LOC only (DATE dropped from the gold, "
-              f"predictions restricted to PER/ORG/LOC), with multilingual-e5-small (frozen). Teacher: {teacher.get('dev')} F1 {teacher.get('f')}, "
+              f"predictions restricted to PER/ORG/LOC), with multilingual-e5-small (frozen but in the fine-tuned students). Teacher: {teacher.get('dev')} F1 {teacher.get('f')}, "
               f"trained in {teacher.get('train_seconds', 0) / 60:.1f} min. Parallel text: NTREX-128 (1,997 pairs) plus the first "
               f"{setup.get('mafand_pairs', 0):,} pairs of MAFAND-MT train where it has the language (hau ibo swa yor zul; zul has 3,500); lug luo pcm twi "
               "have MAFAND-MT alone, tsn both (MAFAND-MT has 2,099 en-tsn pairs, 2,017 en-twi). Best by dev is chosen on the "

@@ -102,6 +102,19 @@ def test_date_students_get_a_table_of_their_own():
     assert "With DATE" not in render_african_table({"rows": {k: v for k, v in rows.items() if "date" not in k}, "teacher": {}, "setup": {}})
 
 
+TEACHER_RECORD = {"trained": True, "p": 92.0, "r": 92.0, "f": 92.0, "train_seconds": 600.0, "dev": "eng.testa", "config": "frozen_ner.cfg"}
+
+
+def zero_shot_benchmark(tmp_path, monkeypatch):
+    """Settings, output file and teacher record of a benchmark whose zero-shot rows are faked (40.0)."""
+    import benchmarks.african as african
+
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "teacher.json").write_text(json.dumps(TEACHER_RECORD))
+    monkeypatch.setattr(african, "zero_shot_row", lambda settings, lang, record: row(40.0))
+    return AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher"), tmp_path / "out.json", TEACHER_RECORD
+
+
 def test_combined_students_train_on_the_first_english_gold_sentences_then_the_projected_ones(tmp_path):
     """The combined system's training corpus: the first `english_sentences` of the teacher's own training corpus,
     then every projected training sentence, in one DocBin written by `merge-docbins` (its command recorded)."""
@@ -180,12 +193,7 @@ def test_the_fine_tuned_configs_frozen_layers_are_read_from_it_and_rows_of_other
     african.FINE_TUNED_CONFIG.write_text(re.sub(r"\nfreeze_layers = \d+", "\nfreeze_layers = 3", config))
     assert african.fine_tuned_freeze_layers() == 3
 
-    teacher = {"trained": True, "p": 92.0, "r": 92.0, "f": 92.0, "train_seconds": 600.0, "dev": "eng.testa", "config": "frozen_ner.cfg"}
-    (tmp_path / "teacher").mkdir()
-    (tmp_path / "teacher" / "teacher.json").write_text(json.dumps(teacher))
-    monkeypatch.setattr(african, "zero_shot_row", lambda settings, lang, record: row(40.0))
-    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher")
-    output = tmp_path / "out.json"
+    settings, output, _ = zero_shot_benchmark(tmp_path, monkeypatch)
     assert run_african_benchmark(settings, output, ["zul"], [0], systems=["zero-shot"], log=lambda line: None)["setup"]["fine_tuned_freeze_layers"] == 3
     # a file older than the field was measured with every layer learning
     older = json.loads(output.read_text())
@@ -200,12 +208,7 @@ def test_rows_of_a_teacher_trained_again_are_not_mixed_with_the_old_ones(tmp_pat
     same folder (its record's F1 and minutes differ), also when the file predates the recorded identity."""
     import benchmarks.african as african
 
-    teacher = {"trained": True, "p": 92.0, "r": 92.0, "f": 92.0, "train_seconds": 600.0, "dev": "eng.testa", "config": "frozen_ner.cfg"}
-    (tmp_path / "teacher").mkdir()
-    (tmp_path / "teacher" / "teacher.json").write_text(json.dumps(teacher))
-    monkeypatch.setattr(african, "zero_shot_row", lambda settings, lang, record: row(40.0))
-    settings = AfricanSettings(shared_data=tmp_path, work_dir=tmp_path / "work", teacher=tmp_path / "teacher")
-    output = tmp_path / "out.json"
+    settings, output, teacher = zero_shot_benchmark(tmp_path, monkeypatch)
     data = run_african_benchmark(settings, output, ["zul"], [0], systems=["zero-shot"], log=lambda line: None)
     assert data["setup"]["teacher_trained"] == {"f": 92.0, "train_seconds": 600.0} and "cores" in data["setup"]["cpu"]
     # the same teacher resumes (nothing measured again)
