@@ -34,6 +34,8 @@ ROWS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "token-ner-rfl-mix": ("configs/token_ner_layer_mix.cfg", (
         "--components.token_ner.loss.gamma", "{gamma}",
         "--components.token_ner.model.tok2vec.layers", "{layers}", "--components.token_ner.model.tok2vec.width", "{width}",
+        # every encoder layer learning, as in the other rows and as the ablation was measured
+        "--initialize.after_init.freeze_layers", "0",
     )),
 }
 # the self-training row: the teacher is this row's model, the student trains with its config
