@@ -44,7 +44,7 @@ def freeze_parameters(transformer: torch.nn.Module, embeddings: bool, layers: in
 
     With `embeddings` and `layers` > 0 the whole embedding block is frozen (position and token-type
     embeddings and their LayerNorm too): while any parameter below the lowest trained layer still learns,
-    the backward pass runs through every frozen layer to reach it, and freezing saves no time."""
+    the backward pass runs through every frozen layer to reach it, and freezing saves little time."""
     frozen = []
     if embeddings:
         block = getattr(transformer, "embeddings", None) if layers else None
